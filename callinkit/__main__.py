@@ -1,0 +1,3 @@
+from callinkit.cli import main
+
+raise SystemExit(main())

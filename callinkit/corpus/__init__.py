@@ -1,0 +1,160 @@
+"""The call-in corpus: hand-written call-out / call-in pairs, neutral texts and unpaired hard cases.
+
+Shipped inside the package as JSONL under `callinkit/corpus/data/` and found with importlib.resources:
+
+    pairs_*.jsonl    {id, call_out, call_in, topic, style, platform, strategy}
+    neutral_*.jsonl  {id, text, kind}
+    singles_*.jsonl  {id, text, label, topic, platform, style, strategy}
+    splits.json      fixed train / validation / test assignment of every record id, and the unseen topics
+
+`read_records()` needs only the standard library; `load_corpus()` returns a `datasets.DatasetDict`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any, Literal
+
+from callinkit.errors import DataError
+
+CORPUS_NAME = "callin_corpus"
+KINDS = ("pairs", "neutral", "singles")
+SPLITS = ("train", "validation", "test")
+
+STYLES = ("insult", "sarcasm", "all_caps", "hashtag_pileon", "quote_dunk", "ultimatum", "educate_yourself",
+          "profanity", "mock_polite", "rhetorical_question", "dismissal", "tagging_pileon")
+PLATFORMS = ("x_reply", "reddit", "discord", "slack", "youtube", "facebook_group", "instagram", "tiktok",
+             "forum", "github", "twitch")
+STRATEGIES = ("good_faith_opener", "naming_impact", "question", "personal_experience",
+              "alternative_or_resource", "firm_boundary", "shared_values")
+NEUTRAL_KINDS = ("ordinary", "question", "news", "praise", "joke", "complaint_about_things", "angry_no_target",
+                 "profane_no_target", "all_caps_no_target", "policy_disagreement", "sensitive_topic_gentle",
+                 "self_criticism", "moderator_report")
+HARD_NEGATIVE_KINDS = frozenset(NEUTRAL_KINDS[5:])
+
+SCHEMAS: dict[str, tuple[str, ...]] = {
+    "pairs": ("id", "call_out", "call_in", "topic", "style", "platform", "strategy"),
+    "neutral": ("id", "text", "kind"),
+    "singles": ("id", "text", "label", "topic", "platform", "style", "strategy"),
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One corpus record and where it came from (for error messages that name file and line)."""
+
+    kind: str
+    data: dict[str, Any]
+    file: str
+    line: int
+
+    @property
+    def id(self) -> str:
+        return str(self.data.get("id"))
+
+
+def data_dir() -> Traversable:
+    """The folder of the shipped corpus files."""
+    return resources.files("callinkit.corpus") / "data"
+
+
+def corpus_files(kind: str) -> list[Traversable]:
+    """The shipped JSONL files of one record kind, sorted by name."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return sorted((f for f in data_dir().iterdir() if f.name.startswith(f"{kind}_") and f.name.endswith(".jsonl")),
+                  key=lambda f: f.name)
+
+
+def parse_jsonl(text: str, kind: str, file: str) -> list[Record]:
+    """Parse JSONL text into Records; a line that is not a JSON object raises DataError naming the line."""
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{file}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{file}:{number}: expected a JSON object, got {type(obj).__name__}")
+        out.append(Record(kind, obj, file, number))
+    return out
+
+
+def read_records(kind: str) -> list[Record]:
+    """All shipped records of one kind ('pairs', 'neutral' or 'singles')."""
+    records: list[Record] = []
+    for f in corpus_files(kind):
+        records.extend(parse_jsonl(f.read_text(encoding="utf-8"), kind, f"callinkit/corpus/data/{f.name}"))
+    return records
+
+
+def read_splits() -> dict[str, Any]:
+    """The fixed split assignment: {"assignments": {id: split}, "unseen_topics": [...], ...}."""
+    f = data_dir() / "splits.json"
+    if not f.is_file():
+        raise DataError("the corpus has no splits.json; run `callinkit data split` to assign splits")
+    return json.loads(f.read_text(encoding="utf-8"))
+
+
+def classification_rows(records: dict[str, list[Record]], splits: dict[str, Any]) -> list[dict[str, Any]]:
+    """Flatten pairs / neutral / singles into {id, text, label, topic, kind, split, unseen_topic} rows."""
+    assign = splits["assignments"]
+    unseen = set(splits.get("unseen_topics", ()))
+    rows = []
+
+    def add(rec: Record, text: str, label: str, topic: str | None, suffix: str = "") -> None:
+        split = assign.get(rec.id)
+        if split is None:
+            raise DataError(f"{rec.file}:{rec.line}: record {rec.id} has no split; run `callinkit data split`")
+        rows.append({"id": rec.id + suffix, "text": text, "label": label, "topic": topic or "",
+                     "kind": rec.kind, "split": split, "unseen_topic": bool(topic in unseen)})
+
+    for rec in records.get("pairs", []):
+        add(rec, rec.data["call_out"], "call_out", rec.data["topic"], ":call_out")
+        add(rec, rec.data["call_in"], "call_in", rec.data["topic"], ":call_in")
+    for rec in records.get("neutral", []):
+        add(rec, rec.data["text"], "neutral", None)
+    for rec in records.get("singles", []):
+        add(rec, rec.data["text"], rec.data["label"], rec.data["topic"])
+    return rows
+
+
+def pair_rows(records: dict[str, list[Record]], splits: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pairs as {id, call_out, call_in, topic, style, platform, strategy, split, unseen_topic} rows."""
+    assign = splits["assignments"]
+    unseen = set(splits.get("unseen_topics", ()))
+    rows = []
+    for rec in records.get("pairs", []):
+        if rec.id not in assign:
+            raise DataError(f"{rec.file}:{rec.line}: record {rec.id} has no split; run `callinkit data split`")
+        row = {k: rec.data[k] for k in SCHEMAS["pairs"]}
+        rows.append({**row, "split": assign[rec.id], "unseen_topic": rec.data["topic"] in unseen})
+    return rows
+
+
+def load_corpus(task: Literal["classification", "pairs"] = "classification"):
+    """The corpus as a `datasets.DatasetDict` with train / validation / test splits.
+
+    classification: columns id, text, label (str), topic, kind, unseen_topic.
+    pairs: columns id, call_out, call_in, topic, style, platform, strategy, unseen_topic.
+    """
+    import datasets
+
+    records = {kind: read_records(kind) for kind in KINDS}
+    splits = read_splits()
+    if task == "classification":
+        rows = classification_rows(records, splits)
+    elif task == "pairs":
+        rows = pair_rows(records, splits)
+    else:
+        raise ValueError(f"task must be 'classification' or 'pairs', got {task!r}")
+    out = {}
+    for split in SPLITS:
+        part = [{k: v for k, v in r.items() if k != "split"} for r in rows if r["split"] == split]
+        out[split] = datasets.Dataset.from_list(part) if part else datasets.Dataset.from_dict({})
+    return datasets.DatasetDict(out)

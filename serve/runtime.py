@@ -1,0 +1,67 @@
+"""onnxruntime sessions and bundle lookup shared by the torch-free Classifier and Rewriter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from callinkit.errors import BundleError, CallinkitError
+
+Device = Literal["cpu", "cuda"]
+
+# Environment variables that point the no-argument loaders at your own bundles.
+BUNDLE_ENV = {"classifier": "CALLINKIT_CLASSIFIER_BUNDLE", "rewriter": "CALLINKIT_REWRITER_BUNDLE"}
+
+
+
+def resolve_bundle(kind: str, bundle: str | os.PathLike[str] | None) -> Path:
+    """The bundle folder to load: the argument, else $CALLINKIT_<KIND>_BUNDLE, else the shipped release."""
+    if bundle is not None:
+        return Path(bundle)
+    env = os.environ.get(BUNDLE_ENV[kind])
+    if env:
+        return Path(env)
+    import callinkit
+
+    shipped = Path(callinkit.__file__).resolve().parent / "models" / kind
+    if (shipped / "manifest.json").is_file():
+        return shipped
+    raise BundleError(
+        f"no {kind} bundle given and none is shipped with this install; pass a bundle folder, set "
+        f"{BUNDLE_ENV[kind]}, or train and export one (see `callinkit train --help`)"
+    )
+
+
+def providers_for(device: Device) -> list[str]:
+    """The onnxruntime execution providers for `device`; explains what to install when CUDA is absent."""
+    import onnxruntime as ort
+
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        available = ort.get_available_providers()
+        if "CUDAExecutionProvider" not in available:
+            raise CallinkitError(
+                "device='cuda' needs onnxruntime's CUDAExecutionProvider, which this onnxruntime does not "
+                f"have (available: {', '.join(available)}). Install the GPU build instead of the CPU one: "
+                "`pip uninstall -y onnxruntime && pip install 'callinkit[gpu]'`, or use device='cpu'."
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    raise CallinkitError(f"device must be 'cpu' or 'cuda', got {device!r}")
+
+
+def make_session(model_path: Path, device: Device = "cpu", threads: int | None = None):
+    """An onnxruntime InferenceSession for one graph of a bundle."""
+    import onnxruntime as ort
+
+    if not model_path.is_file():
+        raise BundleError(f"bundle file missing: {model_path}")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=providers_for(device))
+    except (RuntimeError, ValueError) as exc:  # onnxruntime raises these for unreadable graphs
+        raise BundleError(f"onnxruntime could not load {model_path}: {exc}") from None

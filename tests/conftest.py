@@ -1,0 +1,82 @@
+"""Shared fixtures: a tiny random BERT with MiniLM's real tokenizer, so training tests take seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide BERT (random weights) saved with all-MiniLM-L6-v2's tokenizer."""
+    pytest.importorskip("torch")
+    from callinkit.train.base_model import packaged_minilm_dir
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    out = tmp_path_factory.mktemp("tiny_bert")
+    tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def tiny_classifier_config(base: Path, run_dir: Path, **training) -> dict:
+    """A classifier config dict that trains the tiny model on the fixture file."""
+    return {
+        "task": "classifier",
+        "name": "tiny",
+        "run_dir": str(run_dir),
+        "model": {"base": str(base), "max_length": 32},
+        "data": {"sources": [{"name": "jsonl", "path": str(FIXTURES / "classify_tiny.jsonl")}]},
+        "training": {"max_steps": 40, "batch_size": 8, "learning_rate": 3e-3, "warmup_ratio": 0.0,
+                     "logging_steps": 5, "eval_steps": 10, "save_steps": 10, "seed": 0,
+                     "early_stopping_patience": None, **training},
+        "export": {"quantize": "int8", "min_int8_agreement": 0.9},
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_base, tmp_path_factory) -> Path:
+    """A classifier run folder: the tiny model trained 40 steps on the fixture file."""
+    from callinkit.train.classifier import train
+
+    from callinkit.config import config_from_dict
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train(config_from_dict(tiny_classifier_config(tiny_base, run_dir)))
+    return run_dir
+
+
+def fixture_texts() -> list[str]:
+    import json
+
+    return [json.loads(line)["text"] for line in (FIXTURES / "classify_tiny.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run exported without quantization (fp32)."""
+    from callinkit.train.export import export_classifier
+
+    out = tmp_path_factory.mktemp("bundles") / "fp32"
+    export_classifier(tiny_run, out, quantize="none")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_int8(tiny_run, tmp_path_factory) -> Path:
+    from callinkit.train.export import export_classifier
+
+    out = tmp_path_factory.mktemp("bundles") / "int8"
+    export_classifier(tiny_run, out, quantize="int8", agreement_texts=fixture_texts())
+    return out

@@ -1,0 +1,33 @@
+"""The project's evaluate modules, loaded by path, on inputs with known answers."""
+
+import pytest
+
+from callinkit.metrics import load_metric, metric_path
+
+
+def test_classification_report_values():
+    m = load_metric("callin_classification")
+    out = m.compute(predictions=[0, 0, 1, 2, 2, 2], references=[0, 1, 1, 2, 2, 0])
+    assert out["accuracy"] == pytest.approx(4 / 6)
+    assert out["call_out_precision"] == pytest.approx(0.5) and out["call_out_recall"] == pytest.approx(0.5)
+    assert out["call_in_precision"] == pytest.approx(1.0) and out["call_in_recall"] == pytest.approx(0.5)
+    assert out["neutral_f1"] == pytest.approx(2 * (2 / 3) * 1 / (2 / 3 + 1))
+    assert out["macro_f1"] == pytest.approx((0.5 + 2 / 3 + 0.8) / 3)
+    assert out["confusion_matrix"] == [[1, 0, 1], [1, 1, 0], [0, 0, 2]]
+    assert out["call_out_support"] == 2
+
+
+def test_ece_values():
+    m = load_metric("expected_calibration_error")
+    perfect = m.compute(probabilities=[[1.0, 0.0], [0.0, 1.0]], references=[0, 1])
+    assert perfect["ece"] == pytest.approx(0.0)
+    out = m.compute(probabilities=[[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], references=[0, 1, 1])
+    # bins: 0.9 (correct) -> gap 0.1; 0.8 (correct) -> gap 0.2; 0.6 (wrong) -> gap 0.6
+    assert out["ece"] == pytest.approx((0.1 + 0.2 + 0.6) / 3)
+    assert out["mce"] == pytest.approx(0.6)
+    assert sum(b["count"] for b in out["bins"]) == 3
+
+
+def test_unknown_metric_names_the_known_ones():
+    with pytest.raises(ValueError, match="callin_classification"):
+        metric_path("accuracy")

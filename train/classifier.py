@@ -1,0 +1,250 @@
+"""The classifier recipe: fine-tune MiniLM for call_out / call_in / neutral with the Hugging Face Trainer.
+
+setup() builds tokenizer, model and tokenized data from a ClassifierConfig; train() runs the Trainer
+(accelerate underneath, so `accelerate launch -m callinkit train ...` works unchanged on several GPUs);
+save() writes the run folder:
+
+    config.yaml               merged config (file + overrides)
+    checkpoints/checkpoint-N  Trainer checkpoints every save_steps (resume with --resume)
+    best/                     best checkpoint by validation macro-F1 (model + tokenizer)
+    metrics/<split>.json      metrics per split (and the test split's unseen-topic slice)
+    confusion_matrix.json/png on the test split (validation when there is no test split)
+    loss_curve.png            training and validation loss
+    run_info.json             base-model and data provenance, timings, calibration temperature
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from callinkit.train.base_model import BaseModel, resolve_base_model
+from callinkit.train.evaluation import classification_metrics, fit_temperature, format_table, torch_logits
+from callinkit.train.plots import plot_confusion_matrix, plot_loss_curve
+
+from callinkit.config import ClassifierConfig, config_to_yaml
+from callinkit.errors import CallinkitError
+
+
+@dataclass
+class Setup:
+    config: ClassifierConfig
+    run_dir: Path
+    base: BaseModel
+    tokenizer: Any
+    model: Any
+    data: Any  # tokenized DatasetDict
+    raw_data: Any  # DatasetDict before tokenization (text kept for reports)
+
+
+def balance_by_oversampling(dataset, seed: int):
+    """Repeat rows of the smaller classes (seeded) until every class has as many rows as the largest."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(dataset["label"])
+    counts = Counter(labels.tolist())
+    target = max(counts.values())
+    index = [np.arange(len(labels))]
+    for label, count in counts.items():
+        rows = np.flatnonzero(labels == label)
+        if count < target:
+            index.append(rng.choice(rows, size=target - count, replace=True))
+    return dataset.select(np.concatenate(index).tolist())
+
+
+def setup(config: ClassifierConfig, run_dir: Path) -> Setup:
+    """Resolve the base model, load and tokenize the data, and build the model."""
+    from callinkit.train.data import load_classification_data
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+
+    set_seed(config.training.seed)
+    base = resolve_base_model(config.model.base)
+    labels = list(config.labels)
+    raw = load_classification_data(config.data, labels, config.training.seed)
+    if config.training.imbalance == "sampling":
+        raw["train"] = balance_by_oversampling(raw["train"], config.training.seed)
+    tokenizer = AutoTokenizer.from_pretrained(base.location)
+
+    def tokenize(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=config.model.max_length,
+                         return_token_type_ids=False)
+
+    data = raw.map(tokenize, batched=True, remove_columns=["text", "source", "unseen_topic"],
+                   desc="tokenizing")
+    kwargs: dict[str, Any] = {}
+    if config.model.dropout is not None:
+        kwargs["hidden_dropout_prob"] = config.model.dropout
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base.location, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)}, **kwargs)
+    return Setup(config, run_dir, base, tokenizer, model, data, raw)
+
+
+def class_weights(train_labels: list[int], n: int) -> np.ndarray:
+    """Inverse-frequency weights normalised to mean 1 (a missing class gets weight 1)."""
+    counts = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=n).astype(np.float64)
+    weights = np.where(counts > 0, counts.sum() / (n * np.maximum(counts, 1)), 1.0)
+    return weights / weights.mean()
+
+
+def make_trainer(s: Setup):
+    """A Trainer with dynamic padding, length grouping, imbalance handling and early stopping."""
+    import torch
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, TrainingArguments
+
+    t = s.config.training
+    labels = list(s.config.labels)
+    best_metric = "eval_loss" if t.metric_for_best_model == "loss" else f"eval_{t.metric_for_best_model}"
+    args = TrainingArguments(
+        output_dir=str(s.run_dir / "checkpoints"),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_ratio,
+        lr_scheduler_type="linear",
+        seed=t.seed,
+        data_seed=t.seed,
+        logging_steps=t.logging_steps,
+        eval_strategy="steps",
+        eval_steps=t.eval_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        load_best_model_at_end=True,
+        metric_for_best_model=best_metric,
+        greater_is_better=t.metric_for_best_model != "loss",
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        use_cpu=t.device == "cpu" or (t.device == "auto" and not torch.cuda.is_available()),
+        report_to="none",
+        dataloader_num_workers=0,
+    )
+    if t.device == "cuda" and not torch.cuda.is_available():
+        raise CallinkitError("training.device is 'cuda' but PyTorch sees no CUDA device; use 'auto' or 'cpu'")
+
+    compute_loss_func = None
+    if t.imbalance == "class_weights":
+        weight = torch.tensor(class_weights(s.data["train"]["label"], len(labels)), dtype=torch.float32)
+
+        def compute_loss_func(outputs, targets, num_items_in_batch=None):
+            logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+            return torch.nn.functional.cross_entropy(logits, targets, weight=weight.to(logits.device))
+
+    def compute_metrics(eval_pred) -> dict[str, float]:
+        from callinkit.scoring import softmax
+
+        logits, refs = eval_pred.predictions, eval_pred.label_ids
+        report = classification_metrics(softmax(logits), refs, labels)
+        return {k: v for k, v in report.items() if isinstance(v, float)}
+
+    callbacks = []
+    if t.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
+    return Trainer(
+        model=s.model,
+        args=args,
+        train_dataset=s.data["train"],
+        eval_dataset=s.data["validation"],
+        data_collator=DataCollatorWithPadding(s.tokenizer),
+        processing_class=s.tokenizer,
+        compute_loss_func=compute_loss_func,
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+    )
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint-N folder of a run, or None."""
+    found = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return found[-1] if found else None
+
+
+def train(config: ClassifierConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
+    """Run the recipe end to end and write the run folder; returns the metrics per split."""
+    run_dir = Path(run_dir or config.run_dir)
+    checkpoint = None
+    if resume:
+        checkpoint = last_checkpoint(run_dir)
+        if checkpoint is None:
+            raise CallinkitError(f"--resume: {run_dir}/checkpoints has no checkpoint to resume from")
+        saved = run_dir / "config.yaml"
+        if saved.is_file() and saved.read_text(encoding="utf-8") != config_to_yaml(config):
+            raise CallinkitError(f"--resume: the config differs from the one saved in {saved}; resume with "
+                                 "the same config and overrides, or start a new run_dir")
+    elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
+        raise CallinkitError(f"{run_dir} already has checkpoints; pass --resume to continue, or choose "
+                             "another run_dir (e.g. run_dir=runs/new)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
+
+    s = setup(config, run_dir)
+    trainer = make_trainer(s)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    return save(s, trainer, seconds, result.global_step)
+
+
+def save(s: Setup, trainer, train_seconds: float, steps: int) -> dict[str, Any]:
+    """Write the best checkpoint, calibrated metrics per split, the plots and the provenance."""
+    from callinkit.scoring import softmax
+
+    run_dir, labels = s.run_dir, list(s.config.labels)
+    max_length = s.config.model.max_length
+    logits = {split: torch_logits(trainer.model, s.tokenizer, s.raw_data[split]["text"], max_length)
+              for split in ("validation", "test") if len(s.raw_data[split])}
+    val_logits = logits["validation"]
+    temperature = fit_temperature(val_logits, s.data["validation"]["label"])
+    trainer.model.config.callinkit_temperature = temperature
+    best = run_dir / "best"
+    trainer.save_model(str(best))
+    s.tokenizer.save_pretrained(str(best))
+
+    metrics_dir = run_dir / "metrics"
+    metrics_dir.mkdir(exist_ok=True)
+    results: dict[str, dict[str, Any]] = {}
+    for split, split_logits in logits.items():
+        probs = softmax(split_logits, temperature)
+        refs = s.data[split]["label"]
+        results[split] = classification_metrics(probs, refs, labels)
+        unseen = np.asarray(s.raw_data[split]["unseen_topic"], dtype=bool)
+        if unseen.any():
+            results[f"{split}:unseen_topics"] = classification_metrics(
+                probs[unseen], np.asarray(refs)[unseen], labels)
+    for name, m in results.items():
+        (metrics_dir / f"{name.replace(':', '_')}.json").write_text(json.dumps(m, indent=2) + "\n")
+    report_split = "test" if "test" in results else "validation"
+    cm = results[report_split]["confusion_matrix"]
+    (run_dir / "confusion_matrix.json").write_text(
+        json.dumps({"split": report_split, "labels": labels, "matrix": cm}, indent=2) + "\n")
+    plot_confusion_matrix(cm, labels, run_dir / "confusion_matrix.png",
+                          title=f"{s.config.name}: {report_split} split")
+    plot_loss_curve(trainer.state.log_history, run_dir / "loss_curve.png", title=f"{s.config.name}: loss")
+    (run_dir / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=2) + "\n")
+    n_train = len(s.data["train"])
+    info = {
+        "name": s.config.name,
+        "base_model": s.base.provenance(),
+        "data": {
+            "sources": [{"name": src.name, "path": src.path, "weight": src.weight} for src in s.config.data.sources],
+            "rows": {split: len(s.data[split]) for split in s.data},
+            "train_label_counts": {labels[k]: v for k, v in sorted(Counter(s.data["train"]["label"]).items())},
+        },
+        "training": {"steps": steps, "seconds": round(train_seconds, 1),
+                     "seconds_per_1k_examples": round(
+                         train_seconds / max(1, steps * s.config.training.batch_size) * 1000, 2),
+                     "train_rows": n_train},
+        "temperature": temperature,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+    }
+    (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(format_table(results, labels))
+    print(f"run folder: {run_dir}")
+    return results

@@ -1,0 +1,173 @@
+"""Data sources for training: the embedded corpus, local JSONL/CSV files, hub datasets and public proxies.
+
+Every source becomes rows `{text, label, source, unseen_topic, split}`; sources without their own splits
+are split with the configured fractions (seeded); `weight` scales a source's training rows (0.5 keeps a
+random half, 2.0 repeats it twice). The result is a `datasets.DatasetDict` with train / validation / test.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from callinkit.config import DataConfig, SourceConfig
+from callinkit.errors import DataError
+
+SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validation", "val": "validation",
+                 "dev": "validation", "test": "test"}
+
+Task = Literal["classification", "pairs"]
+
+
+def read_table(path: Path) -> list[dict[str, Any]]:
+    """Rows of a local .jsonl / .json / .csv / .tsv file, as dicts. Errors name the file and line."""
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{path}:{number}: expected a JSON object per line")
+            rows.append(obj)
+        return rows
+    if suffix in (".csv", ".tsv"):
+        with path.open(encoding="utf-8", newline="") as fh:
+            return list(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","))
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .jsonl, .csv or .tsv")
+
+
+def _file_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
+    path = Path(src.path or "")
+    rows = read_table(path)
+    out = []
+    fields = (src.text_field, src.label_field) if task == "classification" else ("call_out", "call_in")
+    for i, row in enumerate(rows, 1):
+        missing = [f for f in fields if f not in row]
+        if missing:
+            raise DataError(f"{path}: row {i} has no {', '.join(repr(m) for m in missing)} column; found "
+                            f"{sorted(row)} (set text_field / label_field in the source config)")
+        split = row.get("split")
+        if split not in (None, ""):
+            if str(split) not in SPLIT_ALIASES:
+                raise DataError(f"{path}: row {i} has split {split!r}; use train, validation or test")
+            split = SPLIT_ALIASES[str(split)]
+        else:
+            split = None
+        if task == "classification":
+            out.append({"text": str(row[src.text_field]), "label": str(row[src.label_field]), "split": split,
+                        "unseen_topic": bool(row.get("unseen_topic", False))})
+        else:
+            out.append({"call_out": str(row["call_out"]), "call_in": str(row["call_in"]), "split": split,
+                        "unseen_topic": bool(row.get("unseen_topic", False))})
+    return out
+
+
+def _hub_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
+    import datasets
+
+    try:
+        dd = datasets.load_dataset(src.path)
+    except Exception as exc:  # the hub client raises many types; all mean "could not fetch"
+        raise DataError(f"could not load hub dataset {src.path!r} (a network is needed): {exc}") from None
+    out = []
+    for split_name, ds in dd.items():
+        split = SPLIT_ALIASES.get(split_name)
+        for row in ds:
+            if task == "classification":
+                out.append({"text": row[src.text_field], "label": row[src.label_field], "split": split,
+                            "unseen_topic": False})
+            else:
+                out.append({"call_out": row["call_out"], "call_in": row["call_in"], "split": split,
+                            "unseen_topic": False})
+    return out
+
+
+def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
+    """The rows of one source, each with a `split` (None where the source has none)."""
+    if src.name == "callin_corpus":
+        from callinkit.corpus import KINDS, classification_rows, pair_rows, read_records, read_splits
+
+        records = {kind: read_records(kind) for kind in KINDS}
+        rows = (classification_rows if task == "classification" else pair_rows)(records, read_splits())
+    elif src.name in ("jsonl", "csv"):
+        rows = _file_rows(src, task)
+    elif src.name == "hub":
+        rows = _hub_rows(src, task)
+    else:
+        from callinkit.corpus.proxies import load_proxy
+
+        rows = load_proxy(src.name, src.path, task)
+    keep = ("text", "label") if task == "classification" else ("call_out", "call_in")
+    return [{**{k: r[k] for k in keep}, "split": r.get("split"), "unseen_topic": bool(r.get("unseen_topic")),
+             "source": src.name} for r in rows]
+
+
+def assign_missing_splits(rows: list[dict[str, Any]], validation_fraction: float, test_fraction: float,
+                          seed: int) -> None:
+    """Give rows without a split one, by seeded shuffle, in place."""
+    todo = [r for r in rows if r["split"] is None]
+    random.Random(seed).shuffle(todo)
+    n_val = round(len(todo) * validation_fraction)
+    n_test = round(len(todo) * test_fraction)
+    for i, r in enumerate(todo):
+        r["split"] = "validation" if i < n_val else "test" if i < n_val + n_test else "train"
+
+
+def apply_weight(rows: list[dict[str, Any]], weight: float, seed: int) -> list[dict[str, Any]]:
+    """Scale training rows: whole repeats for the integer part, a seeded sample for the fraction."""
+    whole, frac = int(weight), weight - int(weight)
+    out = rows * whole
+    if frac:
+        out = out + random.Random(seed).sample(rows, round(len(rows) * frac))
+    return out
+
+
+def build_splits(sources: Sequence[SourceConfig], data: DataConfig, task: Task, seed: int) -> dict[str, list]:
+    """Rows of every source, split and weighted: {"train": [...], "validation": [...], "test": [...]}."""
+    out: dict[str, list] = {"train": [], "validation": [], "test": []}
+    for index, src in enumerate(sources):
+        rows = source_rows(src, task)
+        if not rows:
+            raise DataError(f"data source {src.name!r} ({src.path or 'embedded'}) has no rows")
+        assign_missing_splits(rows, data.validation_fraction, data.test_fraction, seed + index)
+        train = [r for r in rows if r["split"] == "train"]
+        out["train"].extend(apply_weight(train, src.weight, seed + index))
+        out["validation"].extend(r for r in rows if r["split"] == "validation")
+        out["test"].extend(r for r in rows if r["split"] == "test")
+    if data.max_train_examples is not None and len(out["train"]) > data.max_train_examples:
+        out["train"] = random.Random(seed).sample(out["train"], data.max_train_examples)
+    for split, rows in out.items():
+        if not rows and split != "test":
+            raise DataError(f"no {split} rows after splitting; add data or raise data.validation_fraction")
+    return out
+
+
+def load_classification_data(data: DataConfig, labels: Sequence[str], seed: int):
+    """A DatasetDict (train / validation / test) with columns text, label (int id), source, unseen_topic."""
+    import datasets
+
+    label_ids = {name: i for i, name in enumerate(labels)}
+    splits = build_splits(data.sources, data, "classification", seed)
+    out = {}
+    for split, rows in splits.items():
+        for r in rows:
+            label = r["label"]
+            if isinstance(label, int) and 0 <= label < len(labels):
+                continue
+            if label not in label_ids:
+                raise DataError(f"source {r['source']!r}: label {label!r} is not one of {list(labels)}")
+            r["label"] = label_ids[label]
+        cols = ("text", "label", "source", "unseen_topic")
+        out[split] = datasets.Dataset.from_dict({c: [r[c] for r in rows] for c in cols})
+    return datasets.DatasetDict(out)

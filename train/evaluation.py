@@ -1,0 +1,150 @@
+"""Classifier metrics (through the project's evaluate modules), printed tables, and `callinkit eval`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callinkit.config import LABELS
+from callinkit.errors import CallinkitError, DataError
+
+
+def classification_metrics(probs: np.ndarray, references: Sequence[int], labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class P/R/F1, confusion matrix and ECE for probabilities vs reference ids."""
+    from callinkit.metrics import load_metric
+
+    probs = np.asarray(probs, dtype=np.float64)
+    refs = [int(r) for r in references]
+    preds = probs.argmax(axis=1).tolist()
+    report = load_metric("callin_classification").compute(predictions=preds, references=refs,
+                                                          label_names=list(labels))
+    calib = load_metric("expected_calibration_error").compute(probabilities=probs.tolist(), references=refs)
+    report["ece"] = calib["ece"]
+    report["n"] = len(refs)
+    return report
+
+
+def fit_temperature(logits: np.ndarray, references: Sequence[int]) -> float:
+    """The softmax temperature that minimises validation NLL (grid search: cheap and robust)."""
+    from callinkit.scoring import softmax
+
+    refs = np.asarray(references)
+    best, best_nll = 1.0, float("inf")
+    for t in np.exp(np.linspace(np.log(0.25), np.log(8.0), 80)):
+        p = softmax(logits, float(t))[np.arange(len(refs)), refs]
+        nll = float(-np.log(np.clip(p, 1e-12, None)).mean())
+        if nll < best_nll:
+            best, best_nll = float(t), nll
+    return best
+
+
+def format_table(results: dict[str, dict[str, Any]], labels: Sequence[str]) -> str:
+    """A plain-text table: one row per evaluated slice, macro-F1, accuracy, ECE and per-class F1."""
+    head = ["slice", "n", "macro_f1", "accuracy", "ece"] + [f"{name}_f1" for name in labels]
+    rows = [head]
+    for name, m in results.items():
+        rows.append([name, str(m["n"]), f"{m['macro_f1']:.3f}", f"{m['accuracy']:.3f}", f"{m['ece']:.3f}"]
+                    + [f"{m[f'{label}_f1']:.3f}" for label in labels])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def read_eval_data(spec: str) -> dict[str, list[dict[str, Any]]]:
+    """Evaluation rows by slice. `spec` is a JSONL/CSV path with text,label columns, or
+    `callin_corpus[:split]` (default split test; its unseen-topic rows also form their own slice)."""
+    from callinkit.train.data import read_table
+
+    if spec.split(":")[0] == "callin_corpus":
+        from callinkit.corpus import KINDS, classification_rows, read_records, read_splits
+
+        split = spec.split(":", 1)[1] if ":" in spec else "test"
+        rows = [r for r in classification_rows({k: read_records(k) for k in KINDS}, read_splits())
+                if r["split"] == split]
+        out = {f"callin_corpus:{split}": rows}
+        unseen = [r for r in rows if r["unseen_topic"]]
+        if unseen:
+            out[f"callin_corpus:{split}:unseen_topics"] = unseen
+        return out
+    path = Path(spec)
+    rows = read_table(path)
+    for i, r in enumerate(rows, 1):
+        if "text" not in r or "label" not in r:
+            raise DataError(f"{path}: row {i} needs 'text' and 'label' fields, found {sorted(r)}")
+        if r["label"] not in LABELS:
+            raise DataError(f"{path}: row {i} has label {r['label']!r}; expected one of {list(LABELS)}")
+    return {path.name: rows}
+
+
+def load_scorer(target: str):
+    """(labels, probs_fn) for an exported bundle (onnxruntime) or a checkpoint / run folder (PyTorch)."""
+    root = Path(target)
+    if (root / "manifest.json").is_file():
+        from callinkit.serve import Classifier
+
+        clf = Classifier.load(root)
+        return clf.labels, clf.predict_proba
+    checkpoint = root / "best" if (root / "best" / "config.json").is_file() else root
+    if not (checkpoint / "config.json").is_file():
+        raise CallinkitError(f"{target} is neither a bundle (manifest.json) nor a checkpoint (config.json)")
+    max_length = 128
+    if (root / "config.yaml").is_file():  # a run folder: use its max_length
+        import yaml
+
+        max_length = int(yaml.safe_load((root / "config.yaml").read_text())["model"]["max_length"])
+    return torch_scorer(checkpoint, max_length=max_length)
+
+
+def torch_logits(model, tokenizer, texts: Sequence[str], max_length: int, batch_size: int = 64) -> np.ndarray:
+    """Logits of a PyTorch classifier, in input order (the Trainer's eval loop may reorder by length)."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    out = [np.zeros((0, model.config.num_labels), dtype=np.float32)]
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(list(texts[start:start + batch_size]), padding=True, truncation=True,
+                        max_length=max_length, return_tensors="pt", return_token_type_ids=False)
+        with torch.no_grad():
+            out.append(model(**enc.to(device)).logits.float().cpu().numpy())
+    return np.concatenate(out)
+
+
+def torch_scorer(checkpoint: Path, max_length: int = 128, batch_size: int = 64):
+    """(labels, probs_fn) that runs a saved PyTorch checkpoint, with the shared softmax."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from callinkit.scoring import softmax
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint).eval()
+    labels = tuple(model.config.id2label[i] for i in range(model.config.num_labels))
+    temperature = float(getattr(model.config, "callinkit_temperature", 1.0))
+
+    def probs(texts: Sequence[str]) -> np.ndarray:
+        return softmax(torch_logits(model, tokenizer, texts, max_length, batch_size), temperature)
+
+    return labels, probs
+
+
+def run_eval(target: str, data_spec: str, out: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Evaluate a bundle or checkpoint on a data file or the corpus; print a table; optionally write JSON."""
+    labels, probs_fn = load_scorer(target)
+    results = {}
+    for name, rows in read_eval_data(data_spec).items():
+        if not rows:
+            raise DataError(f"{name}: no rows to evaluate")
+        probs = probs_fn([r["text"] for r in rows])
+        refs = [labels.index(r["label"]) for r in rows]
+        results[name] = classification_metrics(probs, refs, labels)
+    print(format_table(results, labels))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"target": str(target), "data": data_spec, "results": results}, indent=2) + "\n")
+        print(f"wrote {out}")
+    return results

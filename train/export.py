@@ -1,0 +1,203 @@
+"""Export a trained classifier run to a self-describing ONNX bundle, checked against PyTorch.
+
+Why torch.onnx (dynamo) and not optimum: optimum-onnx 0.1.0 requires transformers<4.58 and does not import
+beside transformers 5.x. We keep optimum's layout instead (model.onnx with input_ids / attention_mask ->
+logits, config.json with id2label, tokenizer.json), so tools that know that layout load the bundle.
+The model is reloaded from the run's `best/` folder, so the export never sees in-process training state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callinkit import __version__
+from callinkit.bundle import FORMAT_NAME, FORMAT_VERSION, MANIFEST, atomic_directory, write_json
+from callinkit.errors import CallinkitError
+
+# A fixed batch for parity checks: short and long, each label, casing, emoji, an empty string.
+CHECK_TEXTS = [
+    "",
+    "ok",
+    "You absolute clown, delete this before everyone sees how dumb you are.",
+    "Hey, I don't think you meant it this way, but that word hurts disabled people. Could you swap it?",
+    "The bus is late AGAIN and I'm soaked. Great Monday.",
+    "@maria_k that stat about vaccines isn't in the CDC link you posted; here's the page it came from.",
+    "WOW. so brave of you to post this. #cancelled",
+    "I think the new zoning policy will raise rents, and I'd rather we fund transit first.",
+    "Thank you all for the birthday wishes 🎉🎂 best community ever",
+    "nobody asked you, log off forever",
+    "Quick question about the assignment: is the deadline Friday or Monday?",
+    "I noticed your slides didn't have captions; our deaf colleagues couldn't follow. Happy to help add them.",
+    " ".join(["this is a very long message that keeps going"] * 30),
+]
+
+
+class ExportError(CallinkitError):
+    """The exported graph disagrees with PyTorch past tolerance, or the export failed."""
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _encode(tokenizer, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
+    enc = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="np",
+                    return_token_type_ids=False)
+    return {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
+
+
+def export_onnx(model, example: dict[str, np.ndarray], path: Path, opset: int) -> None:
+    """torch.onnx.export (dynamo) with dynamic batch and sequence axes, outputs named `logits`."""
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    args = (torch.from_numpy(example["input_ids"]), torch.from_numpy(example["attention_mask"]))
+    torch.onnx.export(
+        LogitsOnly(model).eval(), args, str(path),
+        input_names=["input_ids", "attention_mask"], output_names=["logits"],
+        dynamic_shapes={"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}},
+        dynamo=True, opset_version=opset, external_data=False, verbose=False,
+    )
+
+
+def onnx_logits(path: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["logits"], feed)[0]
+
+
+def check_parity(reference: np.ndarray, candidate: np.ndarray, atol: float) -> float:
+    """Largest |difference|; raises ExportError naming it when it exceeds `atol`."""
+    if reference.shape != candidate.shape:
+        raise ExportError(f"ONNX logits have shape {candidate.shape}, PyTorch {reference.shape}")
+    diff = np.abs(reference - candidate)
+    worst = float(diff.max()) if diff.size else 0.0
+    if worst > atol:
+        row, col = np.unravel_index(int(diff.argmax()), diff.shape)
+        raise ExportError(f"ONNX output 'logits' differs from PyTorch by {worst:.3g} (> atol {atol:g}) at "
+                          f"example {row}, logit {col}; the export is not trustworthy")
+    return worst
+
+
+def quantize_int8(src: Path, dst: Path) -> None:
+    """Dynamic int8 quantization of the MatMul weights (activations stay float)."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs a pre-processing hint on the root logger
+
+    # The dynamo exporter records intermediate shapes (value_info) that onnx's shape inference, run by the
+    # quantizer, rejects as inconsistent; dropping them lets inference recompute them from the graph.
+    model = onnx.load(str(src))
+    model.graph.ClearField("value_info")
+    plain = dst.with_name(dst.stem + ".noinfo.onnx")
+    onnx.save(model, str(plain))
+    try:
+        quantize_dynamic(str(plain), str(dst), weight_type=QuantType.QInt8)
+    finally:
+        plain.unlink(missing_ok=True)
+
+
+def export_classifier(run_dir: Path, out_dir: Path, quantize: str | None = None, overwrite: bool = False,
+                      agreement_texts: list[str] | None = None) -> dict[str, Any]:
+    """Export `run_dir/best` to `out_dir` atomically; returns the manifest written."""
+    import json
+
+    import torch
+    import yaml
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from callinkit.config import config_from_dict
+
+    best = run_dir / "best"
+    if not (best / "config.json").is_file():
+        raise CallinkitError(f"{run_dir} has no trained model in best/; run `callinkit train` first")
+    config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()), str(run_dir / "config.yaml"))
+    quantize = quantize or config.export.quantize
+    info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
+    tokenizer = AutoTokenizer.from_pretrained(best)
+    model = AutoModelForSequenceClassification.from_pretrained(best, attn_implementation="eager").eval()
+    max_length = config.model.max_length
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    feed = _encode(tokenizer, CHECK_TEXTS, max_length)
+    with torch.no_grad():
+        reference = model(**{k: torch.from_numpy(v) for k, v in feed.items()}).logits.numpy()
+
+    started = time.perf_counter()
+    with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+        fp32 = tmp / "model.onnx"
+        export_onnx(model, _encode(tokenizer, CHECK_TEXTS[2:4], max_length), fp32, config.export.opset)
+        max_diff = check_parity(reference, onnx_logits(fp32, feed), config.export.atol)
+        validation: dict[str, Any] = {"check_examples": len(CHECK_TEXTS), "max_abs_logit_diff": max_diff,
+                                      "atol": config.export.atol}
+        if quantize == "int8":
+            int8 = tmp / "model.int8.onnx"
+            quantize_int8(fp32, int8)
+            texts = CHECK_TEXTS + list(agreement_texts or [])
+            feed_all = _encode(tokenizer, texts, max_length)
+            with torch.no_grad():
+                ref_labels = np.concatenate([
+                    model(**{k: torch.from_numpy(v[i:i + 64]) for k, v in feed_all.items()}).logits.numpy()
+                    for i in range(0, len(texts), 64)]).argmax(1)
+            q_labels = onnx_logits(int8, feed_all).argmax(1)
+            agreement = float((ref_labels == q_labels).mean())
+            validation.update({"int8_label_agreement": agreement, "int8_check_examples": len(texts),
+                               "min_int8_agreement": config.export.min_int8_agreement})
+            if agreement < config.export.min_int8_agreement:
+                raise ExportError(f"int8 labels agree with PyTorch on only {agreement:.1%} of {len(texts)} "
+                                  f"examples (< {config.export.min_int8_agreement:.0%}); export without "
+                                  "--quantize int8")
+            int8.replace(fp32)  # the bundle's model.onnx is the quantized graph
+        model.config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        shutil.copy(run_dir / "config.yaml", tmp / "training_config.yaml")
+        metrics = {p.stem: json.loads(p.read_text()) for p in sorted((run_dir / "metrics").glob("*.json"))}
+        write_json(tmp / "metrics.json", metrics)
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "kind": "classifier",
+            "name": config.name,
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "callinkit_version": __version__,
+            "labels": labels,
+            "max_length": max_length,
+            "pad_token": tokenizer.pad_token,
+            "pad_token_id": tokenizer.pad_token_id,
+            "temperature": float(info.get("temperature", getattr(model.config, "callinkit_temperature", 1.0))),
+            "quantization": quantize,
+            "opset": config.export.opset,
+            "inputs": ["input_ids", "attention_mask"],
+            "outputs": ["logits"],
+            "base_model": info.get("base_model"),
+            "data": info.get("data"),
+            "training": info.get("training"),
+            "validation": validation,
+            "metrics": {split: {k: v for k, v in m.items() if isinstance(v, float)} for split, m in metrics.items()},
+            "export_seconds": round(time.perf_counter() - started, 1),
+        }
+        manifest["files"] = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        write_json(tmp / MANIFEST, manifest)
+    return manifest
