@@ -32,6 +32,8 @@ MANIFEST = "manifest.json"
 
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "classifier": ("model.onnx", "tokenizer.json", "config.json"),
+    "rewriter": ("encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.json", "config.json"),
+    "embedder": ("model.onnx", "tokenizer.json"),
 }
 
 

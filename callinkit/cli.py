@@ -43,8 +43,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         if config.task == "classifier":
             from callinkit.train.classifier import train
-        else:  # pragma: no cover - the schema admits only known tasks
-            raise CallinkitError(f"no training recipe for task {config.task!r}")
+        else:
+            from callinkit.train.rewriter import train
     except ImportError as exc:
         raise _train_extra_missing(exc) from None
     train(config, Path(args.run_dir) if args.run_dir else None, resume=args.resume)
@@ -52,13 +52,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import yaml
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise CallinkitError(f"run folder not found or not a run (no config.yaml): {run_dir}")
+    task = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("task", "classifier")
     try:
-        from callinkit.train.export import export_classifier
+        if task == "rewriter":
+            from callinkit.train.rewriter_bundle import export_rewriter
+        else:
+            from callinkit.train.export import export_classifier
     except ImportError as exc:
         raise _train_extra_missing(exc) from None
-    run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise CallinkitError(f"run folder not found: {run_dir}")
+    if task == "rewriter":
+        manifest = export_rewriter(run_dir, Path(args.out_dir), quantize=args.quantize,
+                                   classifier_bundle=args.classifier, overwrite=args.overwrite)
+        v = manifest["validation"]
+        print(f"exported {run_dir} -> {args.out_dir} ({manifest['quantization']}); greedy identical to PyTorch on "
+              f"{v['greedy_identical_to_pytorch']}/{v['check_examples']}; max |logit diff| "
+              f"{v['teacher_forced_max_abs_logit_diff']:.2e}"
+              + (f"; int8 vs fp32 chrF {v['int8_chrf_vs_fp32']}" if "int8_chrf_vs_fp32" in v else ""))
+        return 0
     agreement = []
     if args.quantize in (None, "int8"):
         # int8 is checked by label agreement on the fixed batch plus the run's validation texts.
@@ -111,6 +126,43 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from callinkit.serve.http.command import main as serve_main
+    except ImportError as exc:
+        raise CallinkitError(f"`callinkit serve` needs the serve extra ({exc.name} is not installed): "
+                             "pip install 'callinkit[serve]'") from None
+    return serve_main(args.options)
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from callinkit.corpus.check import NEAR_DUPLICATE_COSINE, format_report, run_check
+
+    threshold = NEAR_DUPLICATE_COSINE if args.threshold is None else args.threshold
+    report = run_check(args.paths, embeddings=not args.no_embeddings, threshold=threshold)
+    print(format_report(report))
+    if report.problems:
+        shown = report.problems[:50]
+        print(f"\n{len(report.problems)} problem(s):", file=sys.stderr)
+        for p in shown:
+            print(f"  {p}", file=sys.stderr)
+        if len(report.problems) > len(shown):
+            print(f"  ... and {len(report.problems) - len(shown)} more", file=sys.stderr)
+        return 1
+    print("\ndata check passed")
+    return 0
+
+
+def cmd_data_split(args: argparse.Namespace) -> int:
+    try:
+        from callinkit.corpus.split import write_splits
+    except ImportError as exc:
+        raise _train_extra_missing(exc) from None
+    data = write_splits()
+    print(f"wrote splits.json: {data['counts']} (unseen topics in test: {', '.join(data['unseen_topics'])})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callinkit",
@@ -136,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quantize", choices=["none", "int8"], default=None,
                    help="int8 (dynamic) or none; default: the run config's export.quantize")
     p.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
+    p.add_argument("--classifier", help="rewriter runs: classifier bundle to copy in for reranking candidates")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a bundle or checkpoint on labelled data",
@@ -154,6 +207,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_predict)
+
+    # The server's flags are generated from its settings model (one place per option) and parsed by
+    # cmd_serve, so that other commands need not import the [serve] extra; "+" as the prefix makes this
+    # parser pass every --flag (and --help) through untouched.
+    p = sub.add_parser("serve", help="run the HTTP inference server (needs callinkit[serve])", add_help=False,
+                       prefix_chars="+", description="Run `callinkit serve --help` for the options.")
+    p.add_argument("options", nargs="*", metavar="OPTION", help="see `callinkit serve --help`")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("data", help="check the corpus or data files; assign the corpus splits")
+    data_sub = p.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
+    q = data_sub.add_parser("check", help="validate data files (default: the shipped corpus)",
+                            description="Validate schema, labels, lengths, duplicates and near-duplicates, "
+                                        "call-in opener diversity and (for the shipped corpus) split leakage; "
+                                        "print counts by label, topic, style, platform and strategy.")
+    q.add_argument("paths", nargs="*", metavar="PATH", help="JSONL/CSV files (pairs, neutral, singles or "
+                                                             "text,label); default: the shipped corpus")
+    q.add_argument("--no-embeddings", action="store_true", help="skip the MiniLM near-duplicate check")
+    q.add_argument("--threshold", type=float, default=None, help="near-duplicate cosine (default 0.85)")
+    q.set_defaults(func=cmd_data_check)
+    q = data_sub.add_parser("split", help="(maintainers) recompute the corpus's splits.json")
+    q.set_defaults(func=cmd_data_split)
 
     p = sub.add_parser("validate-config", help="check a YAML run config without running it")
     p.add_argument("config")

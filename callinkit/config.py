@@ -39,6 +39,8 @@ class SourceConfig:
     weight: float = bounded(1.0, gt=0, le=20)
     text_field: str = "text"
     label_field: str = "label"
+    mode: Literal["pairs", "copy"] = "pairs"
+    """Rewriter only: 'copy' turns the source's non-hostile texts into text -> same-text pairs."""
 
     def check(self) -> list[str]:
         if self.name in PATH_SOURCES and not self.path:
@@ -116,14 +118,105 @@ class ClassifierConfig:
     export: ExportConfig = field(default_factory=ExportConfig)
 
     def check(self) -> list[str]:
+        problems = []
         if sorted(self.labels) != sorted(LABELS):
-            return [f"labels: must be the three labels of LABELS.md {list(LABELS)}, got {list(self.labels)}"]
-        return []
+            problems.append(f"labels: must be the three labels of LABELS.md {list(LABELS)}, got {list(self.labels)}")
+        problems += [f"data.sources[{i}].mode: 'copy' is for rewriter configs" for i, s in
+                     enumerate(self.data.sources) if s.mode != "pairs"]
+        return problems
+
+
+# Sources that hold parallel (call-out -> rewrite) pairs or text to copy; the others are classifier-only.
+REWRITER_SOURCES = {"callin_corpus", "paradetox", "jsonl", "csv", "hub", "positive_frames", "davidson", "tydip"}
+
+
+@dataclass(frozen=True)
+class RewriterModelConfig:
+    base: str = "minilm"
+    encoder_layers: tuple[int, ...] = (0, 1, 2)
+    """Base (MiniLM) layers that become the encoder, in order. Its top layers blur token identity."""
+    decoder_layers: tuple[int, ...] = (0, 1, 2)
+    """Base layers whose weights initialise the decoder (self-attn, FFN; cross-attn copies self-attn)."""
+    freeze_encoder: bool = False
+    max_source_length: int = bounded(96, ge=8, le=512)
+    max_target_length: int = bounded(96, ge=8, le=512)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One training stage; each starts from the previous stage's weights."""
+
+    name: str
+    sources: tuple[SourceConfig, ...]
+    max_steps: int = bounded(1000, ge=1)
+    batch_size: int = bounded(16, ge=1)
+    learning_rate: float = bounded(3e-4, gt=0, lt=1)
+    cross_attention_lr_scale: float = bounded(1.0, gt=0, le=100)
+    """Multiplies the learning rate of the decoder's cross-attention (new to its role)."""
+    weight_decay: float = bounded(0.01, ge=0)
+    warmup_ratio: float = bounded(0.05, ge=0, lt=1)
+    label_smoothing: float = bounded(0.0, ge=0, lt=1)
+    logging_steps: int = bounded(25, ge=1)
+    eval_steps: int = bounded(250, ge=1)
+    save_steps: int = bounded(250, ge=1)
+    validation_examples: int = bounded(300, ge=1)
+    """Validation pairs used for the eval loss during the stage."""
+
+    def check(self) -> list[str]:
+        problems = [f"sources[{i}].name: {s.name!r} has no rewrite pairs or copy text; use one of "
+                    f"{sorted(REWRITER_SOURCES)}" for i, s in enumerate(self.sources) if s.name not in REWRITER_SOURCES]
+        problems += [f"sources[{i}]: {s.name!r} has no pairs; use mode: copy" for i, s in enumerate(self.sources)
+                     if s.mode == "pairs" and s.name in ("positive_frames", "davidson", "tydip")]
+        if not self.sources:
+            problems.append("sources: a stage needs at least one source")
+        if self.save_steps % self.eval_steps:
+            problems.append(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
+        return problems
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    num_beams: int = bounded(4, ge=1, le=16)
+    num_candidates: int = bounded(4, ge=1, le=16)
+    """Candidates generated for reranking by `Rewriter.rewrite(num_candidates=...)` by default."""
+    max_new_tokens: int = bounded(64, ge=1, le=256)
+    no_repeat_ngram_size: int = bounded(3, ge=0, le=10)
+    repetition_penalty: float = bounded(1.2, ge=1, le=5)
+
+
+@dataclass(frozen=True)
+class RewriterExportConfig:
+    quantize: Literal["none", "int8"] = "int8"
+    opset: int = bounded(18, ge=14, le=21)
+    atol: float = bounded(1e-3, gt=0)
+    classifier_bundle: str | None = None
+    """Classifier bundle used to rerank candidates by call-in probability (copied into the bundle)."""
+
+
+@dataclass(frozen=True)
+class RewriterConfig:
+    task: Literal["rewriter"] = "rewriter"
+    name: str = "rewriter"
+    run_dir: str = "runs/rewriter"
+    seed: int = 42
+    validation_fraction: float = bounded(0.05, ge=0, lt=0.5)
+    test_fraction: float = bounded(0.05, ge=0, lt=0.5)
+    model: RewriterModelConfig = field(default_factory=RewriterModelConfig)
+    stages: tuple[StageConfig, ...] = ()
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    export: RewriterExportConfig = field(default_factory=RewriterExportConfig)
+
+    def check(self) -> list[str]:
+        problems = [] if self.stages else ["stages: at least one training stage is needed"]
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            problems.append(f"stages: stage names must be unique, got {names}")
+        return problems
 
 
 LABELS: tuple[str, ...] = ("call_out", "call_in", "neutral")
 
-SCHEMAS: dict[str, type] = {"classifier": ClassifierConfig}
+SCHEMAS: dict[str, type] = {"classifier": ClassifierConfig, "rewriter": RewriterConfig}
 
 
 def config_from_dict(data: dict, source: str | None = None):

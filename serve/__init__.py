@@ -4,5 +4,6 @@ Never import torch, transformers or anything from callinkit.train here: the infe
 """
 
 from callinkit.serve.classifier import Classifier, Prediction
+from callinkit.serve.rewriter import Candidate, Rewrite, Rewriter
 
-__all__ = ["Classifier", "Prediction"]
+__all__ = ["Candidate", "Classifier", "Prediction", "Rewrite", "Rewriter"]

@@ -80,3 +80,44 @@ def tiny_bundle_int8(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "int8"
     export_classifier(tiny_run, out, quantize="int8", agreement_texts=fixture_texts())
     return out
+
+
+def tiny_rewriter_config(base: Path, run_dir: Path, steps: int = 30) -> dict:
+    """A two-stage rewriter config on the tiny model: copy, then the fixture pairs."""
+    pairs = str(FIXTURES / "pairs_tiny.jsonl")
+    stage = {"max_steps": steps, "batch_size": 4, "learning_rate": 3e-3, "logging_steps": 5, "eval_steps": 10,
+             "save_steps": 10, "warmup_ratio": 0.0}
+    return {
+        "task": "rewriter", "name": "tiny-rewriter", "run_dir": str(run_dir), "seed": 0,
+        "model": {"base": str(base), "encoder_layers": [0, 1], "decoder_layers": [0, 1],
+                  "max_source_length": 32, "max_target_length": 32},
+        "stages": [
+            {"name": "copy", "sources": [{"name": "jsonl", "path": pairs, "mode": "copy", "text_field": "call_in"}],
+             **stage},
+            {"name": "callin", "sources": [{"name": "jsonl", "path": pairs}], **stage},
+        ],
+        "generation": {"num_beams": 3, "num_candidates": 3, "max_new_tokens": 12, "no_repeat_ngram_size": 3,
+                       "repetition_penalty": 1.2},
+        "export": {"quantize": "none", "atol": 1e-3},
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_rewriter_run(tiny_base, tmp_path_factory) -> Path:
+    from callinkit.train.rewriter import train
+
+    from callinkit.config import config_from_dict
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny-rewriter"
+    train(config_from_dict(tiny_rewriter_config(tiny_base, run_dir)))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_rewriter_bundle(tiny_rewriter_run, tiny_bundle, tmp_path_factory) -> Path:
+    """The tiny rewriter exported with the tiny classifier for reranking (no embedder: it is full MiniLM)."""
+    from callinkit.train.rewriter_bundle import export_rewriter
+
+    out = tmp_path_factory.mktemp("bundles") / "rewriter"
+    export_rewriter(tiny_rewriter_run, out, quantize="none", classifier_bundle=str(tiny_bundle), with_embedder=False)
+    return out

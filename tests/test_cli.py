@@ -27,7 +27,7 @@ def test_python_dash_m_runs_the_cli():
 @pytest.mark.parametrize("argv, message", [
     (["train", "does/not/exist.yaml"], "config file not found: does/not/exist.yaml"),
     (["validate-config", "configs/quickstart.yaml", "training.epoks=1"], "did you mean 'epochs'"),
-    (["export", "no/such/run", "out"], "run folder not found: no/such/run"),
+    (["export", "no/such/run", "out"], "run folder not found or not a run (no config.yaml): no/such/run"),
     (["predict", "--bundle", "no/such/bundle", "hi"], "bundle folder not found: no/such/bundle"),
     (["eval", "no/such/bundle", "data.jsonl"], "is neither a bundle (manifest.json) nor a checkpoint"),
 ])

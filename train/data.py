@@ -93,8 +93,22 @@ def _hub_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
     return out
 
 
+def copy_rows(src: SourceConfig) -> list[dict[str, Any]]:
+    """Identity pairs (text -> text) from a source's non-hostile texts: teaches the rewriter to copy."""
+    if src.name in ("jsonl", "csv"):
+        rows = [{"text": r.get(src.text_field) or r.get("call_in"), "split": SPLIT_ALIASES.get(r.get("split") or "")}
+                for r in read_table(Path(src.path or ""))]
+    else:
+        rows = [r for r in source_rows(SourceConfig(name=src.name, path=src.path), "classification")
+                if r["label"] in ("neutral", "call_in")]
+    return [{"call_out": r["text"], "call_in": r["text"], "split": r["split"],
+             "unseen_topic": bool(r.get("unseen_topic")), "source": f"{src.name}:copy"} for r in rows if r["text"]]
+
+
 def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
     """The rows of one source, each with a `split` (None where the source has none)."""
+    if task == "pairs" and src.mode == "copy":
+        return copy_rows(src)
     if src.name == "callin_corpus":
         from callinkit.corpus import KINDS, classification_rows, pair_rows, read_records, read_splits
 
@@ -115,13 +129,20 @@ def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
 
 def assign_missing_splits(rows: list[dict[str, Any]], validation_fraction: float, test_fraction: float,
                           seed: int) -> None:
-    """Give rows without a split one, by seeded shuffle, in place."""
-    todo = [r for r in rows if r["split"] is None]
-    random.Random(seed).shuffle(todo)
-    n_val = round(len(todo) * validation_fraction)
-    n_test = round(len(todo) * test_fraction)
-    for i, r in enumerate(todo):
-        r["split"] = "validation" if i < n_val else "test" if i < n_val + n_test else "train"
+    """Give rows without a split one, in place, by a seeded hash of the source text.
+
+    Hashing the source (the text to classify, or the call-out of a pair) keeps every row of one source
+    sentence in the same split: ParaDetox's 1-3 paraphrases of a sentence never straddle train and test.
+    """
+    import hashlib
+
+    for r in rows:
+        if r["split"] is not None:
+            continue
+        key = f"{seed}:{r.get('call_out', r.get('text'))}".encode()
+        u = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2**64
+        r["split"] = "validation" if u < validation_fraction else (
+            "test" if u < validation_fraction + test_fraction else "train")
 
 
 def apply_weight(rows: list[dict[str, Any]], weight: float, seed: int) -> list[dict[str, Any]]:
@@ -140,7 +161,7 @@ def build_splits(sources: Sequence[SourceConfig], data: DataConfig, task: Task, 
         rows = source_rows(src, task)
         if not rows:
             raise DataError(f"data source {src.name!r} ({src.path or 'embedded'}) has no rows")
-        assign_missing_splits(rows, data.validation_fraction, data.test_fraction, seed + index)
+        assign_missing_splits(rows, data.validation_fraction, data.test_fraction, seed)
         train = [r for r in rows if r["split"] == "train"]
         out["train"].extend(apply_weight(train, src.weight, seed + index))
         out["validation"].extend(r for r in rows if r["split"] == "validation")

@@ -34,6 +34,21 @@ NEUTRAL_KINDS = ("ordinary", "question", "news", "praise", "joke", "complaint_ab
                  "profane_no_target", "all_caps_no_target", "policy_disagreement", "sensitive_topic_gentle",
                  "self_criticism", "moderator_report")
 HARD_NEGATIVE_KINDS = frozenset(NEUTRAL_KINDS[5:])
+# The topics of harm the shipped corpus covers (six families of eight, one writer each).
+TOPICS = (
+    "casual_slurs", "ableist_language", "mental_illness_as_adjective", "autism_stereotypes", "fatphobia",
+    "body_shaming", "ageism", "accent_mockery",
+    "misgendering", "deadnaming", "transphobia", "homophobia", "biphobia", "outing_someone", "pronoun_mockery",
+    "gendered_workplace_language",
+    "racial_stereotypes", "colorism", "anti_asian_racism", "xenophobia", "antisemitic_tropes",
+    "islamophobic_tropes", "religious_stereotypes", "cultural_appropriation",
+    "sexism", "sexual_harassment_jokes", "victim_blaming", "classism", "poverty_shaming", "microaggressions",
+    "name_mispronunciation", "tokenism",
+    "health_misinformation", "vaccine_misinformation", "climate_misinformation", "unsourced_viral_claims",
+    "conspiracy_theories", "fake_fundraisers_and_scams", "manipulated_media", "misleading_statistics",
+    "accessibility_lapses", "inaccessible_events", "doxxing", "sharing_private_screenshots", "plagiarism",
+    "uncredited_art_reposts", "gatekeeping", "missing_content_warnings",
+)
 
 SCHEMAS: dict[str, tuple[str, ...]] = {
     "pairs": ("id", "call_out", "call_in", "topic", "style", "platform", "strategy"),

@@ -1,0 +1,213 @@
+"""Load-test `callinkit serve` on /v1/classify against calling Classifier.predict directly, in one run.
+
+    python bench/bench_server.py --bundle bundles/quickstart [--requests 400] [--concurrency 1 8 32]
+
+Starts a server on 127.0.0.1 (a free port) in a subprocess, sends a fixed number of one-text requests at
+each concurrency, then does the same number of `predict([text])` calls from as many threads in this
+process. Prints a table and writes `server_bench.json` and `server_latency.png` to --out. Bounded: fixed
+request counts, a timeout per request, and the server is stopped at the end whatever happens.
+The load generator shares the machine with the server, so on a small CPU the server numbers include it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+MESSAGES = [
+    "you absolute clown, delete this before everyone sees how dumb you are",
+    "hey, I don't think you meant it this way, but that word hurts disabled folks",
+    "the bus is late AGAIN and I'm soaked. great monday",
+    "nobody asked you, log off forever and take your fake stats with you",
+    "can we use her name and pronouns as she asked? it matters a lot to her",
+    "made sourdough for the first time, it's ugly but delicious",
+    "imagine being this ignorant in 2026. educate yourself, idiot",
+    "the art in your post is by @mira_draws; could you add credit?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summarize(latencies_s: list[float], wall_s: float) -> dict[str, float]:
+    return {"requests": len(latencies_s), "throughput_rps": len(latencies_s) / wall_s,
+            "p50_ms": percentile(latencies_s, 50) * 1000, "p99_ms": percentile(latencies_s, 99) * 1000,
+            "mean_ms": statistics.fmean(latencies_s) * 1000, "wall_s": wall_s}
+
+
+def batch_totals(metrics_text: str) -> tuple[float, float]:
+    """(texts computed, batches) of the classifier so far, from /metrics."""
+    def value(name: str) -> float:
+        match = re.search(rf'^{name}{{model="classifier"}} (\S+)$', metrics_text, re.M)
+        return float(match.group(1)) if match else 0.0
+    return value("callinkit_batch_size_sum"), value("callinkit_batch_size_count")
+
+
+async def load_server(base: str, requests: int, concurrency: int) -> tuple[dict[str, float], float]:
+    """Send `requests` one-text classify calls from `concurrency` clients; also the mean batch size."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        texts_before, batches_before = batch_totals((await client.get("/metrics")).text)
+        counter = iter(range(requests))
+
+        async def worker() -> None:
+            for i in counter:
+                start = time.perf_counter()
+                response = await client.post("/v1/classify", json={"texts": [MESSAGES[i % len(MESSAGES)]]})
+                latencies.append(time.perf_counter() - start)
+                response.raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+        texts_after, batches_after = batch_totals((await client.get("/metrics")).text)
+    mean_batch = (texts_after - texts_before) / max(1.0, batches_after - batches_before)
+    return summarize(latencies, wall), mean_batch
+
+
+def load_direct(classifier: Any, requests: int, concurrency: int) -> dict[str, float]:
+    """The same calls as `load_server`, as `classifier.predict([text])` from `concurrency` threads."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            start = time.perf_counter()
+            classifier.predict([MESSAGES[i % len(MESSAGES)]])
+            elapsed = time.perf_counter() - start
+            with lock:
+                latencies.append(elapsed)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    return summarize(latencies, time.perf_counter() - start)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(bundle: Path, port: int, max_wait_ms: float, threads: int | None) -> subprocess.Popen:
+    command = [sys.executable, "-m", "callinkit", "serve", "--classifier-bundle", str(bundle), "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--max-wait-ms", str(max_wait_ms)]
+    if threads:
+        command += ["--threads", str(threads)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.communicate()[0]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("server did not become ready within 120 s")
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = results["concurrency"]
+    fig, (latency, throughput) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, color in (("server", "tab:blue"), ("direct", "tab:orange")):
+        rows = results[name]
+        latency.plot(levels, [r["p50_ms"] for r in rows], "o-", color=color, label=f"{name} p50")
+        latency.plot(levels, [r["p99_ms"] for r in rows], "s--", color=color, alpha=0.6, label=f"{name} p99")
+        throughput.plot(levels, [r["throughput_rps"] for r in rows], "o-", color=color, label=name)
+    latency.set_yscale("log")
+    for axis, title, unit in ((latency, "latency per request", "ms"), (throughput, "throughput", "requests/s")):
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(levels, [str(c) for c in levels])
+        axis.set_xlabel("concurrent clients")
+        axis.set_ylabel(unit)
+        axis.set_title(title)
+        axis.legend()
+        axis.grid(alpha=0.3)
+    fig.suptitle(f"/v1/classify vs Classifier.predict ({results['bundle']}, one text per request)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", required=True, type=Path, help="classifier bundle folder")
+    parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--max-wait-ms", type=float, default=2.0, help="the server's batching wait")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="onnxruntime intra-op threads, for the server and the direct calls alike")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_server"), help="folder for JSON + PNG")
+    args = parser.parse_args(argv)
+
+    from callinkit import Classifier
+
+    classifier = Classifier.load(args.bundle, threads=args.threads)
+    port = free_port()
+    server = start_server(args.bundle, port, args.max_wait_ms, args.threads)
+    results: dict[str, Any] = {"bundle": str(args.bundle), "requests": args.requests,
+                               "concurrency": args.concurrency, "max_wait_ms": args.max_wait_ms, "threads": args.threads,
+                               "machine": {"cpus": os.cpu_count(), "load_average_1m": os.getloadavg()[0], "python": platform.python_version(),
+                                           "platform": platform.platform()},
+                               "server": [], "direct": []}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(load_server(base, 50, 4))  # warm-up: connections, onnxruntime's first runs
+        load_direct(classifier, 50, 1)
+        for concurrency in args.concurrency:
+            server_row, mean_batch = asyncio.run(load_server(base, args.requests, concurrency))
+            results["server"].append({"concurrency": concurrency, **server_row, "mean_batch_size": mean_batch})
+            results["direct"].append({"concurrency": concurrency, **load_direct(classifier, args.requests,
+                                                                                concurrency)})
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+    print(f"{'path':<8} {'clients':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'batch':>6}")
+    for server_row, direct_row in zip(results["server"], results["direct"]):
+        for name, row in (("server", server_row), ("direct", direct_row)):
+            batch = f"{row['mean_batch_size']:.1f}" if "mean_batch_size" in row else "-"
+            print(f"{name:<8} {row['concurrency']:>7} {row['throughput_rps']:>8.0f} {row['p50_ms']:>8.2f} "
+                  f"{row['p99_ms']:>8.2f} {batch:>6}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "server_bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, args.out / "server_latency.png")
+    print(f"wrote {args.out / 'server_bench.json'} and {args.out / 'server_latency.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

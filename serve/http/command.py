@@ -1,0 +1,63 @@
+"""`callinkit serve`: parse the flags (generated from ServerSettings), check the bundles, run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from callinkit.serve.http.settings import ServerSettings, add_arguments, settings_from_args
+from callinkit.serve.runtime import resolve_bundle
+
+from callinkit.bundle import read_manifest
+from callinkit.errors import CallinkitError
+
+EPILOG = """\
+every flag can also be set by its CALLINKIT_* environment variable; flags win.
+examples:
+  callinkit serve --classifier-bundle bundles/quickstart
+  CALLINKIT_API_KEYS=secret1,secret2 callinkit serve --host 0.0.0.0 --port 8080 --workers 2
+then open http://127.0.0.1:8000/ (demo) or /docs (API reference).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="callinkit serve", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Serve the classifier (and the rewriter, with --rewriter-bundle) over HTTP: the /v1 JSON "
+                    "API, KServe v2 routes, Prometheus /metrics and a demo page at /.")
+    add_arguments(parser)
+    return parser
+
+
+def check_bundles(settings: ServerSettings) -> None:
+    """Read the bundles' manifests now, so a wrong path fails at the command line rather than in the
+    server's background loading. Raises BundleError / CallinkitError."""
+    read_manifest(resolve_bundle("classifier", settings.classifier_bundle), kind="classifier")
+    if settings.rewriter_bundle is not None:
+        try:
+            from callinkit.serve import Rewriter  # noqa: F401
+        except ImportError:
+            raise CallinkitError("--rewriter-bundle needs callinkit.serve.Rewriter, which this install does "
+                                 "not have yet") from None
+        read_manifest(settings.rewriter_bundle, kind="rewriter")
+
+
+def main(argv: list[str]) -> int:
+    """Run the server until interrupted. Raises ConfigError for bad options, BundleError for bad bundles."""
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(vars(args))
+    check_bundles(settings)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import uvicorn
+    from callinkit.serve.http.app import create_app
+
+    common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+              "timeout_graceful_shutdown": 10}
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **common)
+    else:
+        # Each worker process builds its own app from the environment: pass every setting through it.
+        os.environ.update(settings.to_env())
+        uvicorn.run("callinkit.serve.http.app:create_app", factory=True, workers=settings.workers, **common)
+    return 0

@@ -1,0 +1,105 @@
+"""Request and response bodies of the /v1 API (their JSON schemas and examples appear in /docs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CALL_OUT = "You absolute clown, delete this before everyone sees how dumb you are."
+CALL_IN = "Hey, I think that post has a mistake; could you take another look at the numbers?"
+SCORES = {"call_out": 0.91, "call_in": 0.04, "neutral": 0.05}
+REWRITE = {"rewrite": CALL_IN, "scores": {"call_in": 0.88, "similarity": 0.71, "score": 0.62},
+           "candidates": [{"text": CALL_IN, "scores": {"call_in": 0.88, "similarity": 0.71, "score": 0.62}}]}
+
+
+class _Request(BaseModel):
+    # Unknown fields are errors: a typo such as "text" for "texts" should not pass silently.
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClassifyRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"texts": [CALL_OUT, "the bus is late again"]}]})
+
+    texts: list[str] = Field(description="messages to classify; the answer has one result per text, in order")
+
+
+class Classification(BaseModel):
+    label: str = Field(description="call_out, call_in or neutral", examples=["call_out"])
+    scores: dict[str, float] = Field(description="probability of every label (they sum to 1)", examples=[SCORES])
+
+
+class ClassifyResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"results": [
+        {"label": "call_out", "scores": SCORES},
+        {"label": "neutral", "scores": {"call_out": 0.03, "call_in": 0.02, "neutral": 0.95}}]}]})
+
+    results: list[Classification]
+
+
+class RewriteOptions(_Request):
+    num_candidates: int = Field(1, ge=1, description="rewrites to generate and rank per text")
+    max_new_tokens: int | None = Field(None, ge=1, description="longest rewrite in tokens (default: the "
+                                                               "rewriter bundle's)")
+
+
+class RewriteRequest(RewriteOptions):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"texts": [CALL_OUT], "num_candidates": 3}]})
+
+    texts: list[str] = Field(description="call-outs to rewrite as call-ins; one result per text, in order")
+
+
+class Candidate(BaseModel):
+    text: str
+    scores: dict[str, float] = Field(description="the rewriter's ranking scores, e.g. call_in probability, "
+                                                 "similarity to the original, and their combined score")
+
+
+class RewriteResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [REWRITE]})
+
+    rewrite: str = Field(description="the best candidate")
+    scores: dict[str, float] = Field(description="the best candidate's scores")
+    candidates: list[Candidate] = Field(description="every candidate, best first")
+
+
+class RewriteResponse(BaseModel):
+    results: list[RewriteResult]
+
+
+class SuggestRequest(RewriteOptions):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"text": CALL_OUT, "num_candidates": 3}]})
+
+    text: str = Field(description="one message")
+    num_candidates: int = Field(3, ge=1, description="rewrites to generate and rank when it is a call-out")
+
+
+class SuggestResponse(Classification):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"label": "call_out", "scores": SCORES,
+                                                               "rewrite": REWRITE}]})
+
+    rewrite: RewriteResult | None = Field(description="a call-in version, only when the label is call_out")
+
+
+class ModelInfo(BaseModel):
+    name: str = Field(examples=["classifier"])
+    status: str = Field(description="loading, ready, failed or absent (no bundle configured)")
+    version: str | None = Field(None, description="the bundle's name and creation time")
+    labels: list[str] | None = None
+    metrics: dict[str, Any] | None = Field(None, description="evaluation metrics from the bundle")
+    provenance: dict[str, Any] | None = Field(None, description="base model, data, training and export "
+                                                                "checks recorded in the bundle")
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    status: str = Field("ok", examples=["ok"])
+
+
+class Readiness(BaseModel):
+    ready: bool
+    models: dict[str, str] = Field(description="status of each model", examples=[{"classifier": "ready",
+                                                                                  "rewriter": "absent"}])

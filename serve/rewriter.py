@@ -1,0 +1,149 @@
+"""Torch-free call-out -> call-in rewriting with an exported bundle: `Rewriter.load(bundle).rewrite(texts)`.
+
+Generation runs the bundle's encoder and decoder graphs with a KV cache (see generation.py). With
+`num_candidates > 1`, beam search proposes candidates that are reranked by call-in probability (the
+classifier bundle inside the rewriter bundle, or one you pass) times concern similarity to the source
+(the embedder bundle inside it): the same product as the J metric's STA x SIM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from callinkit.serve.classifier import Classifier, _check_texts
+from callinkit.serve.generation import DecodeSettings, Hypothesis, Seq2SeqGraphs, beam_search, greedy
+from callinkit.serve.runtime import Device, make_session, resolve_bundle
+
+from callinkit.bundle import read_manifest
+from callinkit.textproc import postprocess, protect
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """The best rewrite of one text, its scores, and every candidate considered (best first)."""
+
+    text: str
+    scores: dict[str, float]
+    candidates: list[Candidate]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rewrite": self.text, "scores": dict(self.scores),
+                "candidates": [{"text": c.text, "scores": dict(c.scores)} for c in self.candidates]}
+
+
+class Rewriter:
+    """A MiniLM-initialised BART rewriter running an ONNX bundle with onnxruntime."""
+
+    def __init__(self, bundle_dir: Path, device: Device = "cpu", classifier: Classifier | None = None,
+                 threads: int | None = None) -> None:
+        from callinkit.serve.embedder import SimilarityEmbedder
+        from tokenizers import Tokenizer
+
+        self.bundle_dir = Path(bundle_dir)
+        self.manifest = read_manifest(self.bundle_dir, kind="rewriter")
+        self.device = device
+        m = self.manifest
+        self.graphs = Seq2SeqGraphs(
+            make_session(self.bundle_dir / m["files_layout"]["encoder"], device, threads),
+            make_session(self.bundle_dir / m["files_layout"]["decoder"], device, threads),
+            n_layers=m["decoder_layers"], heads=m["heads"], head_dim=m["head_dim"],
+            start_id=m["decoder_start_token_id"], eos_id=m["eos_token_id"], pad_id=m["pad_token_id"])
+        self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=int(m["max_source_length"]))
+        self.tokenizer.enable_padding(pad_id=m["pad_token_id"], pad_token="[PAD]")
+        self.generation = dict(m["generation"])
+        self.classifier = classifier
+        if classifier is None and (self.bundle_dir / "classifier" / "manifest.json").is_file():
+            self.classifier = Classifier(self.bundle_dir / "classifier", device=device)
+        self.embedder = None
+        if (self.bundle_dir / "embedder" / "manifest.json").is_file():
+            self.embedder = SimilarityEmbedder(self.bundle_dir / "embedder", device=device)
+
+    @classmethod
+    def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
+             classifier: Classifier | None = None, threads: int | None = None) -> Rewriter:
+        """Load a rewriter bundle (default: $CALLINKIT_REWRITER_BUNDLE, else the shipped release)."""
+        return cls(resolve_bundle("rewriter", bundle), device=device, classifier=classifier, threads=threads)
+
+    def settings(self, num_candidates: int | None, max_new_tokens: int | None,
+                 num_beams: int | None) -> DecodeSettings:
+        g = self.generation
+        k = 1 if num_candidates is None else int(num_candidates)
+        if k < 1:
+            raise ValueError("num_candidates must be at least 1")
+        return DecodeSettings(
+            max_new_tokens=int(max_new_tokens or g["max_new_tokens"]),
+            num_beams=max(k, int(num_beams if num_beams is not None else (g["num_beams"] if k > 1 else 1))),
+            num_return=k,
+            repetition_penalty=float(g["repetition_penalty"]),
+            no_repeat_ngram_size=int(g["no_repeat_ngram_size"]),
+        )
+
+    def generate(self, texts: Sequence[str], settings: DecodeSettings) -> list[list[tuple[str, Hypothesis]]]:
+        """Candidate texts with their hypotheses, per input, best first by model score."""
+        protected = [protect(t) for t in texts]
+        enc = self.tokenizer.encode_batch([p.text for p in protected])
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        if settings.num_beams == 1 and settings.num_return == 1:
+            hyps = [[h] for h in greedy(self.graphs, ids, mask, settings)]
+        else:
+            hyps = beam_search(self.graphs, ids, mask, settings)
+        out = []
+        for text, p, row in zip(texts, protected, hyps):
+            out.append([(postprocess([self.tokenizer.id_to_token(i) for i in h.token_ids], text, p.spans), h)
+                        for h in row])
+        return out
+
+    def rewrite(self, texts: Sequence[str], num_candidates: int | None = None, max_new_tokens: int | None = None,
+                num_beams: int | None = None, batch_size: int = 8) -> list[Rewrite]:
+        """One Rewrite per input text, in order. With num_candidates > 1, candidates are reranked."""
+        texts = _check_texts(texts, "rewrite")
+        settings = self.settings(num_candidates, max_new_tokens, num_beams)
+        results: list[Rewrite] = []
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start:start + batch_size]
+            for source, cands in zip(chunk, self.generate(chunk, settings)):
+                results.append(self.rerank(source, cands))
+        return results
+
+    def rerank(self, source: str, cands: list[tuple[str, Hypothesis]]) -> Rewrite:
+        """Order candidates by P(call_in) x concern similarity where those models exist, else model score."""
+        texts = [c for c, _ in cands]
+        scores: list[dict[str, float]] = [{"log_prob": h.log_prob, "model_score": h.score} for _, h in cands]
+        if self.classifier is not None:
+            for s, p in zip(scores, self.classifier.predict(texts)):
+                s["call_in"] = p.scores["call_in"]
+        if self.embedder is not None:
+            from callinkit.serve.embedder import concern_similarity
+
+            for s, sim in zip(scores, concern_similarity(self.embedder, [source] * len(texts), texts)):
+                s["similarity"] = float(sim)
+        for s in scores:
+            if "call_in" in s and "similarity" in s:
+                s["score"] = s["call_in"] * max(0.0, s["similarity"])
+            else:
+                s["score"] = float(np.exp(s["model_score"]))
+        order = sorted(range(len(texts)), key=lambda i: scores[i]["score"], reverse=True)
+        ranked = [Candidate(texts[i], scores[i]) for i in order]
+        return Rewrite(text=ranked[0].text, scores=ranked[0].scores, candidates=ranked)
+
+    def rewrite_one(self, text: str, **kwargs: Any) -> Rewrite:
+        if not isinstance(text, str):
+            raise TypeError(f"rewrite_one() takes a str, got {type(text).__name__}; use rewrite() for a list")
+        return self.rewrite([text], **kwargs)[0]
+
+    def describe(self) -> str:
+        return json.dumps({k: self.manifest.get(k) for k in ("name", "quantization", "generation")})

@@ -1,0 +1,178 @@
+"""The MiniLM->BART rewriter: exact encoder copy, weight mapping, staged training, ONNX parity, torch-free API."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from callinkit.serve import Rewrite, Rewriter
+
+
+@pytest.fixture(scope="module")
+def minilm_and_bart():
+    from callinkit.train.base_model import packaged_minilm_dir
+    from callinkit.train.rewriter_model import build_rewriter, load_minilm
+
+    path = packaged_minilm_dir()
+    bart, tokenizer = build_rewriter(path, list(range(6)), [4, 5])
+    bert, _ = load_minilm(path)
+    return bert.eval(), bart.eval(), tokenizer
+
+
+def test_bart_encoder_equals_minilm(minilm_and_bart):
+    bert, bart, tokenizer = minilm_and_bart
+    enc = tokenizer(["Hello @maria, that word hurts!", "short", "a " * 60], padding=True, return_tensors="pt",
+                    return_token_type_ids=False)
+    with torch.no_grad():
+        ours = bart.model.encoder(**enc).last_hidden_state
+        theirs = bert(**enc).last_hidden_state
+    mask = enc["attention_mask"].bool()
+    assert (ours - theirs)[mask].abs().max().item() < 1e-4
+
+
+def test_decoder_and_cross_attention_start_from_the_chosen_minilm_layers(minilm_and_bart):
+    bert, bart, _ = minilm_and_bart
+    for i, src in enumerate([4, 5]):
+        layer, dec = bert.encoder.layer[src], bart.model.decoder.layers[i]
+        q = layer.attention.self.query.weight
+        assert torch.equal(dec.self_attn.q_proj.weight, q) and torch.equal(dec.encoder_attn.q_proj.weight, q)
+        assert torch.equal(dec.encoder_attn.out_proj.weight, layer.attention.output.dense.weight)
+        assert torch.equal(dec.encoder_attn_layer_norm.weight, layer.attention.output.LayerNorm.weight)
+        assert torch.equal(dec.fc1.weight, layer.intermediate.dense.weight)
+    emb = bert.embeddings
+    table = bart.model.decoder.embed_positions.weight
+    assert torch.allclose(table[2:], emb.position_embeddings.weight + emb.token_type_embeddings.weight[0])
+    assert bart.lm_head.weight.data_ptr() == bart.model.shared.weight.data_ptr()
+
+
+def test_labels_drop_the_leading_cls_and_share_placeholders(minilm_and_bart):
+    from callinkit.train.rewriter import encode_pair
+
+    _, _, tokenizer = minilm_and_bart
+    out = encode_pair(tokenizer, "@dan stop it 🙄", "@dan please stop 🙄", 32, 32)
+    assert out["input_ids"][0] == tokenizer.cls_token_id and out["labels"][0] != tokenizer.cls_token_id
+    assert out["labels"][-1] == tokenizer.sep_token_id
+    tokens = tokenizer.convert_ids_to_tokens(out["labels"])
+    assert tokens[0] == "[unused0]" and "[unused1]" in tokens
+
+
+def test_staged_run_folder(tiny_rewriter_run):
+    info = json.loads((tiny_rewriter_run / "run_info.json").read_text())
+    assert [s["stage"] for s in info["stages"]] == ["copy", "callin"]
+    for s in info["stages"]:
+        assert s["steps"] == 30 and s["seconds"] > 0
+    for stage in ("0-copy", "1-callin"):
+        folder = tiny_rewriter_run / "stages" / stage
+        assert (folder / "final" / "model.safetensors").is_file()
+        assert (folder / "loss_curve.png").read_bytes()[:4] == b"\x89PNG"
+        history = json.loads((folder / "log_history.json").read_text())
+        losses = [h["loss"] for h in history if "loss" in h]
+        assert losses[-1] < losses[0]
+    assert (tiny_rewriter_run / "best" / "config.json").is_file()
+
+
+def test_export_is_checked_against_pytorch(tiny_rewriter_bundle):
+    manifest = json.loads((tiny_rewriter_bundle / "manifest.json").read_text())
+    v = manifest["validation"]
+    assert v["greedy_identical_to_pytorch"] == v["check_examples"] >= 8
+    assert v["teacher_forced_max_abs_logit_diff"] <= v["atol"]
+    assert manifest["files_layout"] == {"encoder": "encoder_model.onnx", "decoder": "decoder_model_merged.onnx"}
+    assert (tiny_rewriter_bundle / "classifier" / "manifest.json").is_file()
+
+
+def test_onnx_greedy_equals_transformers_generate(tiny_rewriter_run, tiny_rewriter_bundle):
+    from callinkit.serve.generation import DecodeSettings
+    from callinkit.train.rewriter_bundle import _encode, torch_greedy_ids
+    from callinkit.train.rewriter_model import load_rewriter_checkpoint
+    from conftest import FIXTURES
+
+    sources = [json.loads(line)["call_out"] for line in (FIXTURES / "pairs_tiny.jsonl").read_text().splitlines()]
+    model, tokenizer = load_rewriter_checkpoint(tiny_rewriter_run / "best")
+    rewriter = Rewriter.load(tiny_rewriter_bundle)
+    settings = rewriter.settings(1, 12, 1)
+    assert settings == DecodeSettings(max_new_tokens=12, num_beams=1, num_return=1, repetition_penalty=1.2,
+                                      no_repeat_ngram_size=3)
+    ids, mask = _encode(tokenizer, sources, 32)
+    want = torch_greedy_ids(model.eval(), ids, mask, settings)
+    got = [h.token_ids for row in rewriter.generate(sources, settings) for _, h in row]
+    assert got == want
+
+
+def test_rewrite_api_candidates_and_reranking(tiny_rewriter_bundle):
+    rewriter = Rewriter.load(tiny_rewriter_bundle)
+    assert rewriter.rewrite([]) == []
+    out = rewriter.rewrite(["you absolute clown, delete this", "@dan_r stop posting fake stats"], num_candidates=3)
+    assert len(out) == 2 and all(isinstance(r, Rewrite) for r in out)
+    for r in out:
+        assert 1 <= len(r.candidates) <= 3 and r.text == r.candidates[0].text
+        scores = [c.scores["score"] for c in r.candidates]
+        assert scores == sorted(scores, reverse=True)
+        assert 0.0 <= r.scores["call_in"] <= 1.0  # from the classifier bundle inside the rewriter bundle
+    one = rewriter.rewrite_one("nobody asked you", max_new_tokens=3)
+    assert len(one.candidates) == 1
+    with pytest.raises(TypeError, match="rewrite_one"):
+        rewriter.rewrite("a single string")
+    with pytest.raises(ValueError, match="num_candidates"):
+        rewriter.rewrite(["x"], num_candidates=0)
+
+
+def test_beam_search_returns_distinct_ranked_hypotheses(tiny_rewriter_bundle):
+    from callinkit.serve.generation import DecodeSettings, beam_search
+
+    rewriter = Rewriter.load(tiny_rewriter_bundle)
+    enc = rewriter.tokenizer.encode_batch(["you clown", "stop posting this"])
+    ids = np.array([e.ids for e in enc], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+    rows = beam_search(rewriter.graphs, ids, mask, DecodeSettings(max_new_tokens=6, num_beams=4, num_return=4))
+    for hyps in rows:
+        assert len(hyps) == 4
+        assert len({tuple(h.token_ids) for h in hyps}) == 4
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+        assert all(len(h.token_ids) <= 6 for h in hyps)
+
+
+def test_logits_processors_match_transformers():
+    from callinkit.serve.generation import DecodeSettings, process
+    from transformers.generation.logits_process import (
+        NoRepeatNGramLogitsProcessor,
+        RepetitionPenaltyLogitsProcessor,
+    )
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(2, 50)).astype(np.float32)
+    histories = [[1, 5, 7, 5, 7], [1, 9, 9, 3, 4]]
+    ours = process(scores, histories, DecodeSettings(repetition_penalty=1.3, no_repeat_ngram_size=2))
+    ids = torch.tensor(histories)
+    theirs = NoRepeatNGramLogitsProcessor(2)(ids, RepetitionPenaltyLogitsProcessor(1.3)(ids, torch.tensor(scores)))
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6)
+
+
+def test_rewriter_is_torch_free(tiny_rewriter_bundle):
+    from test_torch_free import run
+
+    proc = run(f"""
+        from callinkit import Rewriter
+        out = Rewriter.load({str(tiny_rewriter_bundle)!r}).rewrite(["you clown"], num_candidates=2)
+        print(len(out), len(out[0].candidates) >= 1)
+    """)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1 True"
+
+
+@pytest.mark.slow
+def test_copy_task_learns_fast_with_cross_attention_copied(tmp_path):
+    """Regression guard for the warm start: a few hundred steps of a small copy task reach a low loss."""
+    from callinkit.train.rewriter import train
+
+    from callinkit.config import config_from_dict
+
+    sentences = [f"the {a} {b} is on the {c} today" for a in ("red", "blue", "old", "new", "big", "small")
+                 for b in ("car", "dog", "book", "lamp") for c in ("table", "roof", "street", "desk")]
+    data = tmp_path / "copy.jsonl"
+    data.write_text("".join(json.dumps({"call_out": s, "call_in": s}) + "\n" for s in sentences))
+    stage = {"name": "copy", "sources": [{"name": "jsonl", "path": str(data)}], "max_steps": 200,
+             "batch_size": 16, "learning_rate": 3e-4, "eval_steps": 100, "save_steps": 200, "logging_steps": 20}
+    config = config_from_dict({"task": "rewriter", "run_dir": str(tmp_path / "run"), "stages": [stage],
+                               "model": {"encoder_layers": [0, 1, 2], "decoder_layers": [0, 1]}})
+    info = train(config)
+    assert info["stages"][0]["final_train_loss"] < 1.0, info

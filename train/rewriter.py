@@ -1,0 +1,273 @@
+"""The rewriter recipe: train the MiniLM-initialised BART in stages with Seq2SeqTrainer.
+
+Each stage (e.g. detox on ParaDetox + copy pairs, then call-in on the corpus pairs) starts from the
+previous stage's weights. The run folder:
+
+    config.yaml                        merged config
+    stages/<name>/checkpoints/         Trainer checkpoints (resume with --resume)
+    stages/<name>/final/               the stage's last weights + tokenizer
+    stages/<name>/loss_curve.png       training and validation loss
+    stages/<name>/samples.jsonl        greedy rewrites of validation sources after the stage
+    stages/<name>/stage_info.json      steps, wall time, losses
+    best/                              the last stage's final weights (what `callinkit export` reads)
+    run_info.json                      base model, data provenance, wall time per stage
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from callinkit.train.base_model import resolve_base_model
+from callinkit.train.plots import plot_loss_curve
+
+from callinkit.config import DataConfig, GenerationSettings, RewriterConfig, StageConfig, config_to_yaml
+from callinkit.errors import CallinkitError
+from callinkit.textproc import postprocess, protect
+
+
+def encode_pair(tokenizer, source: str, target: str, max_source: int, max_target: int) -> dict[str, list[int]]:
+    """Token ids for one (call-out, call-in) pair, with shared placeholders for protected spans.
+
+    Labels are the target ids without the leading [CLS] and ending in [SEP]; BART shifts them right and
+    prepends the decoder start ([CLS]) itself.
+    """
+    src = protect(source)
+    tgt = protect(target, src.spans)
+    enc = tokenizer(src.text, truncation=True, max_length=max_source, return_token_type_ids=False)
+    labels = tokenizer(tgt.text, truncation=True, max_length=max_target + 1, return_token_type_ids=False)["input_ids"]
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": labels[1:]}
+
+
+def stage_data(stage: StageConfig, config: RewriterConfig, tokenizer) -> tuple[Any, Any, dict[str, Any]]:
+    """(train Dataset, validation Dataset, provenance) for one stage."""
+    import datasets
+    from callinkit.train.data import build_splits
+
+    data = DataConfig(sources=stage.sources, validation_fraction=config.validation_fraction,
+                      test_fraction=config.test_fraction)
+    splits = build_splits(stage.sources, data, "pairs", config.seed)
+    m = config.model
+
+    def encode(rows: Sequence[dict[str, Any]]):
+        encoded = [encode_pair(tokenizer, r["call_out"], r["call_in"], m.max_source_length, m.max_target_length)
+                   for r in rows]
+        return datasets.Dataset.from_dict({k: [e[k] for e in encoded] for k in ("input_ids", "attention_mask", "labels")})
+
+    validation = splits["validation"][: stage.validation_examples]
+    provenance = {
+        "sources": [{"name": s.name, "path": s.path, "weight": s.weight, "mode": s.mode} for s in stage.sources],
+        "rows": {k: len(v) for k, v in splits.items()},
+        "train_rows_by_source": _count(splits["train"], "source"),
+    }
+    return encode(splits["train"]), encode(validation), provenance
+
+
+def _count(rows: Sequence[dict[str, Any]], key: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r[key]] = out.get(r[key], 0) + 1
+    return out
+
+
+def make_optimizer(model, stage: StageConfig):
+    """AdamW with the cross-attention on its own (scaled) learning rate; no decay on biases and norms."""
+    import torch
+
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        cross = ".encoder_attn" in name
+        no_decay = name.endswith("bias") or "layer_norm" in name or "layernorm" in name
+        groups.setdefault((cross, no_decay), []).append(param)
+    param_groups = [{"params": params, "lr": stage.learning_rate * (stage.cross_attention_lr_scale if cross else 1.0),
+                     "weight_decay": 0.0 if no_decay else stage.weight_decay}
+                    for (cross, no_decay), params in groups.items()]
+    return torch.optim.AdamW(param_groups, lr=stage.learning_rate)
+
+
+def freeze_encoder(model) -> None:
+    """Keep the encoder (and the embeddings it shares) identical to the base model."""
+    for param in model.model.encoder.parameters():
+        param.requires_grad = False
+    model.model.shared.weight.requires_grad = False
+
+
+def torch_generate(model, tokenizer, texts: Sequence[str], gen: GenerationSettings, max_source: int,
+                   num_beams: int | None = None, num_return: int = 1, batch_size: int = 16) -> list[list[str]]:
+    """Rewrites of `texts` with transformers.generate, post-processed like the ONNX path (list per text)."""
+    import torch
+
+    model.eval()
+    out: list[list[str]] = []
+    beams = num_beams or gen.num_beams
+    for start in range(0, len(texts), batch_size):
+        chunk = list(texts[start:start + batch_size])
+        protected = [protect(t) for t in chunk]
+        enc = tokenizer([p.text for p in protected], padding=True, truncation=True, max_length=max_source,
+                        return_tensors="pt", return_token_type_ids=False)
+        with torch.no_grad():
+            ids = model.generate(**enc, num_beams=max(beams, num_return), num_return_sequences=num_return,
+                                 max_new_tokens=gen.max_new_tokens, no_repeat_ngram_size=gen.no_repeat_ngram_size,
+                                 repetition_penalty=gen.repetition_penalty, do_sample=False, early_stopping=True)
+        for i, (source, p) in enumerate(zip(chunk, protected)):
+            rows = ids[i * num_return:(i + 1) * num_return]
+            out.append([postprocess(tokenizer.convert_ids_to_tokens(_strip(r.tolist(), tokenizer)), source, p.spans)
+                        for r in rows])
+    return out
+
+
+def _strip(ids: list[int], tokenizer) -> list[int]:
+    """Drop the decoder start, stop at eos, drop padding."""
+    special = {tokenizer.cls_token_id, tokenizer.pad_token_id}
+    out = []
+    for i in ids:
+        if i == tokenizer.sep_token_id:
+            break
+        if i not in special:
+            out.append(i)
+    return out
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return found[-1] if found else None
+
+
+def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stage_dir: Path,
+              resume: bool) -> dict[str, Any]:
+    """Train one stage in place on `model`; write its final weights, curve, samples and info."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    train_ds, val_ds, provenance = stage_data(stage, config, tokenizer)
+    checkpoints = stage_dir / "checkpoints"
+    checkpoint = last_checkpoint(checkpoints) if resume else None
+    if config.model.freeze_encoder:
+        freeze_encoder(model)
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(checkpoints),
+        max_steps=stage.max_steps,
+        per_device_train_batch_size=stage.batch_size,
+        per_device_eval_batch_size=stage.batch_size * 2,
+        learning_rate=stage.learning_rate,
+        warmup_steps=stage.warmup_ratio,
+        lr_scheduler_type="linear",
+        label_smoothing_factor=stage.label_smoothing,
+        logging_steps=stage.logging_steps,
+        eval_strategy="steps",
+        eval_steps=stage.eval_steps,
+        save_strategy="steps",
+        save_steps=stage.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        data_seed=config.seed,
+        train_sampling_strategy="group_by_length",
+        use_cpu=not torch.cuda.is_available(),
+        report_to="none",
+        predict_with_generate=False,
+    )
+    trainer = Seq2SeqTrainer(
+        model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
+        processing_class=tokenizer, optimizers=(make_optimizer(model, stage), None),
+    )
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    final = stage_dir / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    history = trainer.state.log_history
+    (stage_dir / "log_history.json").write_text(json.dumps(history, indent=2) + "\n")
+    plot_loss_curve(history, stage_dir / "loss_curve.png", title=f"{config.name}: stage {stage.name}")
+    losses = [h["loss"] for h in history if "loss" in h]
+    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    info = {"stage": stage.name, "steps": result.global_step, "seconds": round(seconds, 1),
+            "seconds_per_step": round(seconds / max(1, result.global_step), 3),
+            "final_train_loss": losses[-1] if losses else None, "final_eval_loss": evals[-1] if evals else None,
+            "data": provenance, "resumed_from": str(checkpoint) if checkpoint else None}
+    (stage_dir / "stage_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    _write_samples(model, tokenizer, config, stage, stage_dir)
+    return info
+
+
+def _write_samples(model, tokenizer, config: RewriterConfig, stage: StageConfig, stage_dir: Path, n: int = 20) -> None:
+    from callinkit.train.data import build_splits
+
+    data = DataConfig(sources=stage.sources, validation_fraction=config.validation_fraction,
+                      test_fraction=config.test_fraction)
+    rows = [r for r in build_splits(stage.sources, data, "pairs", config.seed)["validation"]
+            if not r["source"].endswith(":copy")][:n]
+    outputs = torch_generate(model, tokenizer, [r["call_out"] for r in rows], config.generation,
+                             config.model.max_source_length, num_beams=1)
+    with (stage_dir / "samples.jsonl").open("w", encoding="utf-8") as fh:
+        for r, out in zip(rows, outputs):
+            fh.write(json.dumps({"source": r["call_out"], "reference": r["call_in"], "greedy": out[0]},
+                                ensure_ascii=False) + "\n")
+
+
+def check_resumable(config: RewriterConfig, saved: Path, run_dir: Path) -> None:
+    """A resumed run may change stages that have not started yet, and nothing else."""
+    import dataclasses
+
+    import yaml
+
+    from callinkit.config import config_from_dict
+
+    old = config_from_dict(yaml.safe_load(saved.read_text(encoding="utf-8")), str(saved))
+    started = [i for i, s in enumerate(old.stages) if (run_dir / "stages" / f"{i}-{s.name}").exists()]
+    keep = (max(started) + 1) if started else 0
+    if (dataclasses.replace(old, stages=old.stages[:keep]) != dataclasses.replace(config, stages=config.stages[:keep])
+            or len(config.stages) < keep):
+        raise CallinkitError(f"--resume: the config differs from {saved} in more than the stages that have not "
+                             "started; resume with the same settings, or start a new run_dir")
+
+
+def train(config: RewriterConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
+    """Run every stage in order (skipping stages already finished when resuming); returns run_info."""
+    from callinkit.train.rewriter_model import build_rewriter, load_rewriter_checkpoint
+    from transformers import set_seed
+
+    run_dir = Path(run_dir or config.run_dir)
+    saved = run_dir / "config.yaml"
+    if resume:
+        if not saved.is_file():
+            raise CallinkitError(f"--resume: {run_dir} has no config.yaml; nothing to resume")
+        check_resumable(config, saved, run_dir)
+    elif (run_dir / "stages").exists():
+        raise CallinkitError(f"{run_dir} already has stages; pass --resume to continue, or choose another run_dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved.write_text(config_to_yaml(config), encoding="utf-8")
+    set_seed(config.seed)
+    base = resolve_base_model(config.model.base)
+
+    model = tokenizer = None
+    stages_info = []
+    for index, stage in enumerate(config.stages):
+        stage_dir = run_dir / "stages" / f"{index}-{stage.name}"
+        if (stage_dir / "final" / "config.json").is_file() and (stage_dir / "stage_info.json").is_file():
+            print(f"stage {stage.name}: already finished, loading {stage_dir / 'final'}")
+            model, tokenizer = load_rewriter_checkpoint(stage_dir / "final")
+            stages_info.append(json.loads((stage_dir / "stage_info.json").read_text()))
+            continue
+        if model is None:
+            model, tokenizer = build_rewriter(base.location, config.model.encoder_layers, config.model.decoder_layers)
+        print(f"stage {stage.name}: {stage.max_steps} steps")
+        stages_info.append(run_stage(model, tokenizer, stage, config, stage_dir, resume))
+    best = run_dir / "best"
+    shutil.rmtree(best, ignore_errors=True)
+    shutil.copytree(run_dir / "stages" / f"{len(config.stages) - 1}-{config.stages[-1].name}" / "final", best)
+    info = {"name": config.name, "base_model": base.provenance(), "stages": stages_info,
+            "seconds_total": round(sum(s["seconds"] for s in stages_info), 1)}
+    (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    for s in stages_info:
+        print(f"stage {s['stage']}: {s['steps']} steps in {s['seconds']:.0f} s; final train loss "
+              f"{s['final_train_loss']}, eval loss {s['final_eval_loss']}")
+    print(f"run folder: {run_dir}")
+    return info

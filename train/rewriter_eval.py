@@ -1,0 +1,147 @@
+"""Evaluate a rewriter bundle against baselines: STA, SIM, chrF and J per system and slice.
+
+Systems: copy-the-input, delete-the-insults (a small lexicon), a rule-based call-in template, and the
+model (greedy, and reranked over beam candidates). Slices: the corpus test split, its unseen-topic slice,
+and a ParaDetox slice that training never saw; plus copy fidelity (chrF of output vs input) on neutral
+test texts, which a good rewriter changes little.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+# Insults, profanity and pile-on words a call-in drops (the delete-the-insults baseline).
+INSULT_LEXICON = (
+    "idiot", "idiots", "moron", "morons", "clown", "clowns", "stupid", "dumb", "dumbass", "pathetic", "loser",
+    "losers", "fuck", "fucking", "fucked", "shit", "shitty", "bullshit", "trash", "garbage", "bigot", "bigots",
+    "jerk", "ass", "asshole", "lmao", "lmfao", "lol", "ratio", "cringe", "disgusting", "embarrassing",
+    "ignorant", "hack", "joke", "scumbag", "creep", "pig", "imbecile", "wow", "yikes", "smh", "damn", "hell",
+    "absolute", "literally", "educate yourself", "log off", "nobody asked", "delete this", "do better",
+)
+_LEXICON_RE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in sorted(INSULT_LEXICON, key=len, reverse=True))
+                         + r")\b", re.IGNORECASE)
+
+
+def baseline_copy(text: str) -> str:
+    return text
+
+
+def baseline_delete_insults(text: str) -> str:
+    """Drop lexicon words, hashtags and emoji; calm all-caps; tidy spacing."""
+    out = _LEXICON_RE.sub("", text)
+    out = re.sub(r"(?<!\w)#\w+", "", out)
+    out = re.sub(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]", "", out)
+    if sum(c.isupper() for c in out) > 0.6 * max(1, sum(c.isalpha() for c in out)):
+        out = out.lower()
+    out = re.sub(r"\s+([,.!?])", r"\1", re.sub(r"\s{2,}", " ", out)).strip(" ,.!?")
+    return (out[:1].upper() + out[1:] + ".") if out else text
+
+
+def baseline_template(text: str) -> str:
+    """A fixed call-in frame around the insult-free message."""
+    core = baseline_delete_insults(text).rstrip(".")
+    core = core[:1].lower() + core[1:]
+    return f"I don't think you meant harm, but {core}. Could we talk about it?"
+
+
+BASELINES: dict[str, Callable[[str], str]] = {
+    "copy": baseline_copy, "delete_insults": baseline_delete_insults, "template": baseline_template,
+}
+
+
+def pair_slices(config_path: str | None = None, paradetox: str | None = None, limit: int | None = None
+                ) -> dict[str, list[dict[str, Any]]]:
+    """{slice name: rows with call_out / call_in} for the corpus test split, unseen topics and ParaDetox."""
+    from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
+
+    rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "test"]
+    slices = {"corpus_test": rows, "corpus_unseen_topics": [r for r in rows if r["unseen_topic"]]}
+    if paradetox and Path(paradetox).exists():
+        from callinkit.train.data import assign_missing_splits, source_rows
+
+        from callinkit.config import SourceConfig
+
+        pd_rows = source_rows(SourceConfig(name="paradetox", path=paradetox), "pairs")
+        # The same hash split the rewriter recipe uses (seed 42, 5% / 5%): these test rows were never trained on.
+        assign_missing_splits(pd_rows, 0.05, 0.05, 42)
+        seen, held = set(), []
+        for r in pd_rows:
+            if r["split"] == "test" and r["call_out"] not in seen:
+                seen.add(r["call_out"])
+                held.append(r)
+        slices["paradetox_heldout"] = held[:300]
+    if limit:
+        slices = {k: v[:limit] for k, v in slices.items()}
+    return slices
+
+
+def neutral_test_texts(limit: int | None = None) -> list[str]:
+    from callinkit.corpus import KINDS, classification_rows, read_records, read_splits
+
+    rows = classification_rows({k: read_records(k) for k in KINDS}, read_splits())
+    texts = [r["text"] for r in rows if r["split"] == "test" and r["label"] == "neutral"]
+    return texts[:limit] if limit else texts
+
+
+def score_outputs(outputs: Sequence[str], rows: Sequence[dict[str, Any]], classifier, embedder) -> dict[str, float]:
+    from callinkit.serve.embedder import concern_similarity
+
+    from callinkit.metrics import load_metric
+
+    sources = [r["call_out"] for r in rows]
+    labels = [p.label for p in classifier.predict(list(outputs))]
+    sims = concern_similarity(embedder, sources, list(outputs)).tolist()
+    return load_metric("callin_rewrite").compute(predictions=list(outputs), references=[r["call_in"] for r in rows],
+                                                 output_labels=labels, similarities=sims)
+
+
+def run_rewriter_eval(bundle: str, paradetox: str | None = "../shared/data/paradetox", limit: int | None = None,
+                      num_candidates: int = 4, out: Path | None = None) -> dict[str, Any]:
+    """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`."""
+    from callinkit.serve import Rewriter
+    from sacrebleu.metrics import CHRF
+
+    from callinkit.errors import BundleError
+
+    rewriter = Rewriter.load(bundle)
+    if rewriter.classifier is None or rewriter.embedder is None:
+        raise BundleError(f"{bundle} has no classifier/ or embedder/ inside; export it with --classifier BUNDLE")
+    slices = pair_slices(paradetox=paradetox, limit=limit)
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    samples: dict[str, list[dict[str, str]]] = {}
+    for name, rows in slices.items():
+        if not rows:
+            continue
+        sources = [r["call_out"] for r in rows]
+        systems = {b: [fn(s) for s in sources] for b, fn in BASELINES.items()}
+        systems["model_greedy"] = [r.text for r in rewriter.rewrite(sources, num_candidates=1)]
+        systems["model_reranked"] = [r.text for r in rewriter.rewrite(sources, num_candidates=num_candidates)]
+        table[name] = {system: score_outputs(outs, rows, rewriter.classifier, rewriter.embedder)
+                       for system, outs in systems.items()}
+        samples[name] = [{"source": s, "reference": r["call_in"], **{k: v[i] for k, v in systems.items()}}
+                         for i, (s, r) in enumerate(zip(sources, rows))]
+    neutral = neutral_test_texts(limit)
+    copies = [r.text for r in rewriter.rewrite(neutral, num_candidates=1)]
+    fidelity = CHRF().corpus_score(copies, [neutral]).score if neutral else 0.0
+    result = {"bundle": str(bundle), "table": table, "copy_fidelity_chrf_on_neutral_test": fidelity,
+              "n_neutral": len(neutral)}
+    print(format_rewrite_table(table))
+    print(f"copy fidelity on {len(neutral)} neutral test texts: chrF {fidelity:.1f}")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({**result, "samples": samples}, indent=2, ensure_ascii=False) + "\n")
+        print(f"wrote {out}")
+    return result
+
+
+def format_rewrite_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = [f"{'slice':<22} {'system':<16} {'n':>4} {'STA':>6} {'SIM':>6} {'chrF':>6} {'J':>6}"]
+    for name, systems in table.items():
+        for system, m in systems.items():
+            lines.append(f"{name:<22} {system:<16} {m['n']:>4} {m['sta']:>6.3f} {m['sim']:>6.3f} {m['chrf']:>6.1f} "
+                         f"{m['j']:>6.3f}")
+    return "\n".join(lines)
