@@ -104,7 +104,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from callinkit.train.evaluation import run_eval
     except ImportError as exc:
         raise _train_extra_missing(exc) from None
-    run_eval(args.target, args.data, Path(args.out) if args.out else None)
+    target = Path(args.target)
+    if (target / "manifest.json").is_file() and json.loads((target / "manifest.json").read_text()).get("kind") == "rewriter":
+        from callinkit.train.rewriter_eval import run_rewriter_eval
+
+        run_rewriter_eval(args.target, paradetox=args.paradetox, limit=args.limit,
+                          out=Path(args.out) if args.out else None)
+        return 0
+    run_eval(args.target, args.data, Path(args.out) if args.out else None, show_errors=args.show_errors)
     return 0
 
 
@@ -192,11 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a bundle or checkpoint on labelled data",
-                       description="Print macro-F1, accuracy, calibration and per-class F1; DATA is a JSONL/CSV "
-                                   "file with text,label columns or callin_corpus[:split] (default test).")
+                       description="Classifier bundles and checkpoints: macro-F1, accuracy, calibration and "
+                                   "per-class F1 on DATA, a JSONL/CSV file with text,label columns or "
+                                   "callin_corpus[:split] (default test). Rewriter bundles: STA, SIM, chrF and J "
+                                   "against baselines on the corpus test split, its unseen topics and held-out "
+                                   "ParaDetox (DATA: callin_corpus).")
     p.add_argument("target", metavar="BUNDLE_OR_CHECKPOINT")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", help="also write the metrics as JSON here")
+    p.add_argument("--show-errors", type=int, default=0, metavar="N",
+                   help="classifier: print the N most confidently wrong examples")
+    p.add_argument("--paradetox", default="../shared/data/paradetox",
+                   help="rewriter: ParaDetox folder for the held-out slice (skipped when absent)")
+    p.add_argument("--limit", type=int, default=None, help="rewriter: at most N rows per slice")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="classify texts with a bundle",

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from callinkit.serve.runtime import Device, make_session, resolve_bundle
 
 from callinkit.bundle import read_manifest
 from callinkit.scoring import softmax
+from callinkit.serve.runtime import Device, make_session, resolve_bundle
 
 
 @dataclass(frozen=True)

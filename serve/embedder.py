@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from callinkit.serve.runtime import Device, make_session
 
 from callinkit.bundle import read_manifest
+from callinkit.serve.runtime import Device, make_session
 
 
 class SimilarityEmbedder:

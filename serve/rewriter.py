@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from callinkit.bundle import read_manifest
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.generation import DecodeSettings, Hypothesis, Seq2SeqGraphs, beam_search, greedy
 from callinkit.serve.runtime import Device, make_session, resolve_bundle
-
-from callinkit.bundle import read_manifest
 from callinkit.textproc import postprocess, protect
 
 
@@ -48,8 +48,9 @@ class Rewriter:
 
     def __init__(self, bundle_dir: Path, device: Device = "cpu", classifier: Classifier | None = None,
                  threads: int | None = None) -> None:
-        from callinkit.serve.embedder import SimilarityEmbedder
         from tokenizers import Tokenizer
+
+        from callinkit.serve.embedder import SimilarityEmbedder
 
         self.bundle_dir = Path(bundle_dir)
         self.manifest = read_manifest(self.bundle_dir, kind="rewriter")

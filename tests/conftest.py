@@ -15,8 +15,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def tiny_base(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide BERT (random weights) saved with all-MiniLM-L6-v2's tokenizer."""
     pytest.importorskip("torch")
-    from callinkit.train.base_model import packaged_minilm_dir
     from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from callinkit.train.base_model import packaged_minilm_dir
 
     out = tmp_path_factory.mktemp("tiny_bert")
     tokenizer = AutoTokenizer.from_pretrained(packaged_minilm_dir())
@@ -48,9 +49,8 @@ def tiny_classifier_config(base: Path, run_dir: Path, **training) -> dict:
 @pytest.fixture(scope="session")
 def tiny_run(tiny_base, tmp_path_factory) -> Path:
     """A classifier run folder: the tiny model trained 40 steps on the fixture file."""
-    from callinkit.train.classifier import train
-
     from callinkit.config import config_from_dict
+    from callinkit.train.classifier import train
 
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
     train(config_from_dict(tiny_classifier_config(tiny_base, run_dir)))
@@ -104,9 +104,8 @@ def tiny_rewriter_config(base: Path, run_dir: Path, steps: int = 30) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_rewriter_run(tiny_base, tmp_path_factory) -> Path:
-    from callinkit.train.rewriter import train
-
     from callinkit.config import config_from_dict
+    from callinkit.train.rewriter import train
 
     run_dir = tmp_path_factory.mktemp("runs") / "tiny-rewriter"
     train(config_from_dict(tiny_rewriter_config(tiny_base, run_dir)))

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from callinkit.serve import Rewrite, Rewriter
 
 
@@ -81,10 +82,11 @@ def test_export_is_checked_against_pytorch(tiny_rewriter_bundle):
 
 
 def test_onnx_greedy_equals_transformers_generate(tiny_rewriter_run, tiny_rewriter_bundle):
+    from conftest import FIXTURES
+
     from callinkit.serve.generation import DecodeSettings
     from callinkit.train.rewriter_bundle import _encode, torch_greedy_ids
     from callinkit.train.rewriter_model import load_rewriter_checkpoint
-    from conftest import FIXTURES
 
     sources = [json.loads(line)["call_out"] for line in (FIXTURES / "pairs_tiny.jsonl").read_text().splitlines()]
     model, tokenizer = load_rewriter_checkpoint(tiny_rewriter_run / "best")
@@ -132,11 +134,12 @@ def test_beam_search_returns_distinct_ranked_hypotheses(tiny_rewriter_bundle):
 
 
 def test_logits_processors_match_transformers():
-    from callinkit.serve.generation import DecodeSettings, process
     from transformers.generation.logits_process import (
         NoRepeatNGramLogitsProcessor,
         RepetitionPenaltyLogitsProcessor,
     )
+
+    from callinkit.serve.generation import DecodeSettings, process
 
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(2, 50)).astype(np.float32)
@@ -162,9 +165,8 @@ def test_rewriter_is_torch_free(tiny_rewriter_bundle):
 @pytest.mark.slow
 def test_copy_task_learns_fast_with_cross_attention_copied(tmp_path):
     """Regression guard for the warm start: a few hundred steps of a small copy task reach a low loss."""
-    from callinkit.train.rewriter import train
-
     from callinkit.config import config_from_dict
+    from callinkit.train.rewriter import train
 
     sentences = [f"the {a} {b} is on the {c} today" for a in ("red", "blue", "old", "new", "big", "small")
                  for b in ("car", "dog", "book", "lamp") for c in ("table", "roof", "street", "desk")]

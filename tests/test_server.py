@@ -9,7 +9,6 @@ import re
 import threading
 
 import pytest
-from callinkit.serve.http import create_app
 from conftest import fixture_texts
 from test_server_support import (
     FakeRewriter,
@@ -22,6 +21,7 @@ from test_server_support import (
 )
 
 from callinkit import Classifier
+from callinkit.serve.http import create_app
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import threading
 import time
 
 import pytest
-from callinkit.serve.http import DynamicBatcher, create_app
-from callinkit.serve.http.batching import BatcherStopped, DeadlineExceeded, QueueFull
 from conftest import fixture_texts
 from test_server_support import GatedClassifier, metric_value, serving, settings
 
 from callinkit import Classifier
+from callinkit.serve.http import DynamicBatcher, create_app
+from callinkit.serve.http.batching import BatcherStopped, DeadlineExceeded, QueueFull
 
 
 class Recorder:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from test_server_support import serving, settings
+
 from callinkit.serve import Classifier, Rewriter
 from callinkit.serve.http import create_app
-from test_server_support import serving, settings
 
 SOURCES = ["you absolute clown, delete this", "nobody asked you, log off forever"]
 

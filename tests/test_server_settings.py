@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from callinkit.serve.http.command import build_parser
-from callinkit.serve.http.settings import ServerSettings, settings_from_args
 from test_server_support import without_callinkit_env
 
 from callinkit.cli import main
 from callinkit.errors import ConfigError
+from callinkit.serve.http.command import build_parser
+from callinkit.serve.http.settings import ServerSettings, settings_from_args
 
 
 def parse(argv: list[str]) -> ServerSettings:

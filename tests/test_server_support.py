@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from callinkit.serve.http import ServerSettings, create_app
 
 TORCH_BLOCKER = """

@@ -58,9 +58,9 @@ def test_resume_continues_from_the_last_checkpoint(tiny_base, tiny_run, tmp_path
 
 def test_resume_without_checkpoint_and_rerun_into_used_folder_are_refused(tiny_base, tiny_run, tmp_path):
     import pytest
-    from callinkit.train.classifier import train
 
     from callinkit.errors import CallinkitError
+    from callinkit.train.classifier import train
 
     config = config_from_dict(tiny_classifier_config(tiny_base, tmp_path / "empty"))
     with pytest.raises(CallinkitError, match="no checkpoint to resume from"):
@@ -71,6 +71,7 @@ def test_resume_without_checkpoint_and_rerun_into_used_folder_are_refused(tiny_b
 
 def test_sampling_balances_classes():
     import datasets
+
     from callinkit.train.classifier import balance_by_oversampling, class_weights
 
     ds = datasets.Dataset.from_dict({"label": [0] * 6 + [1] * 2 + [2] * 3})

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from callinkit.train.base_model import BaseModel, resolve_base_model
-from callinkit.train.evaluation import classification_metrics, fit_temperature, format_table, torch_logits
-from callinkit.train.plots import plot_confusion_matrix, plot_loss_curve
 
 from callinkit.config import ClassifierConfig, config_to_yaml
 from callinkit.errors import CallinkitError
+from callinkit.train.base_model import BaseModel, resolve_base_model
+from callinkit.train.evaluation import classification_metrics, fit_temperature, format_table, torch_logits
+from callinkit.train.plots import plot_confusion_matrix, plot_loss_curve
 
 
 @dataclass
@@ -58,8 +58,9 @@ def balance_by_oversampling(dataset, seed: int):
 
 def setup(config: ClassifierConfig, run_dir: Path) -> Setup:
     """Resolve the base model, load and tokenize the data, and build the model."""
-    from callinkit.train.data import load_classification_data
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+
+    from callinkit.train.data import load_classification_data
 
     set_seed(config.training.seed)
     base = resolve_base_model(config.model.base)

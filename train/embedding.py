@@ -15,8 +15,9 @@ class MiniLMEmbedder:
     """Mean-pooled, normalised MiniLM embeddings (torch)."""
 
     def __init__(self, location: str | None = None, max_length: int = 128, batch_size: int = 64) -> None:
-        from callinkit.train.base_model import resolve_base_model
         from transformers import AutoModel, AutoTokenizer
+
+        from callinkit.train.base_model import resolve_base_model
 
         path = location or resolve_base_model("minilm").location
         self.tokenizer = AutoTokenizer.from_pretrained(path)

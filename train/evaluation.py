@@ -56,8 +56,9 @@ def format_table(results: dict[str, dict[str, Any]], labels: Sequence[str]) -> s
 
 
 def read_eval_data(spec: str) -> dict[str, list[dict[str, Any]]]:
-    """Evaluation rows by slice. `spec` is a JSONL/CSV path with text,label columns, or
-    `callin_corpus[:split]` (default split test; its unseen-topic rows also form their own slice)."""
+    """Evaluation rows by slice. `spec` is a JSONL/CSV path with text,label columns,
+    `callin_corpus[:split]` (default split test; its unseen-topic rows also form their own slice), or a
+    public proxy `name[:split]` read from $CALLINKIT_SHARED_DATA (default ../shared/data)."""
     from callinkit.train.data import read_table
 
     if spec.split(":")[0] == "callin_corpus":
@@ -71,6 +72,15 @@ def read_eval_data(spec: str) -> dict[str, list[dict[str, Any]]]:
         if unseen:
             out[f"callin_corpus:{split}:unseen_topics"] = unseen
         return out
+    name, _, split = spec.partition(":")
+    from callinkit.corpus.proxies import PROXIES
+
+    if name in PROXIES and not Path(spec).exists():
+        from callinkit.corpus.proxies import load_proxy
+
+        root = Path(__import__("os").environ.get("CALLINKIT_SHARED_DATA", "../shared/data"))
+        rows = [r for r in load_proxy(name, root / name, "classification") if not split or r["split"] == split]
+        return {spec: rows}
     path = Path(spec)
     rows = read_table(path)
     for i, r in enumerate(rows, 1):
@@ -132,19 +142,37 @@ def torch_scorer(checkpoint: Path, max_length: int = 128, batch_size: int = 64):
     return labels, probs
 
 
-def run_eval(target: str, data_spec: str, out: Path | None = None) -> dict[str, dict[str, Any]]:
+def confident_errors(rows: Sequence[dict[str, Any]], probs: np.ndarray, labels: Sequence[str],
+                     n: int) -> list[dict[str, Any]]:
+    """The n misclassified rows with the highest predicted-label probability."""
+    pred = probs.argmax(axis=1)
+    wrong = [i for i, r in enumerate(rows) if labels[pred[i]] != r["label"]]
+    wrong.sort(key=lambda i: -probs[i, pred[i]])
+    return [{"text": rows[i]["text"], "label": rows[i]["label"], "predicted": labels[pred[i]],
+             "confidence": round(float(probs[i, pred[i]]), 3)} for i in wrong[:n]]
+
+
+def run_eval(target: str, data_spec: str, out: Path | None = None, show_errors: int = 0) -> dict[str, dict[str, Any]]:
     """Evaluate a bundle or checkpoint on a data file or the corpus; print a table; optionally write JSON."""
     labels, probs_fn = load_scorer(target)
     results = {}
+    errors: dict[str, list[dict[str, Any]]] = {}
     for name, rows in read_eval_data(data_spec).items():
         if not rows:
             raise DataError(f"{name}: no rows to evaluate")
         probs = probs_fn([r["text"] for r in rows])
         refs = [labels.index(r["label"]) for r in rows]
         results[name] = classification_metrics(probs, refs, labels)
+        errors[name] = confident_errors(rows, probs, labels, show_errors)
     print(format_table(results, labels))
+    first = next(iter(errors))
+    if show_errors and errors[first]:
+        print(f"\n{len(errors[first])} most confidently wrong on {first}:")
+        for e in errors[first]:
+            print(f"  {e['confidence']:.2f} {e['label']} -> {e['predicted']}: {e['text']}")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"target": str(target), "data": data_spec, "results": results}, indent=2) + "\n")
+        out.write_text(json.dumps({"target": str(target), "data": data_spec, "results": results,
+                                   "confident_errors": errors}, indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {out}")
     return results

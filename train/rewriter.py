@@ -22,12 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from callinkit.train.base_model import resolve_base_model
-from callinkit.train.plots import plot_loss_curve
-
 from callinkit.config import DataConfig, GenerationSettings, RewriterConfig, StageConfig, config_to_yaml
 from callinkit.errors import CallinkitError
 from callinkit.textproc import postprocess, protect
+from callinkit.train.base_model import resolve_base_model
+from callinkit.train.plots import plot_loss_curve
 
 
 def encode_pair(tokenizer, source: str, target: str, max_source: int, max_target: int) -> dict[str, list[int]]:
@@ -46,6 +45,7 @@ def encode_pair(tokenizer, source: str, target: str, max_source: int, max_target
 def stage_data(stage: StageConfig, config: RewriterConfig, tokenizer) -> tuple[Any, Any, dict[str, Any]]:
     """(train Dataset, validation Dataset, provenance) for one stage."""
     import datasets
+
     from callinkit.train.data import build_splits
 
     data = DataConfig(sources=stage.sources, validation_fraction=config.validation_fraction,
@@ -231,8 +231,9 @@ def check_resumable(config: RewriterConfig, saved: Path, run_dir: Path) -> None:
 
 def train(config: RewriterConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
     """Run every stage in order (skipping stages already finished when resuming); returns run_info."""
-    from callinkit.train.rewriter_model import build_rewriter, load_rewriter_checkpoint
     from transformers import set_seed
+
+    from callinkit.train.rewriter_model import build_rewriter, load_rewriter_checkpoint
 
     run_dir = Path(run_dir or config.run_dir)
     saved = run_dir / "config.yaml"

@@ -17,13 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from callinkit.train.rewriter_export import (
-    CHECK_SOURCES,
-    DECODER_FILE,
-    ENCODER_FILE,
-    export_embedder,
-    export_rewriter_graphs,
-)
 
 from callinkit import __version__
 from callinkit.bundle import (
@@ -35,6 +28,13 @@ from callinkit.bundle import (
     write_json,
 )
 from callinkit.errors import CallinkitError
+from callinkit.train.rewriter_export import (
+    CHECK_SOURCES,
+    DECODER_FILE,
+    ENCODER_FILE,
+    export_embedder,
+    export_rewriter_graphs,
+)
 
 
 class RewriterExportError(CallinkitError):
@@ -43,6 +43,7 @@ class RewriterExportError(CallinkitError):
 
 def _graphs(folder: Path, model, tokenizer):
     import onnxruntime as ort
+
     from callinkit.serve.generation import Seq2SeqGraphs
 
     cfg = model.config
@@ -108,12 +109,12 @@ def export_rewriter(run_dir: Path, out_dir: Path, quantize: str | None = None, c
                     with_embedder: bool = True) -> dict[str, Any]:
     """Export `run_dir/best` to a rewriter bundle in `out_dir`; returns the manifest."""
     import yaml
-    from callinkit.serve.generation import DecodeSettings, greedy
-    from callinkit.train.export import quantize_int8, sha256
-    from callinkit.train.rewriter_model import load_rewriter_checkpoint
     from sacrebleu.metrics import CHRF
 
     from callinkit.config import config_from_dict
+    from callinkit.serve.generation import DecodeSettings, greedy
+    from callinkit.train.export import quantize_int8, sha256
+    from callinkit.train.rewriter_model import load_rewriter_checkpoint
 
     best = run_dir / "best"
     if not (best / "config.json").is_file():

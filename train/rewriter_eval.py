@@ -61,9 +61,8 @@ def pair_slices(config_path: str | None = None, paradetox: str | None = None, li
     rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "test"]
     slices = {"corpus_test": rows, "corpus_unseen_topics": [r for r in rows if r["unseen_topic"]]}
     if paradetox and Path(paradetox).exists():
-        from callinkit.train.data import assign_missing_splits, source_rows
-
         from callinkit.config import SourceConfig
+        from callinkit.train.data import assign_missing_splits, source_rows
 
         pd_rows = source_rows(SourceConfig(name="paradetox", path=paradetox), "pairs")
         # The same hash split the rewriter recipe uses (seed 42, 5% / 5%): these test rows were never trained on.
@@ -88,9 +87,8 @@ def neutral_test_texts(limit: int | None = None) -> list[str]:
 
 
 def score_outputs(outputs: Sequence[str], rows: Sequence[dict[str, Any]], classifier, embedder) -> dict[str, float]:
-    from callinkit.serve.embedder import concern_similarity
-
     from callinkit.metrics import load_metric
+    from callinkit.serve.embedder import concern_similarity
 
     sources = [r["call_out"] for r in rows]
     labels = [p.label for p in classifier.predict(list(outputs))]
@@ -102,10 +100,10 @@ def score_outputs(outputs: Sequence[str], rows: Sequence[dict[str, Any]], classi
 def run_rewriter_eval(bundle: str, paradetox: str | None = "../shared/data/paradetox", limit: int | None = None,
                       num_candidates: int = 4, out: Path | None = None) -> dict[str, Any]:
     """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`."""
-    from callinkit.serve import Rewriter
     from sacrebleu.metrics import CHRF
 
     from callinkit.errors import BundleError
+    from callinkit.serve import Rewriter
 
     rewriter = Rewriter.load(bundle)
     if rewriter.classifier is None or rewriter.embedder is None:

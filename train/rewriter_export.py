@@ -190,13 +190,13 @@ def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: i
     import json
 
     torch = _torch()
-    from callinkit.train.base_model import resolve_base_model
-    from callinkit.train.embedding import MiniLMEmbedder
-    from callinkit.train.export import quantize_int8, sha256
     from transformers import AutoModel, AutoTokenizer
 
     from callinkit import __version__
     from callinkit.bundle import FORMAT_NAME, FORMAT_VERSION, MANIFEST, write_json
+    from callinkit.train.base_model import resolve_base_model
+    from callinkit.train.embedding import MiniLMEmbedder
+    from callinkit.train.export import quantize_int8, sha256
 
     base = resolve_base_model("minilm")
     bert = AutoModel.from_pretrained(base.location, attn_implementation="eager").eval()

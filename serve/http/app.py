@@ -12,6 +12,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from callinkit import __version__
 from callinkit.serve.http import routes_v1, v2
 from callinkit.serve.http.errors import ApiError, ErrorResponse, install_error_handlers
 from callinkit.serve.http.metrics import ServerMetrics
@@ -19,12 +25,6 @@ from callinkit.serve.http.middleware import REQUEST_ID_HEADER, RequestMiddleware
 from callinkit.serve.http.models import ClassifierLoader, RewriterLoader, ServedModels
 from callinkit.serve.http.schemas import Health, Readiness
 from callinkit.serve.http.settings import ServerSettings
-from fastapi import FastAPI, Request
-from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, Response
-from fastapi.staticfiles import StaticFiles
-
-from callinkit import __version__
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -6,11 +6,10 @@ import argparse
 import logging
 import os
 
-from callinkit.serve.http.settings import ServerSettings, add_arguments, settings_from_args
-from callinkit.serve.runtime import resolve_bundle
-
 from callinkit.bundle import read_manifest
 from callinkit.errors import CallinkitError
+from callinkit.serve.http.settings import ServerSettings, add_arguments, settings_from_args
+from callinkit.serve.runtime import resolve_bundle
 
 EPILOG = """\
 every flag can also be set by its CALLINKIT_* environment variable; flags win.
@@ -50,6 +49,7 @@ def main(argv: list[str]) -> int:
     check_bundles(settings)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
+
     from callinkit.serve.http.app import create_app
 
     common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from callinkit.serve.http.batching import BatcherStopped, DeadlineExceeded, QueueFull
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from callinkit.serve.http.batching import BatcherStopped, DeadlineExceeded, QueueFull
 
 # The codes a client can branch on, by HTTP status when FastAPI raised it.
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",

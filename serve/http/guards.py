@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Awaitable, Sequence
 from typing import TypeVar
 
+from fastapi import Request
+
 from callinkit.serve.http.errors import ApiError
 from callinkit.serve.http.settings import ServerSettings
-from fastapi import Request
 
 T = TypeVar("T")
 

@@ -13,10 +13,11 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from callinkit.serve.http.errors import error_response
-from callinkit.serve.http.metrics import ServerMetrics
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from callinkit.serve.http.errors import error_response
+from callinkit.serve.http.metrics import ServerMetrics
 
 logger = logging.getLogger("callinkit.serve.http")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import APIRouter, Request
+
 from callinkit.serve.http.errors import ErrorResponse
 from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
 from callinkit.serve.http.models import CLASSIFIER, REWRITER, ServedModels
@@ -21,7 +23,6 @@ from callinkit.serve.http.schemas import (
     SuggestResponse,
 )
 from callinkit.serve.http.settings import ServerSettings
-from fastapi import APIRouter, Request
 
 router = APIRouter(prefix="/v1", tags=["v1"])
 

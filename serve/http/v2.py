@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from callinkit.serve.http.errors import ApiError, ErrorResponse
-from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
-from callinkit.serve.http.models import CLASSIFIER, REWRITER, ServedModels
-from callinkit.serve.http.routes_v1 import bundle_version
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from callinkit import __version__
+from callinkit.serve.http.errors import ApiError, ErrorResponse
+from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
+from callinkit.serve.http.models import CLASSIFIER, REWRITER, ServedModels
+from callinkit.serve.http.routes_v1 import bundle_version
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 

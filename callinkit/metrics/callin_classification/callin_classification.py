@@ -16,7 +16,8 @@ Args:
     references (list of int): reference label ids.
     label_names (list of str, optional): names of label ids 0..K-1; default: call_out, call_in, neutral.
 Returns:
-    accuracy, macro_f1, and for each label `<name>_precision`, `<name>_recall`, `<name>_f1`,
+    accuracy, macro_f1 (mean F1 over the labels that occur in the references, so a slice without one class,
+    such as the unseen-topic slice that has no neutral texts, is not scored on it), and for each label `<name>_precision`, `<name>_recall`, `<name>_f1`,
     `<name>_support`; `confusion_matrix` as a list of lists.
 Examples:
     >>> m = evaluate.load("callinkit/metrics/callin_classification")
@@ -49,6 +50,7 @@ class CallinClassification(evaluate.Metric):
         np.add.at(cm, (ref, pred), 1)
         out = {"accuracy": float((pred == ref).mean()) if ref.size else 0.0}
         f1s = []
+        present = set(ref.tolist())
         for i, name in enumerate(names):
             tp = cm[i, i]
             predicted = cm[:, i].sum()
@@ -60,7 +62,8 @@ class CallinClassification(evaluate.Metric):
             out[f"{name}_recall"] = float(recall)
             out[f"{name}_f1"] = float(f1)
             out[f"{name}_support"] = int(actual)
-            f1s.append(f1)
+            if i in present:
+                f1s.append(f1)
         out["macro_f1"] = float(np.mean(f1s)) if f1s else 0.0
         out["confusion_matrix"] = cm.tolist()
         return out
