@@ -86,7 +86,9 @@ class TrainingConfig:
     early_stopping_patience: int | None = bounded(3, ge=1)
     metric_for_best_model: Literal["macro_f1", "accuracy", "loss"] = "macro_f1"
     imbalance: Literal["class_weights", "sampling", "none"] = "class_weights"
-    group_by_length: bool = True
+    group_by_length: bool = False
+    """Length-grouped batches pad less, but on data where length predicts the label they hold nearly one
+    label each and can make training collapse; measure before turning it on."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
 
     def check(self) -> list[str]:
