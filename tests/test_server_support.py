@@ -16,12 +16,12 @@ import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from callinkit.serve import Candidate, Rewrite
 from callinkit.serve.http import ServerSettings, create_app
 
 TORCH_BLOCKER = """
@@ -34,25 +34,8 @@ sys.meta_path.insert(0, _Block())
 """
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """Same fields as callinkit.serve.Candidate."""
-
-    text: str
-    scores: dict[str, float]
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """Same fields as callinkit.serve.Rewrite: `text` is the best candidate's."""
-
-    text: str
-    scores: dict[str, float]
-    candidates: list[Candidate]
-
-
 class FakeRewriter:
-    """A deterministic stand-in for the Rewriter (until tiny rewriter bundles exist).
+    """A deterministic stand-in for the Rewriter, for tests that need exact, controllable candidates.
 
     Candidate i of "TEXT" is "Call-in #i: TEXT" cut to `max_new_tokens` words; its scores fall with i.
     `calls` records (texts, num_candidates, max_new_tokens) of every rewrite() call.

@@ -8,7 +8,6 @@ random half, 2.0 repeats it twice). The result is a `datasets.DatasetDict` with 
 from __future__ import annotations
 
 import csv
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,18 +28,9 @@ def read_table(path: Path) -> list[dict[str, Any]]:
         raise DataError(f"data file not found: {path}")
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):
-        rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object per line")
-            rows.append(obj)
-        return rows
+        from callinkit.corpus import parse_jsonl
+
+        return [rec.data for rec in parse_jsonl(path.read_text(encoding="utf-8"), "file", str(path))]
     if suffix in (".csv", ".tsv"):
         with path.open(encoding="utf-8", newline="") as fh:
             return list(csv.DictReader(fh, delimiter="\t" if suffix == ".tsv" else ","))
