@@ -9,9 +9,9 @@ Importing callinkit never imports torch or transformers; training lives in calli
 """
 
 from callinkit.errors import BundleError, CallinkitError, ConfigError
-from callinkit.serve import Candidate, Classifier, Prediction, Rewrite, Rewriter
+from callinkit.serve import Candidate, Classifier, Prediction, Rewrite, Rewriter, Suggestion, suggest
 
 __version__ = "0.1.0"
 
 __all__ = ["BundleError", "CallinkitError", "Candidate", "Classifier", "ConfigError", "Prediction", "Rewrite",
-           "Rewriter", "__version__"]
+           "Rewriter", "Suggestion", "__version__", "suggest"]

@@ -5,5 +5,6 @@ Never import torch, transformers or anything from callinkit.train here: the infe
 
 from callinkit.serve.classifier import Classifier, Prediction
 from callinkit.serve.rewriter import Candidate, Rewrite, Rewriter
+from callinkit.serve.suggest import Suggestion, suggest
 
-__all__ = ["Candidate", "Classifier", "Prediction", "Rewrite", "Rewriter"]
+__all__ = ["Candidate", "Classifier", "Prediction", "Rewrite", "Rewriter", "Suggestion", "suggest"]

@@ -178,3 +178,23 @@ def test_copy_task_learns_fast_with_cross_attention_copied(tmp_path):
                                "model": {"encoder_layers": [0, 1, 2], "decoder_layers": [0, 1]}})
     info = train(config)
     assert info["stages"][0]["final_train_loss"] < 1.0, info
+
+
+def test_suggest_rewrites_only_call_outs(tiny_bundle, tiny_rewriter_bundle, tmp_path):
+    from test_server_support import relabelled_bundle
+
+    from callinkit import Classifier, suggest
+
+    # The untrained tiny classifier never says call_out; the same model with its label order permuted does.
+    classifier = Classifier.load(relabelled_bundle(tiny_bundle, tmp_path / "relabelled"))
+    rewriter = Rewriter.load(tiny_rewriter_bundle)
+    texts = ["you absolute clown", "the bus is late", "could you credit the artist?", "nobody asked you"]
+    labels = {classifier.predict_one(t).label for t in texts}
+    assert "call_out" in labels and len(labels) > 1  # both branches are exercised
+    for text in texts:
+        s = suggest(text, classifier=classifier, rewriter=rewriter, num_candidates=2)
+        assert s.label == classifier.predict_one(text).label and s.scores == classifier.predict_one(text).scores
+        assert (s.rewrite is not None) == (s.label == "call_out")
+        assert s.to_dict()["rewrite"] == (s.rewrite.to_dict() if s.rewrite else None)
+    with pytest.raises(TypeError):
+        suggest(["a list"], classifier=classifier, rewriter=rewriter)
