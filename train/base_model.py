@@ -61,3 +61,4 @@ def resolve_base_model(spec: str) -> BaseModel:
     raise CallinkitError(
         f"model.base {spec!r} is neither 'minilm', an existing folder, nor a hub id like 'org/name'"
     )
+

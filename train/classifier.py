@@ -27,6 +27,7 @@ import numpy as np
 from callinkit.config import ClassifierConfig, config_to_yaml
 from callinkit.errors import CallinkitError
 from callinkit.train.base_model import BaseModel, resolve_base_model
+from callinkit.train.checkpoints import last_checkpoint
 from callinkit.train.evaluation import classification_metrics, fit_temperature, format_table, torch_logits
 from callinkit.train.plots import plot_confusion_matrix, plot_loss_curve
 
@@ -161,18 +162,12 @@ def make_trainer(s: Setup):
     )
 
 
-def last_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint-N folder of a run, or None."""
-    found = sorted((run_dir / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return found[-1] if found else None
-
-
 def train(config: ClassifierConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
     """Run the recipe end to end and write the run folder; returns the metrics per split."""
     run_dir = Path(run_dir or config.run_dir)
     checkpoint = None
     if resume:
-        checkpoint = last_checkpoint(run_dir)
+        checkpoint = last_checkpoint(run_dir / "checkpoints")
         if checkpoint is None:
             raise CallinkitError(f"--resume: {run_dir}/checkpoints has no checkpoint to resume from")
         saved = run_dir / "config.yaml"

@@ -26,6 +26,7 @@ from callinkit.config import DataConfig, GenerationSettings, RewriterConfig, Sta
 from callinkit.errors import CallinkitError
 from callinkit.textproc import postprocess, protect
 from callinkit.train.base_model import resolve_base_model
+from callinkit.train.checkpoints import last_checkpoint
 from callinkit.train.plots import plot_loss_curve
 
 
@@ -132,11 +133,6 @@ def _strip(ids: list[int], tokenizer) -> list[int]:
         if i not in special:
             out.append(i)
     return out
-
-
-def last_checkpoint(folder: Path) -> Path | None:
-    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return found[-1] if found else None
 
 
 def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stage_dir: Path,
