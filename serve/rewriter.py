@@ -8,7 +8,6 @@ classifier bundle inside the rewriter bundle, or one you pass) times concern sim
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,5 +145,3 @@ class Rewriter:
             raise TypeError(f"rewrite_one() takes a str, got {type(text).__name__}; use rewrite() for a list")
         return self.rewrite([text], **kwargs)[0]
 
-    def describe(self) -> str:
-        return json.dumps({k: self.manifest.get(k) for k in ("name", "quantization", "generation")})

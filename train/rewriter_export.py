@@ -187,8 +187,6 @@ CHECK_SOURCES = [
 
 def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: int = 128) -> dict:
     """The concern-similarity embedder (all-MiniLM-L6-v2, mean pooling, normalised) as its own bundle."""
-    import json
-
     torch = _torch()
     from transformers import AutoModel, AutoTokenizer
 
@@ -241,5 +239,4 @@ def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: i
         raise ValueError(f"embedder export disagrees with PyTorch: min cosine {cos.min():.4f} < 0.98")
     manifest["files"] = {p.name: sha256(p) for p in sorted(out_dir.iterdir()) if p.is_file()}
     write_json(out_dir / MANIFEST, manifest)
-    json.dumps(manifest)
     return manifest
