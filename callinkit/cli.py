@@ -20,6 +20,7 @@ typical session:
   callinkit export runs/quickstart bundles/quickstart      # ONNX bundle, checked against PyTorch
   callinkit predict --bundle bundles/quickstart "you clown, delete this"
   callinkit eval bundles/quickstart callin_corpus          # metrics on the corpus test split
+  callinkit suggest "you clown, delete this"                # the shipped models: label, and a call-in rewrite
 """
 
 
@@ -115,14 +116,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from callinkit.serve import Classifier
-
+def _texts(args: argparse.Namespace) -> list[str]:
     texts = list(args.texts)
     if not texts or texts == ["-"]:
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not texts:
         raise CallinkitError("give at least one TEXT, or '-' and lines on standard input")
+    return texts
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from callinkit.serve import Classifier
+
+    texts = _texts(args)
     classifier = Classifier.load(args.bundle, device=args.device)
     for text, pred in zip(texts, classifier.predict(texts)):
         if args.json:
@@ -130,6 +136,46 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             scores = "  ".join(f"{k}={v:.2f}" for k, v in pred.scores.items())
             print(f"{pred.label:<9} {scores}  {text}")
+    return 0
+
+
+def cmd_rewrite(args: argparse.Namespace) -> int:
+    from callinkit.serve import Rewriter
+
+    texts = _texts(args)
+    rewriter = Rewriter.load(args.bundle, device=args.device)
+    k = args.num_candidates or int(rewriter.generation.get("num_candidates", 1))
+    for text, result in zip(texts, rewriter.rewrite(texts, num_candidates=k)):
+        if args.json:
+            print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
+        else:
+            print(f"{text}\n  -> {result.text}")
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from callinkit.serve import Classifier, Rewriter, suggest
+
+    texts = _texts(args)
+    classifier = Classifier.load(args.classifier_bundle, device=args.device)
+    rewriter = Rewriter.load(args.rewriter_bundle, device=args.device, classifier=classifier)
+    for text in texts:
+        result = suggest(text, classifier=classifier, rewriter=rewriter)
+        if args.json:
+            print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
+        else:
+            line = f"{result.label:<9} p={result.scores[result.label]:.2f}  {text}"
+            print(line if result.rewrite is None else f"{line}\n  call-in: {result.rewrite.text}")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    try:
+        from callinkit.train.release import pack_release
+    except ImportError as exc:
+        raise _train_extra_missing(exc) from None
+    pack_release(args.classifier, args.rewriter, Path(args.classifier_eval), Path(args.rewriter_eval),
+                 cards=Path(args.cards), out=Path(args.out) if args.out else None, force=args.force)
     return 0
 
 
@@ -222,6 +268,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("rewrite", help="rewrite call-outs as call-ins with a bundle",
+                       description="Rewrite each TEXT (or lines of standard input with '-') as a call-in; with "
+                                   "several candidates, the best by call-in probability x concern similarity.")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--bundle", help="rewriter bundle folder (default: $CALLINKIT_REWRITER_BUNDLE or the "
+                                    "shipped model)")
+    p.add_argument("--num-candidates", type=int, default=None, metavar="K",
+                   help="beam candidates to rerank (default: the bundle's; 1 = greedy)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--json", action="store_true", help="one JSON object per line, with every candidate")
+    p.set_defaults(func=cmd_rewrite)
+
+    p = sub.add_parser("suggest", help="classify texts and propose a call-in for each call-out",
+                       description="Classify each TEXT; when it is a call-out, also print a call-in rewrite.")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--classifier-bundle", help="default: $CALLINKIT_CLASSIFIER_BUNDLE or the shipped model")
+    p.add_argument("--rewriter-bundle", help="default: $CALLINKIT_REWRITER_BUNDLE or the shipped model")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_suggest)
+
+    p = sub.add_parser("release", help="(maintainers) make two bundles the models shipped with the package",
+                       description="Copy a classifier and a rewriter bundle into callinkit/models/ (the rewriter "
+                                   "reranks with the shipped classifier instead of a copy), with their model cards "
+                                   "and `callinkit eval` results. Refuses unless the new models measure better "
+                                   "than the shipped ones on the corpus test split (--force to override).")
+    p.add_argument("classifier", metavar="CLASSIFIER_BUNDLE")
+    p.add_argument("rewriter", metavar="REWRITER_BUNDLE")
+    p.add_argument("--classifier-eval", required=True, help="`callinkit eval ... --out` JSON of the classifier")
+    p.add_argument("--rewriter-eval", required=True, help="`callinkit eval ... --out` JSON of the rewriter")
+    p.add_argument("--cards", default="model_cards", help="folder with classifier.md and rewriter.md")
+    p.add_argument("--out", help="default: the installed package's callinkit/models")
+    p.add_argument("--force", action="store_true", help="replace the shipped models even if they measure worse")
+    p.set_defaults(func=cmd_release)
 
     # The server's flags are generated from its settings model (one place per option) and parsed by
     # cmd_serve, so that other commands need not import the [serve] extra; "+" as the prefix makes this

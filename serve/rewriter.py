@@ -64,12 +64,17 @@ class Rewriter:
         self.tokenizer.enable_truncation(max_length=int(m["max_source_length"]))
         self.tokenizer.enable_padding(pad_id=m["pad_token_id"], pad_token="[PAD]")
         self.generation = dict(m["generation"])
+        # The reranking models: folders named in the manifest, relative to the bundle (a shipped release
+        # points at ../classifier, the package's one classifier, instead of keeping a copy inside).
+        reranking = m.get("reranking") or {}
         self.classifier = classifier
-        if classifier is None and (self.bundle_dir / "classifier" / "manifest.json").is_file():
-            self.classifier = Classifier(self.bundle_dir / "classifier", device=device)
+        clf_dir = self.bundle_dir / (reranking.get("classifier") or "classifier")
+        if classifier is None and (clf_dir / "manifest.json").is_file():
+            self.classifier = Classifier(clf_dir, device=device)
         self.embedder = None
-        if (self.bundle_dir / "embedder" / "manifest.json").is_file():
-            self.embedder = SimilarityEmbedder(self.bundle_dir / "embedder", device=device)
+        emb_dir = self.bundle_dir / (reranking.get("embedder") or "embedder")
+        if (emb_dir / "manifest.json").is_file():
+            self.embedder = SimilarityEmbedder(emb_dir, device=device)
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",

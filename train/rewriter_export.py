@@ -185,8 +185,10 @@ CHECK_SOURCES = [
 ]
 
 
-def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: int = 128) -> dict:
-    """The concern-similarity embedder (all-MiniLM-L6-v2, mean pooling, normalised) as its own bundle."""
+def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: int = 128, base: str = "minilm") -> dict:
+    """The concern-similarity embedder (all-MiniLM-L6-v2, mean pooling, normalised) as its own bundle.
+
+    `base` is another BERT checkpoint to pool instead (tests use a tiny one)."""
     torch = _torch()
     from transformers import AutoModel, AutoTokenizer
 
@@ -196,7 +198,7 @@ def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: i
     from callinkit.train.embedding import MiniLMEmbedder
     from callinkit.train.export import quantize_int8, sha256
 
-    base = resolve_base_model("minilm")
+    base = resolve_base_model(base)
     bert = AutoModel.from_pretrained(base.location, attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(base.location)
 
@@ -231,7 +233,7 @@ def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: i
     want = MiniLMEmbedder(base.location).encode(CHECK_SOURCES)
     cos = (got * want).sum(1)
     manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "kind": "embedder",
-                "name": "all-MiniLM-L6-v2 mean pooling", "callinkit_version": __version__,
+                "name": f"{base.name} mean pooling", "callinkit_version": __version__,
                 "base_model": base.provenance(), "dim": int(want.shape[1]), "max_length": max_length,
                 "quantization": quantize,
                 "validation": {"min_cosine_to_pytorch": float(cos.min()), "check_examples": len(CHECK_SOURCES)}}

@@ -1,0 +1,123 @@
+"""Make a classifier and a rewriter bundle the models shipped inside the package (`callinkit release`).
+
+The shipped layout, found by `Classifier.load()` / `Rewriter.load()` with no argument:
+
+    callinkit/models/classifier/      the classifier bundle + MODEL_CARD.md + eval.json
+    callinkit/models/rewriter/        the rewriter bundle + MODEL_CARD.md + eval.json; its embedder/ is inside,
+                                      and it reranks with ../classifier (one copy of the classifier, not two)
+
+A release replaces the shipped models only when it measures better on the corpus test split (classifier
+macro-F1, rewriter J of the reranked model), unless forced. Each folder is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from callinkit.bundle import MANIFEST, atomic_directory, read_manifest, write_json
+from callinkit.errors import CallinkitError
+
+CLASSIFIER_SLICE = "callin_corpus:test"
+REWRITER_SLICE, REWRITER_SYSTEM = "corpus_test", "model_reranked"
+
+
+def shipped_dir() -> Path:
+    import callinkit
+
+    return Path(callinkit.__file__).resolve().parent / "models"
+
+
+def classifier_score(evaluation: dict[str, Any]) -> tuple[float, int]:
+    """(macro-F1, n) on the corpus test split from a `callinkit eval CLASSIFIER callin_corpus --out` file."""
+    try:
+        m = evaluation["results"][CLASSIFIER_SLICE]
+        return float(m["macro_f1"]), int(m["n"])
+    except (KeyError, TypeError):
+        raise CallinkitError(f"classifier eval has no {CLASSIFIER_SLICE} results; make it with `callinkit eval "
+                             "BUNDLE callin_corpus --out FILE`") from None
+
+
+def rewriter_score(evaluation: dict[str, Any]) -> tuple[float, int]:
+    """(J of the reranked model, n) on the corpus test split from a rewriter `callinkit eval --out` file."""
+    try:
+        m = evaluation["table"][REWRITER_SLICE][REWRITER_SYSTEM]
+        return float(m["j"]), int(m["n"])
+    except (KeyError, TypeError):
+        raise CallinkitError(f"rewriter eval has no {REWRITER_SLICE}/{REWRITER_SYSTEM} row; make it with "
+                             "`callinkit eval BUNDLE callin_corpus --out FILE`") from None
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise CallinkitError(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CallinkitError(f"{what} {path} is not valid JSON ({exc})") from None
+
+
+def _compare(kind: str, new: tuple[float, int], shipped_eval: Path, score, force: bool) -> str:
+    """A line saying how the new model compares; raises when it is not better and not forced."""
+    if not shipped_eval.is_file():
+        return f"{kind}: no shipped model to compare with; new score {new[0]:.4f} (n={new[1]})"
+    old = score(json.loads(shipped_eval.read_text(encoding="utf-8")))
+    line = f"{kind}: shipped {old[0]:.4f} (n={old[1]}) -> new {new[0]:.4f} (n={new[1]})"
+    if force:
+        return line + " (forced)"
+    if old[1] != new[1]:
+        raise CallinkitError(f"{line}: the test split changed, so the scores do not compare; evaluate the shipped "
+                             "model on the same split, or pass --force")
+    if new[0] <= old[0]:
+        raise CallinkitError(f"{line}: the new model does not measure better; keeping the shipped one "
+                             "(--force to replace it anyway)")
+    return line
+
+
+def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], skip: tuple[str, ...] = (),
+                 manifest_update: dict[str, Any] | None = None) -> None:
+    from callinkit.train.export import sha256
+
+    with atomic_directory(dst, overwrite=True) as tmp:
+        for item in sorted(src.iterdir()):
+            if item.name in skip:
+                continue
+            if item.is_dir():
+                shutil.copytree(item, tmp / item.name)
+            else:
+                shutil.copy2(item, tmp / item.name)
+        shutil.copy2(card, tmp / "MODEL_CARD.md")
+        write_json(tmp / "eval.json", {k: v for k, v in evaluation.items() if k != "samples"})
+        manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
+        manifest.update(manifest_update or {})
+        manifest["files"] = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file() and p.name != MANIFEST}
+        write_json(tmp / MANIFEST, manifest)
+
+
+def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: Path, rewriter_eval: Path,
+                 cards: Path = Path("model_cards"), out: Path | None = None, force: bool = False) -> list[str]:
+    """Copy the two bundles into `out` (default: the package's models/); returns the comparison lines."""
+    classifier, rewriter = Path(classifier), Path(rewriter)
+    read_manifest(classifier, kind="classifier")
+    r_manifest = read_manifest(rewriter, kind="rewriter")
+    if not (rewriter / "embedder" / MANIFEST).is_file():
+        raise CallinkitError(f"{rewriter} has no embedder/; export the rewriter without --no-embedder")
+    for name in ("classifier.md", "rewriter.md"):
+        if not (cards / name).is_file():
+            raise CallinkitError(f"model card {cards / name} not found (pass --cards FOLDER)")
+    c_eval = _read_json(classifier_eval, "classifier eval")
+    r_eval = _read_json(rewriter_eval, "rewriter eval")
+    out = out or shipped_dir()
+    lines = [_compare("classifier", classifier_score(c_eval), out / "classifier" / "eval.json", classifier_score, force),
+             _compare("rewriter", rewriter_score(r_eval), out / "rewriter" / "eval.json", rewriter_score, force)]
+    reranking = dict(r_manifest.get("reranking") or {}, classifier="../classifier/")
+    _copy_bundle(classifier, out / "classifier", cards / "classifier.md", c_eval)
+    _copy_bundle(rewriter, out / "rewriter", cards / "rewriter.md", r_eval, skip=("classifier",),
+                 manifest_update={"reranking": reranking})
+    for line in lines:
+        print(line)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"shipped models in {out}: {size / 1e6:.1f} MB")
+    return lines
