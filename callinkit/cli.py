@@ -109,7 +109,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if (target / "manifest.json").is_file() and json.loads((target / "manifest.json").read_text()).get("kind") == "rewriter":
         from callinkit.train.rewriter_eval import run_rewriter_eval
 
-        run_rewriter_eval(args.target, paradetox=args.paradetox, limit=args.limit,
+        run_rewriter_eval(args.target, args.data, paradetox=args.paradetox, limit=args.limit,
                           out=Path(args.out) if args.out else None)
         return 0
     run_eval(args.target, args.data, Path(args.out) if args.out else None, show_errors=args.show_errors)
@@ -248,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Classifier bundles and checkpoints: macro-F1, accuracy, calibration and "
                                    "per-class F1 on DATA, a JSONL/CSV file with text,label columns or "
                                    "callin_corpus[:split] (default test). Rewriter bundles: STA, SIM, chrF and J "
-                                   "against baselines on the corpus test split, its unseen topics and held-out "
-                                   "ParaDetox (DATA: callin_corpus).")
+                                   "against baselines, on DATA = callin_corpus (the test split, its unseen topics, "
+                                   "held-out ParaDetox and copy fidelity) or a JSONL/CSV file of call_out,call_in "
+                                   "pairs.")
     p.add_argument("target", metavar="BUNDLE_OR_CHECKPOINT")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", help="also write the metrics as JSON here")

@@ -14,19 +14,24 @@ Device = Literal["cpu", "cuda"]
 BUNDLE_ENV = {"classifier": "CALLINKIT_CLASSIFIER_BUNDLE", "rewriter": "CALLINKIT_REWRITER_BUNDLE"}
 
 
-
-def resolve_bundle(kind: str, bundle: str | os.PathLike[str] | None) -> Path:
-    """The bundle folder to load: the argument, else $CALLINKIT_<KIND>_BUNDLE, else the shipped release."""
-    if bundle is not None:
-        return Path(bundle)
+def default_bundle(kind: str) -> Path | None:
+    """$CALLINKIT_<KIND>_BUNDLE, else the bundle shipped with the package, else None."""
     env = os.environ.get(BUNDLE_ENV[kind])
     if env:
         return Path(env)
     import callinkit
 
     shipped = Path(callinkit.__file__).resolve().parent / "models" / kind
-    if (shipped / "manifest.json").is_file():
-        return shipped
+    return shipped if (shipped / "manifest.json").is_file() else None
+
+
+def resolve_bundle(kind: str, bundle: str | os.PathLike[str] | None) -> Path:
+    """The bundle folder to load: the argument, else $CALLINKIT_<KIND>_BUNDLE, else the shipped release."""
+    if bundle is not None:
+        return Path(bundle)
+    found = default_bundle(kind)
+    if found is not None:
+        return found
     raise BundleError(
         f"no {kind} bundle given and none is shipped with this install; pass a bundle folder, set "
         f"{BUNDLE_ENV[kind]}, or train and export one (see `callinkit train --help`)"

@@ -120,3 +120,16 @@ def tiny_rewriter_bundle(tiny_rewriter_run, tiny_bundle, tmp_path_factory) -> Pa
     out = tmp_path_factory.mktemp("bundles") / "rewriter"
     export_rewriter(tiny_rewriter_run, out, quantize="none", classifier_bundle=str(tiny_bundle), with_embedder=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_rewriter_bundle_with_embedder(tiny_rewriter_bundle, tiny_base, tmp_path_factory) -> Path:
+    """The tiny rewriter bundle plus a similarity embedder pooled from the tiny base (for eval and release)."""
+    import shutil
+
+    from callinkit.train.rewriter_export import export_embedder
+
+    out = tmp_path_factory.mktemp("bundles") / "rewriter-with-embedder"
+    shutil.copytree(tiny_rewriter_bundle, out)
+    export_embedder(out / "embedder", "none", base=str(tiny_base))
+    return out

@@ -1,7 +1,6 @@
 """`callinkit release`: shipping a classifier + rewriter pair inside the package, and only when it measures better."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,6 @@ def write_evals(folder: Path, macro_f1: float, j: float, n: int = 100) -> tuple[
     return clf, rw
 
 
-@pytest.fixture(scope="module")
-def rewriter_with_embedder(tiny_rewriter_bundle, tiny_base, tmp_path_factory) -> Path:
-    from callinkit.train.rewriter_export import export_embedder
-
-    out = tmp_path_factory.mktemp("release") / "rewriter"
-    shutil.copytree(tiny_rewriter_bundle, out)
-    export_embedder(out / "embedder", "none", base=str(tiny_base))
-    return out
-
-
 @pytest.fixture()
 def cards(tmp_path) -> Path:
     folder = tmp_path / "cards"
@@ -38,14 +27,14 @@ def cards(tmp_path) -> Path:
     return folder
 
 
-def test_release_ships_one_classifier_that_the_rewriter_reranks_with(tiny_bundle, rewriter_with_embedder, cards,
+def test_release_ships_one_classifier_that_the_rewriter_reranks_with(tiny_bundle, tiny_rewriter_bundle_with_embedder, cards,
                                                                     tmp_path):
     from callinkit.serve import Rewriter
     from callinkit.train.release import pack_release
 
     out = tmp_path / "models"
     clf_eval, rw_eval = write_evals(tmp_path / "evals", 0.8, 0.3)
-    pack_release(tiny_bundle, rewriter_with_embedder, clf_eval, rw_eval, cards=cards, out=out)
+    pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, clf_eval, rw_eval, cards=cards, out=out)
 
     assert (out / "classifier" / "model.onnx").is_file()
     assert not (out / "rewriter" / "classifier").exists()  # no second copy of the classifier
@@ -63,35 +52,35 @@ def test_release_ships_one_classifier_that_the_rewriter_reranks_with(tiny_bundle
     assert len(best.candidates) == 2
 
 
-def test_release_replaces_shipped_models_only_when_they_measure_better(tiny_bundle, rewriter_with_embedder, cards,
+def test_release_replaces_shipped_models_only_when_they_measure_better(tiny_bundle, tiny_rewriter_bundle_with_embedder, cards,
                                                                       tmp_path):
     from callinkit.train.release import pack_release
 
     out = tmp_path / "models"
-    pack_release(tiny_bundle, rewriter_with_embedder, *write_evals(tmp_path / "v1", 0.8, 0.3), cards=cards, out=out)
+    pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v1", 0.8, 0.3), cards=cards, out=out)
     before = (out / "classifier" / "eval.json").read_text()
 
     with pytest.raises(CallinkitError, match="does not measure better"):
-        pack_release(tiny_bundle, rewriter_with_embedder, *write_evals(tmp_path / "v2", 0.79, 0.4), cards=cards,
+        pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v2", 0.79, 0.4), cards=cards,
                      out=out)
     with pytest.raises(CallinkitError, match="test split changed"):
-        pack_release(tiny_bundle, rewriter_with_embedder, *write_evals(tmp_path / "v3", 0.9, 0.4, n=120),
+        pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v3", 0.9, 0.4, n=120),
                      cards=cards, out=out)
     assert (out / "classifier" / "eval.json").read_text() == before  # nothing replaced
 
-    lines = pack_release(tiny_bundle, rewriter_with_embedder, *write_evals(tmp_path / "v4", 0.85, 0.35), cards=cards,
+    lines = pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v4", 0.85, 0.35), cards=cards,
                          out=out)
     assert lines == ["classifier: shipped 0.8000 (n=100) -> new 0.8500 (n=100)",
                      "rewriter: shipped 0.3000 (n=100) -> new 0.3500 (n=100)"]
-    pack_release(tiny_bundle, rewriter_with_embedder, *write_evals(tmp_path / "v5", 0.1, 0.1), cards=cards, out=out,
+    pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v5", 0.1, 0.1), cards=cards, out=out,
                  force=True)
     assert json.loads((out / "classifier" / "eval.json").read_text())["results"]["callin_corpus:test"]["macro_f1"] == 0.1
 
 
-def test_release_errors_say_what_is_missing(tiny_bundle, tiny_rewriter_bundle, rewriter_with_embedder, cards,
+def test_release_errors_say_what_is_missing(tiny_bundle, tiny_rewriter_bundle, tiny_rewriter_bundle_with_embedder, cards,
                                             tmp_path, capsys):
     clf_eval, rw_eval = write_evals(tmp_path, 0.8, 0.3)
-    base = ["release", str(tiny_bundle), str(rewriter_with_embedder), "--classifier-eval", str(clf_eval),
+    base = ["release", str(tiny_bundle), str(tiny_rewriter_bundle_with_embedder), "--classifier-eval", str(clf_eval),
             "--rewriter-eval", str(rw_eval), "--out", str(tmp_path / "models")]
     assert main(base + ["--cards", str(tmp_path / "nowhere")]) == 2
     assert "model card" in capsys.readouterr().err

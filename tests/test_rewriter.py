@@ -198,3 +198,31 @@ def test_suggest_rewrites_only_call_outs(tiny_bundle, tiny_rewriter_bundle, tmp_
         assert s.to_dict()["rewrite"] == (s.rewrite.to_dict() if s.rewrite else None)
     with pytest.raises(TypeError):
         suggest(["a list"], classifier=classifier, rewriter=rewriter)
+
+
+def test_eval_scores_model_and_baselines_on_a_pairs_file(tiny_rewriter_bundle_with_embedder, tmp_path, capsys):
+    from callinkit.cli import main
+
+    pairs = tmp_path / "mine.jsonl"
+    rows = [{"call_out": "@sam you clown, that stat is wrong", "call_in": "@sam that stat looks wrong, source?"},
+            {"call_out": "nobody asked you, log off", "call_in": "I'd rather we kept this kind."},
+            {"call_out": "WOW so brave. #cancelled", "call_in": "That post hurt people; could we talk?"}]
+    pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(tiny_rewriter_bundle_with_embedder), str(pairs), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    table = result["table"]["mine"]
+    assert set(table) == {"copy", "delete_insults", "template", "model_greedy", "model_reranked"}
+    for m in table.values():
+        assert m["n"] == 3 and 0 <= m["sta"] <= 1 and -1 <= m["sim"] <= 1 and 0 <= m["chrf"] <= 100
+        assert 0 <= m["j"] <= 1
+    # Copying the input is as similar to the source as anything can be.
+    assert table["copy"]["sim"] == pytest.approx(1.0, abs=1e-3)
+    assert result["samples"]["mine"][0]["copy"] == rows[0]["call_out"]
+    assert result["copy_fidelity_chrf_on_neutral_test"] is None
+    assert "model_reranked" in capsys.readouterr().out
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "hi", "label": "neutral"}\n')
+    assert main(["eval", str(tiny_rewriter_bundle_with_embedder), str(bad)]) == 2
+    assert "every row needs text fields call_out and call_in" in capsys.readouterr().err

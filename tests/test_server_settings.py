@@ -73,3 +73,13 @@ def test_serve_fails_fast_on_a_missing_bundle(tmp_path, capsys):
     assert "bundle folder not found" in capsys.readouterr().err
     assert main(["serve", "--max-texts", "many"]) == 2
     assert "--max-texts / CALLINKIT_MAX_TEXTS" in capsys.readouterr().err
+
+
+def test_the_server_serves_the_default_rewriter_unless_told_otherwise(tmp_path, monkeypatch):
+    from callinkit.serve.http.command import with_default_rewriter
+
+    monkeypatch.setenv("CALLINKIT_REWRITER_BUNDLE", str(tmp_path / "mine"))
+    assert with_default_rewriter(ServerSettings()).rewriter_bundle == tmp_path / "mine"
+    assert with_default_rewriter(ServerSettings(rewriter_bundle="none")).rewriter_bundle is None
+    given = ServerSettings(rewriter_bundle=tmp_path / "given")
+    assert with_default_rewriter(given).rewriter_bundle == tmp_path / "given"

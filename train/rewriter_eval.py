@@ -97,9 +97,35 @@ def score_outputs(outputs: Sequence[str], rows: Sequence[dict[str, Any]], classi
                                                  output_labels=labels, similarities=sims)
 
 
-def run_rewriter_eval(bundle: str, paradetox: str | None = "../shared/data/paradetox", limit: int | None = None,
-                      num_candidates: int = 4, out: Path | None = None) -> dict[str, Any]:
-    """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`."""
+def rewrite_all(rewriter, texts: Sequence[str], num_candidates: int, desc: str, chunk: int = 32) -> list[str]:
+    """The best rewrite of each text, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    out: list[str] = []
+    for start in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk"):
+        out += [r.text for r in rewriter.rewrite(texts[start:start + chunk], num_candidates=num_candidates)]
+    return out
+
+
+def file_pairs(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """call_out / call_in rows of a user's JSONL or CSV pairs file."""
+    from callinkit.corpus.check import read_path
+    from callinkit.errors import DataError
+
+    records = read_path(Path(path))
+    rows = [r.data for r in records if isinstance(r.data.get("call_out"), str) and isinstance(r.data.get("call_in"), str)]
+    if not rows or len(rows) != len(records):
+        raise DataError(f"{path}: a rewriter is evaluated on pairs; every row needs text fields call_out and call_in "
+                        f"({len(records) - len(rows)} of {len(records)} rows lack them)")
+    return rows[:limit] if limit else rows
+
+
+def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str | None = "../shared/data/paradetox",
+                      limit: int | None = None, num_candidates: int = 4, out: Path | None = None) -> dict[str, Any]:
+    """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`.
+
+    `data` is `callin_corpus` (the test split, its unseen topics, held-out ParaDetox, and copy fidelity on the
+    neutral test texts) or a JSONL/CSV file of call_out / call_in pairs (one slice named after the file)."""
     from sacrebleu.metrics import CHRF
 
     from callinkit.errors import BundleError
@@ -108,7 +134,12 @@ def run_rewriter_eval(bundle: str, paradetox: str | None = "../shared/data/parad
     rewriter = Rewriter.load(bundle)
     if rewriter.classifier is None or rewriter.embedder is None:
         raise BundleError(f"{bundle} has no classifier/ or embedder/ inside; export it with --classifier BUNDLE")
-    slices = pair_slices(paradetox=paradetox, limit=limit)
+    corpus = data.split(":")[0] == "callin_corpus"
+    slices = pair_slices(paradetox=paradetox, limit=limit) if corpus else {Path(data).stem: file_pairs(data, limit)}
+    # The unseen-topic slice is part of the test split: rewrite every distinct source once.
+    unique = list(dict.fromkeys(r["call_out"] for rows in slices.values() for r in rows))
+    greedy = dict(zip(unique, rewrite_all(rewriter, unique, 1, "greedy")))
+    reranked = dict(zip(unique, rewrite_all(rewriter, unique, num_candidates, f"beam + rerank ({num_candidates})")))
     table: dict[str, dict[str, dict[str, float]]] = {}
     samples: dict[str, list[dict[str, str]]] = {}
     for name, rows in slices.items():
@@ -116,19 +147,20 @@ def run_rewriter_eval(bundle: str, paradetox: str | None = "../shared/data/parad
             continue
         sources = [r["call_out"] for r in rows]
         systems = {b: [fn(s) for s in sources] for b, fn in BASELINES.items()}
-        systems["model_greedy"] = [r.text for r in rewriter.rewrite(sources, num_candidates=1)]
-        systems["model_reranked"] = [r.text for r in rewriter.rewrite(sources, num_candidates=num_candidates)]
+        systems["model_greedy"] = [greedy[s] for s in sources]
+        systems["model_reranked"] = [reranked[s] for s in sources]
         table[name] = {system: score_outputs(outs, rows, rewriter.classifier, rewriter.embedder)
                        for system, outs in systems.items()}
         samples[name] = [{"source": s, "reference": r["call_in"], **{k: v[i] for k, v in systems.items()}}
                          for i, (s, r) in enumerate(zip(sources, rows))]
-    neutral = neutral_test_texts(limit)
-    copies = [r.text for r in rewriter.rewrite(neutral, num_candidates=1)]
+    neutral = neutral_test_texts(limit) if corpus else []
+    copies = rewrite_all(rewriter, neutral, 1, "neutral (copy fidelity)")
     fidelity = CHRF().corpus_score(copies, [neutral]).score if neutral else 0.0
-    result = {"bundle": str(bundle), "table": table, "copy_fidelity_chrf_on_neutral_test": fidelity,
-              "n_neutral": len(neutral)}
+    result = {"bundle": str(bundle), "data": data, "table": table,
+              "copy_fidelity_chrf_on_neutral_test": fidelity if neutral else None, "n_neutral": len(neutral)}
     print(format_rewrite_table(table))
-    print(f"copy fidelity on {len(neutral)} neutral test texts: chrF {fidelity:.1f}")
+    if neutral:
+        print(f"copy fidelity on {len(neutral)} neutral test texts: chrF {fidelity:.1f}")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({**result, "samples": samples}, indent=2, ensure_ascii=False) + "\n")

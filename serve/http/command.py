@@ -9,7 +9,7 @@ import os
 from callinkit.bundle import read_manifest
 from callinkit.errors import CallinkitError
 from callinkit.serve.http.settings import ServerSettings, add_arguments, settings_from_args
-from callinkit.serve.runtime import resolve_bundle
+from callinkit.serve.runtime import default_bundle, resolve_bundle
 
 EPILOG = """\
 every flag can also be set by its CALLINKIT_* environment variable; flags win.
@@ -23,8 +23,8 @@ then open http://127.0.0.1:8000/ (demo) or /docs (API reference).
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="callinkit serve", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Serve the classifier (and the rewriter, with --rewriter-bundle) over HTTP: the /v1 JSON "
-                    "API, KServe v2 routes, Prometheus /metrics and a demo page at /.")
+        description="Serve the classifier and the rewriter (the shipped ones unless you pass bundles) over HTTP: "
+                    "the /v1 JSON API, KServe v2 routes, Prometheus /metrics and a demo page at /.")
     add_arguments(parser)
     return parser
 
@@ -42,10 +42,21 @@ def check_bundles(settings: ServerSettings) -> None:
         read_manifest(settings.rewriter_bundle, kind="rewriter")
 
 
+def with_default_rewriter(settings: ServerSettings) -> ServerSettings:
+    """Serve the default rewriter ($CALLINKIT_REWRITER_BUNDLE or the shipped one) unless a bundle is given;
+    `--rewriter-bundle none` serves the classifier alone."""
+    if settings.rewriter_bundle is None:
+        found = default_bundle("rewriter")
+        return settings.model_copy(update={"rewriter_bundle": found}) if found is not None else settings
+    if str(settings.rewriter_bundle).lower() == "none":
+        return settings.model_copy(update={"rewriter_bundle": None})
+    return settings
+
+
 def main(argv: list[str]) -> int:
     """Run the server until interrupted. Raises ConfigError for bad options, BundleError for bad bundles."""
     args = build_parser().parse_args(argv)
-    settings = settings_from_args(vars(args))
+    settings = with_default_rewriter(settings_from_args(vars(args)))
     check_bundles(settings)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn

@@ -28,8 +28,9 @@ class ServerSettings(BaseSettings):
     classifier_bundle: Path | None = Field(
         None, description="classifier bundle folder (default: the model shipped with the package)")
     rewriter_bundle: Path | None = Field(
-        None, description="rewriter bundle folder; without one, /v1/rewrite, /v1/suggest and the v2 "
-                          "'rewriter' model answer 503")
+        None, description="rewriter bundle folder (default: the model shipped with the package; 'none' "
+                          "for a classifier-only server, where /v1/rewrite, /v1/suggest and the v2 "
+                          "'rewriter' model answer 503)")
     device: Literal["cpu", "cuda"] = Field("cpu", description="where onnxruntime runs the models")
     threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per model "
                                                          "(default: onnxruntime's choice)")

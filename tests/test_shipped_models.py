@@ -1,0 +1,55 @@
+"""The release models shipped inside the package: they load with no argument, offline, and behave."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import callinkit
+
+MODELS = Path(callinkit.__file__).resolve().parent / "models"
+CALL_OUT = "@dan_r you absolute clown, that CDC stat is fake and everyone can see it. Delete this."
+
+
+@pytest.fixture(autouse=True)
+def no_bundle_env(monkeypatch):
+    monkeypatch.delenv("CALLINKIT_CLASSIFIER_BUNDLE", raising=False)
+    monkeypatch.delenv("CALLINKIT_REWRITER_BUNDLE", raising=False)
+
+
+def test_shipped_bundles_are_complete_and_small():
+    from callinkit.bundle import read_manifest
+
+    assert read_manifest(MODELS / "classifier", kind="classifier")["quantization"] == "int8"
+    manifest = read_manifest(MODELS / "rewriter", kind="rewriter")
+    assert manifest["quantization"] == "int8"
+    assert manifest["reranking"]["classifier"] == "../classifier/"
+    read_manifest(MODELS / "rewriter" / "embedder", kind="embedder")
+    for kind in ("classifier", "rewriter"):
+        card = (MODELS / kind / "MODEL_CARD.md").read_text(encoding="utf-8")
+        assert "## Intended use" in card and "__" not in card  # no unfilled template slots
+        assert json.loads((MODELS / kind / "eval.json").read_text())
+    size = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file())
+    assert size < 80e6, f"shipped models are {size / 1e6:.1f} MB; the package keeps them under 80 MB"
+
+
+def test_default_classifier_labels_clear_cases():
+    from callinkit import Classifier
+
+    clf = Classifier.load()
+    assert clf.bundle_dir.resolve() == (MODELS / "classifier").resolve()
+    labels = [p.label for p in clf.predict([CALL_OUT, "the bus is late again and I'm soaked"])]
+    assert labels == ["call_out", "neutral"]
+
+
+def test_default_rewriter_and_suggest_keep_the_handle():
+    from callinkit import Rewriter, suggest
+
+    rewriter = Rewriter.load()
+    assert rewriter.classifier is not None and rewriter.embedder is not None
+    best = rewriter.rewrite_one(CALL_OUT, num_candidates=2)
+    assert "@dan_r" in best.text and best.text != CALL_OUT
+    assert {"call_in", "similarity", "score"} <= set(best.scores)
+    result = suggest(CALL_OUT)
+    assert result.label == "call_out" and result.rewrite is not None and "@dan_r" in result.rewrite.text
+    assert suggest("the bus is late again and I'm soaked").rewrite is None
