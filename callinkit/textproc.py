@@ -20,7 +20,7 @@ PLACEHOLDER_RE = re.compile(r"\[unused(\d+)\]")
 
 _URL = r"(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]"
 _MENTION = r"(?<![\w@])@\w+(?:\.\w+)*"
-_HASHTAG = r"(?<![\w#&])#\w+"
+_HASHTAG = r"(?<![\w#&])#\w+(?:-\w+)*"  # Slack / Discord channels have hyphens
 SPAN_RE = re.compile(f"{_URL}|{_MENTION}|{_HASHTAG}")
 
 
@@ -107,6 +107,8 @@ def detokenize(tokens: list[str]) -> str:
     text = re.sub(r"(\w) - (\w)", r"\1-\2", text)
     text = re.sub(r"(\w) / (\w)", r"\1/\2", text)
     text = re.sub(r"\" ([^\"]*?) \"", r'"\1"', text)
+    text = re.sub(r"` ([^`]*?) `", r"`\1`", text)
+    text = re.sub(r"(\d)([:.,]) (\d)", r"\1\2\3", text)  # 7:15, 3.5, 40,000
     return text.strip()
 
 
@@ -118,9 +120,15 @@ _I_FORMS = re.compile(r"\bi(?=$|[\s,.!?;:]|'(?:m|ve|d|ll)\b)")
 def restore_case(text: str, source: str) -> str:
     """Restore casing: words cased in the source (names, acronyms) as written there; "I"; sentence starts."""
     cased: dict[str, str] = {}
-    for word in _WORD.findall(source):
-        if word != word.lower() and not (word[0].isupper() and word[1:].islower() and _starts_sentence(source, word)):
-            cased.setdefault(word.lower(), word)
+    words = _WORD.findall(source)
+    # In a shouted message capitals carry the shouting, not names: keep none of its all-caps words.
+    shouting = sum(w.isupper() for w in words if len(w) > 1) > 0.5 * max(1, sum(len(w) > 1 for w in words))
+    for word in words:
+        if word == word.lower() or (shouting and word.isupper()):
+            continue
+        if word[0].isupper() and word[1:] == word[1:].lower() and _starts_sentence(source, word):
+            continue
+        cased.setdefault(word.lower(), word)
     text = _WORD.sub(lambda m: cased.get(m.group(0), m.group(0)), text)
     text = _I_FORMS.sub("I", text)
     return _SENTENCE_START.sub(lambda m: m.group(1) + m.group(2).upper(), text)

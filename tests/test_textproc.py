@@ -45,3 +45,21 @@ def test_postprocess_end_to_end():
     p = protect(src)
     tokens = ["[unused0]", "could", "you", "check", "the", "cdc", "stats", "?", "[unused1]"]
     assert postprocess(tokens, src, p.spans) == "@Maria_K could you check the CDC stats? 🙄"
+
+
+def test_case_restoration_ignores_shouting_and_sentence_start_single_letters():
+    from callinkit.textproc import restore_case
+
+    assert restore_case("i'm sure a public repo matters", "A variable named `spazMode` in a PR? Bad.") == \
+        "I'm sure a public repo matters"
+    assert restore_case("say ridiculous instead", 'STOP USING THE R-WORD. SAY "RIDICULOUS" LIKE AN ADULT') == \
+        "Say ridiculous instead"
+    assert restore_case("that cdc stat is wrong", "you clown, that CDC stat is fake") == "That CDC stat is wrong"
+
+
+def test_detokenize_joins_times_numbers_and_code_spans_and_protects_channel_names():
+    from callinkit.textproc import detokenize, protect
+
+    assert detokenize("at 7 : 15 rename ` spa ##z ##mode ` for 40 , 000 users".split()) == \
+        "at 7:15 rename `spazmode` for 40,000 users"
+    assert protect("posted in #vendor-escalations today").spans == ["#vendor-escalations"]

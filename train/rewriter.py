@@ -184,8 +184,10 @@ def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stag
     plot_loss_curve(history, stage_dir / "loss_curve.png", title=f"{config.name}: stage {stage.name}")
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    start_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
     info = {"stage": stage.name, "steps": result.global_step, "seconds": round(seconds, 1),
-            "seconds_per_step": round(seconds / max(1, result.global_step), 3),
+            "steps_this_run": result.global_step - start_step,  # a resumed run times only its own steps
+            "seconds_per_step": round(seconds / max(1, result.global_step - start_step), 3),
             "final_train_loss": losses[-1] if losses else None, "final_eval_loss": evals[-1] if evals else None,
             "data": provenance, "resumed_from": str(checkpoint) if checkpoint else None}
     (stage_dir / "stage_info.json").write_text(json.dumps(info, indent=2) + "\n")
