@@ -79,6 +79,10 @@ def test_export_is_checked_against_pytorch(tiny_rewriter_bundle):
     assert v["teacher_forced_max_abs_logit_diff"] <= v["atol"]
     assert manifest["files_layout"] == {"encoder": "encoder_model.onnx", "decoder": "decoder_model_merged.onnx"}
     assert (tiny_rewriter_bundle / "classifier" / "manifest.json").is_file()
+    # The tied word embeddings are stored once for both graphs (30522 x 32 float32 in the tiny model).
+    assert v["shared_weight_bytes"] == 30522 * 32 * 4
+    assert (tiny_rewriter_bundle / "shared_weights.bin").stat().st_size >= v["shared_weight_bytes"]
+    assert (tiny_rewriter_bundle / "encoder_model.onnx").stat().st_size < v["shared_weight_bytes"]
 
 
 def test_onnx_greedy_equals_transformers_generate(tiny_rewriter_run, tiny_rewriter_bundle):

@@ -76,6 +76,21 @@ def _compare(kind: str, new: tuple[float, int], shipped_eval: Path, score, force
     return line
 
 
+def _share_rewriter_weights(src: Path, tmp: Path) -> int:
+    """Store the rewriter's tied embeddings once (bundles exported before export did this); checks that
+    greedy rewrites are unchanged. Returns the bytes saved."""
+    from callinkit.serve import Rewriter
+    from callinkit.train.rewriter_export import CHECK_SOURCES, DECODER_FILE, ENCODER_FILE, share_initializers
+
+    saved = share_initializers([tmp / ENCODER_FILE, tmp / DECODER_FILE])
+    if saved:
+        before = [r.text for r in Rewriter(src).rewrite(CHECK_SOURCES, num_candidates=1)]
+        after = [r.text for r in Rewriter(tmp).rewrite(CHECK_SOURCES, num_candidates=1)]
+        if before != after:
+            raise CallinkitError("the rewriter with shared weights rewrites differently; this is a bug")
+    return saved
+
+
 def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], skip: tuple[str, ...] = (),
                  manifest_update: dict[str, Any] | None = None) -> None:
     from callinkit.train.export import sha256
@@ -88,6 +103,10 @@ def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], s
                 shutil.copytree(item, tmp / item.name)
             else:
                 shutil.copy2(item, tmp / item.name)
+        if (tmp / MANIFEST).is_file() and json.loads((tmp / MANIFEST).read_text()).get("kind") == "rewriter":
+            saved = _share_rewriter_weights(src, tmp)
+            if saved:
+                manifest_update = dict(manifest_update or {}, shared_weight_bytes=saved)
         shutil.copy2(card, tmp / "MODEL_CARD.md")
         write_json(tmp / "eval.json", {k: v for k, v in evaluation.items() if k != "samples"})
         manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))

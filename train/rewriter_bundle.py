@@ -34,6 +34,7 @@ from callinkit.train.rewriter_export import (
     ENCODER_FILE,
     export_embedder,
     export_rewriter_graphs,
+    share_initializers,
 )
 
 
@@ -158,6 +159,13 @@ def export_rewriter(run_dir: Path, out_dir: Path, quantize: str | None = None, c
             chrf = CHRF().corpus_score([decode(t) for t in q_got], [[decode(t) for t in got]]).score
             validation.update({"int8_greedy_identical_to_fp32": sum(a == b for a, b in zip(got, q_got)),
                                "int8_chrf_vs_fp32": round(chrf, 2)})
+        last = q_got if quantize == "int8" else got
+        saved = share_initializers([tmp / ENCODER_FILE, tmp / DECODER_FILE])
+        if saved:  # the tied word embeddings, stored once for both graphs
+            shared = [h.token_ids for h in greedy(_graphs(tmp, model, tokenizer), ids, mask, greedy_settings)]
+            if shared != last:
+                raise RewriterExportError("graphs with shared weights decode differently; this is a bug")
+        validation["shared_weight_bytes"] = saved
         tokenizer.save_pretrained(tmp)
         model.config.save_pretrained(tmp)
         model.generation_config.save_pretrained(tmp)

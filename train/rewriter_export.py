@@ -242,3 +242,50 @@ def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: i
     manifest["files"] = {p.name: sha256(p) for p in sorted(out_dir.iterdir()) if p.is_file()}
     write_json(out_dir / MANIFEST, manifest)
     return manifest
+
+
+SHARED_WEIGHTS_FILE = "shared_weights.bin"
+
+
+def share_initializers(models: list[Path], store_name: str = SHARED_WEIGHTS_FILE, min_bytes: int = 1 << 20) -> int:
+    """Store weights that several graphs hold byte for byte (the tied word embeddings of the encoder and the
+    decoder) once, as ONNX external data in `store_name` beside the graphs; returns the bytes saved.
+
+    The graphs keep working unchanged (onnxruntime reads external data relative to the model file); only the
+    bundle gets smaller. Graphs with nothing in common are left as they are."""
+    import hashlib
+    import os
+
+    import onnx
+    from onnx.external_data_helper import set_external_data
+
+    loaded = [onnx.load(str(p), load_external_data=False) for p in models]
+    groups: dict[str, list] = {}
+    for model in loaded:
+        for tensor in model.graph.initializer:
+            if tensor.HasField("raw_data") and len(tensor.raw_data) >= min_bytes:
+                key = f"{tensor.data_type}:{list(tensor.dims)}:{hashlib.sha256(tensor.raw_data).hexdigest()}"
+                groups.setdefault(key, []).append(tensor)
+    shared = [tensors for tensors in groups.values() if len(tensors) > 1]
+    if not shared:
+        return 0
+    folder = models[0].parent
+    saved, offset = 0, 0
+    with (folder / store_name).open("wb") as fh:
+        for tensors in shared:
+            data = tensors[0].raw_data
+            pad = (-offset) % 4096  # page-aligned, so onnxruntime can map it
+            fh.write(b"\0" * pad)
+            offset += pad
+            fh.write(data)
+            for tensor in tensors:
+                set_external_data(tensor, location=store_name, offset=offset, length=len(data))
+                tensor.data_location = onnx.TensorProto.EXTERNAL
+                tensor.ClearField("raw_data")
+            offset += len(data)
+            saved += len(data) * (len(tensors) - 1)
+    for model, path in zip(loaded, models):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(model.SerializeToString())
+        os.replace(tmp, path)
+    return saved
