@@ -66,8 +66,8 @@ def test_callinkit_serve_runs_uvicorn_torch_free(tiny_bundle):
     port = free_port()
     code = TORCH_BLOCKER + textwrap.dedent(f"""
         from callinkit.cli import main
-        raise SystemExit(main(["serve", "--classifier-bundle", {str(tiny_bundle)!r}, "--port", "{port}",
-                               "--log-level", "warning", "--api-keys", "s3cret"]))
+        raise SystemExit(main(["serve", "--classifier-bundle", {str(tiny_bundle)!r}, "--rewriter-bundle", "none",
+                               "--port", "{port}", "--log-level", "warning", "--api-keys", "s3cret"]))
     """)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)

@@ -42,14 +42,20 @@ def test_default_classifier_labels_clear_cases():
     assert labels == ["call_out", "neutral"]
 
 
-def test_default_rewriter_and_suggest_keep_the_handle():
+def test_default_rewriter_reranks_and_suggest_rewrites_only_call_outs():
+    import re
+
     from callinkit import Rewriter, suggest
 
     rewriter = Rewriter.load()
     assert rewriter.classifier is not None and rewriter.embedder is not None
-    best = rewriter.rewrite_one(CALL_OUT, num_candidates=2)
-    assert "@dan_r" in best.text and best.text != CALL_OUT
-    assert {"call_in", "similarity", "score"} <= set(best.scores)
+    best = rewriter.rewrite_one(CALL_OUT, num_candidates=3)
+    assert best.text and best.text != CALL_OUT and "[unused" not in best.text
+    assert set(re.findall(r"@\w+", best.text)) <= {"@dan_r"}  # handles come back as written, never invented
+    assert len(best.candidates) == 3 and best.text == best.candidates[0].text
+    scores = [c.scores["score"] for c in best.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0 <= c.scores["call_in"] <= 1 and -1 <= c.scores["similarity"] <= 1 for c in best.candidates)
     result = suggest(CALL_OUT)
-    assert result.label == "call_out" and result.rewrite is not None and "@dan_r" in result.rewrite.text
+    assert result.label == "call_out" and result.rewrite is not None and result.rewrite.text
     assert suggest("the bus is late again and I'm soaked").rewrite is None
