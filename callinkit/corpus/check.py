@@ -17,10 +17,14 @@ from typing import Any
 from callinkit.config import LABELS
 from callinkit.configlib import did_you_mean
 from callinkit.corpus import (
+    ALTREF_SCHEMA,
+    DOMAINS,
     HARD_NEGATIVE_KINDS,
     KINDS,
     NEUTRAL_KINDS,
+    OPTIONAL_FIELDS,
     PLATFORMS,
+    REGISTERS,
     SCHEMAS,
     SPLITS,
     STRATEGIES,
@@ -68,8 +72,10 @@ class Report:
 def detect_kind(path: Path, first: dict[str, Any]) -> str:
     keys = set(first)
     for kind in KINDS:
-        if keys == set(SCHEMAS[kind]):
+        if set(SCHEMAS[kind]) <= keys <= set(SCHEMAS[kind]) | set(OPTIONAL_FIELDS):
             return kind
+    if keys == set(ALTREF_SCHEMA):
+        return "altrefs"
     if {"call_out", "call_in"} <= keys:
         return "pairs"
     if set(CLASSIFICATION_KEYS) <= keys:
@@ -121,11 +127,26 @@ def check_schema(records: Sequence[Record], report: Report) -> None:
     """Keys, types, enums and lengths of every record; unique ids."""
     seen: dict[str, Record] = {}
     for rec in records:
-        if rec.kind in SCHEMAS and set(rec.data) != set(SCHEMAS[rec.kind]):
-            extra = sorted(set(rec.data) - set(SCHEMAS[rec.kind]))
+        if rec.kind in SCHEMAS and not (set(SCHEMAS[rec.kind]) <= set(rec.data)
+                                         <= set(SCHEMAS[rec.kind]) | set(OPTIONAL_FIELDS)):
+            extra = sorted(set(rec.data) - set(SCHEMAS[rec.kind]) - set(OPTIONAL_FIELDS))
             missing = sorted(set(SCHEMAS[rec.kind]) - set(rec.data))
-            report.add(rec, f"{rec.kind} record keys differ: missing {missing}, unexpected {extra}")
+            report.add(rec, f"{rec.kind} record keys differ: missing {missing}, unexpected {extra} (optional: "
+                            f"{list(OPTIONAL_FIELDS)})")
             continue
+        if rec.kind == "altrefs":
+            if set(rec.data) != set(ALTREF_SCHEMA):
+                report.add(rec, f"a second-reference record has exactly the keys {list(ALTREF_SCHEMA)}")
+                continue
+            _check_text(report, rec, "call_in")
+            _check_enum(report, rec, "strategy", [s for s in STRATEGIES if s != "no_concern"])
+            continue
+        if "context" in rec.data and (not isinstance(rec.data["context"], str) or not rec.data["context"].strip()):
+            report.add(rec, "context, when present, must be a non-empty string (the post being replied to)")
+        if "register" in rec.data:
+            _check_enum(report, rec, "register", REGISTERS)
+        if "domain" in rec.data:
+            _check_enum(report, rec, "domain", DOMAINS)
         if "id" in rec.data:
             if rec.id in seen:
                 first = seen[rec.id]
@@ -151,7 +172,7 @@ def check_schema(records: Sequence[Record], report: Report) -> None:
                 if rec.data.get("strategy") is not None:
                     report.add(rec, "a call_out single has a style and strategy null")
             elif rec.data.get("label") == "call_in":
-                _check_enum(report, rec, "strategy", STRATEGIES)
+                _check_enum(report, rec, "strategy", [s for s in STRATEGIES if s != "no_concern"])
                 if rec.data.get("style") is not None:
                     report.add(rec, "a call_in single has a strategy and style null")
         elif rec.kind == "classification":
@@ -163,6 +184,8 @@ def record_texts(rec: Record) -> list[tuple[str, str]]:
     """(field, text) pairs of a record."""
     if rec.kind == "pairs":
         return [("call_out", str(rec.data.get("call_out", ""))), ("call_in", str(rec.data.get("call_in", "")))]
+    if rec.kind == "altrefs":
+        return [("call_in", str(rec.data.get("call_in", "")))]
     return [("text", str(rec.data.get("text", "")))]
 
 

@@ -1,0 +1,235 @@
+"""The guard: checks a candidate rewrite before it may be suggested to a person (torch-free, no model).
+
+A candidate fails when it
+  - repeats an insult, slur or profanity of its source, or adds one (lexicon);
+  - contains a threat (violence, doxxing, "I know where you live", going after someone's job or family,
+    leaking messages), whether or not the source had one: a rewrite never carries a threat;
+  - drops an @mention, a #channel, a URL or a number of the source, or most of a quoted phrase, unless that
+    item is the attack itself (a quote made of insults, a pile-on hashtag, the extra tags of a pile-on);
+  - invents an @mention, a number or a capitalised name that the source does not have;
+  - is empty, or is the source copied unchanged.
+The classifier part of the guard (P(call_in) above the bundle's threshold) lives in the rewriter, which has
+the classifier; `check_candidate` takes that probability as an argument.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Insults, profanity and dismissals aimed at a person. Matched as whole words, case-insensitive; `*` marks a
+# stem that also matches longer words (fuck* -> fucking).
+INSULTS = (
+    "idiot*", "moron*", "clown*", "stupid*", "dumb", "dumbass*", "dumber", "dumbest", "pathetic", "loser*",
+    "imbecile*", "cretin*", "halfwit*", "dimwit*", "nitwit*", "numpty", "muppet*", "tosser*", "wanker*", "twat*",
+    "bellend*", "knobhead*", "plonker*", "dipshit*", "shithead*", "asshole*", "arsehole*", "jackass*", "dickhead*",
+    "prick*", "bitch*", "bastard*", "scum*", "scumbag*", "lowlife*", "degenerate*", "creep*", "pig", "pigs",
+    "trash", "garbage", "brainless", "braindead", "brain-dead", "clueless", "ignoramus*", "bigot*", "hypocrite*",
+    "grifter*", "shill*", "sheeple", "snowflake*", "karen", "incel*", "simp", "npc", "troll", "trolls",
+    "fool", "fools", "freak", "freaks", "freakshow", "weirdo*", "cringe", "delusional", "lmao", "lmfao", "ratio", "ratioed", "cope",
+    "seethe", "stfu", "gtfo", "kys", "smh", "yikes",
+    "fuck*", "fck*", "f*ck*", "motherfucker*", "shit", "shits", "shitty", "bullshit", "crap", "crappy",
+    "damn", "goddamn", "wtf", "ffs", "bloody", "arse", "ass", "piss*", "cunt*", "whore*", "slut*", "hoe", "hoes",
+    "skank*", "douche*", "dick", "dicks", "cock", "cocks", "retard", "dumbo", "dork*", "nerd", "loony", "psycho", "psychos",
+    "lunatic*", "maniac", "maniacs", "useless", "worthless", "disgusting", "vile", "ugly", "fat", "fatass", "gross",
+)
+# Phrases of the same kind (matched as written, case-insensitive).
+INSULT_PHRASES = (
+    "nobody asked", "no one asked", "who asked", "log off", "touch grass", "shut up", "shut the", "get a life",
+    "educate yourself", "do better", "fell off", "go back to", "kill yourself", "piece of work", "waste of space",
+    "drink bleach", "get lost", "grow up", "clown show", "blocked and reported", "imagine being",
+)
+# Slurs (detection only, so that no rewrite repeats one). Stems.
+SLURS = (
+    "retard*", "fag", "fags", "faggot*", "tranny*", "trannies", "nigger*", "nigga*", "spic", "spics", "chink*",
+    "kike*", "gook*", "wetback*", "dyke*", "spaz*", "spastic*", "coon", "coons", "paki", "pakis", "raghead*",
+    "towelhead*", "gypped", "gyp", "cripple", "cripples", "midget*", "shemale*", "mong", "mongs", "sperg*",
+    "autist", "libtard*", "feminazi*",
+)
+
+_THREAT_PATTERNS = (
+    r"\b(?:i|we|he|she|they|someone|somebody)\s*(?:'ll|will|'m going to|am going to|'m gonna|am gonna|gonna|are going to"
+    r"|'re going to|'re gonna|would|'d)\s+(?:\w+\s+){0,3}?(?:find|hurt|kill|break|beat|punch|smash|bash|slap|stab|"
+    r"shoot|end|ruin|destroy|come for|come after|track|hunt|dox+|leak|expose|visit|show up|make you|make sure you|"
+    r"get you|deal with you|sort you|teach you|burn|call your|email your|tell your|contact your|message your|"
+    r"send (?:this|these|it|them|the \w+) to)\b",
+    r"\bknow where (?:you|u) (?:live|work|sleep|park|go)\b", r"\bfind out where (?:you|u)\b",
+    r"\bwatch (?:your|ur) back\b", r"\bsleep with one eye open\b", r"\b(?:you're|youre|ur|you are) (?:dead|done for|finished)\b",
+    r"\bor else\b", r"\b(?:break|smash|bash|snap|kick|punch|rearrange) (?:your|ur|his|her) (?:\w+ )?(?:face|jaw|legs?|"
+    r"arms?|neck|teeth|head|nose|skull|kneecaps?)\b",
+    r"\b(?:kill|shoot|stab|hurt|beat|punch|strangle|choke|murder) (?:you|u|him|her|them|ya)\b",
+    r"\bdox+(?:ed|ing|x)?\b", r"\b(?:your|ur) (?:home )?address\b", r"\bpay for (?:this|that|it)\b",
+    r"\bshow up at (?:your|ur)\b", r"\b(?:see|meet) (?:you|u) outside\b", r"\bkill yourself\b|\bkys\b",
+    r"\bleak(?:ing|ed)? (?:your|ur|the|these|those|all|his|her)? ?(?:dms?|messages|texts|chats?|screenshots?|nudes|pics|"
+    r"photos)\b", r"\bpost(?:ing)? (?:your|ur) (?:address|number|dms|nudes)\b",
+    r"\b(?:your|ur) (?:kids|children|family|wife|husband|mum|mom) (?:will|would|are going to|gonna)\b",
+    r"\bi'?ll make (?:you|u|sure you) (?:regret|pay|suffer)\b", r"\byou(?:'ll| will) regret\b",
+    r"\b(?:send|sending|forward|forwarding|show|showing|email|emailing|report|reporting|take|taking)\s+(?:\w+\s+){0,3}?"
+    r"to (?:your|ur) (?:boss|employer|manager|hr|school|family|wife|husband|mum|mom|parents|kids|work)\b",
+    r"\b(?:call|calling|tell|telling|email|emailing|contact|contacting|message|messaging|ring|ringing) (?:your|ur) "
+    r"(?:boss|employer|manager|hr|school|family|wife|husband|mum|mom|parents)\b",
+    r"\bwhen i find (?:you|u)\b", r"\bi'?m coming for (?:you|u)\b", r"\bcoming to (?:your|ur) (?:house|home|work)\b",
+)
+THREAT_RE = re.compile("|".join(f"(?:{p})" for p in _THREAT_PATTERNS), re.IGNORECASE)
+
+
+def _word_re(words: Iterable[str]) -> re.Pattern[str]:
+    parts = []
+    for w in sorted(set(words), key=len, reverse=True):
+        if w.endswith("*"):
+            parts.append(re.escape(w[:-1]).replace(r"\*", r"\*?") + r"\w*")
+        else:
+            parts.append(re.escape(w).replace(r"\*", r"\*?"))
+    return re.compile(r"(?<![\w'])(?:" + "|".join(parts) + r")(?![\w])", re.IGNORECASE)
+
+
+INSULT_RE = _word_re(INSULTS)
+SLUR_RE = _word_re(SLURS)
+PHRASE_RE = re.compile("|".join(re.escape(p) for p in sorted(INSULT_PHRASES, key=len, reverse=True)), re.IGNORECASE)
+
+MENTION_RE = re.compile(r"(?<![\w@])@\w+(?:\.\w+)*")
+HASHTAG_RE = re.compile(r"(?<![\w#&])#\w+(?:-\w+)*")
+URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+NUMBER_RE = re.compile(r"(?<![\w.])\$?\d+(?:[.,:]\d+)*%?(?:k|m|x)?(?![\w])", re.IGNORECASE)
+QUOTE_RE = re.compile(r"[\"“]([^\"”]{3,}?)[\"”]|(?:(?<=\s)|^)[‘']([^'’]{3,}?)[’'](?=[\s.,!?;:)]|$)")
+CAPITAL_RE = re.compile(r"(?<![\w'@#])([A-Z][a-z]+(?:[A-Z][a-z]+)*)\b")
+# Capitalised words a rewrite may use without the source having them.
+COMMON_CAPITALISED = {
+    "i", "i'm", "i'd", "i've", "i'll", "dm", "dms", "ok", "okay", "hey", "hi", "thanks", "please", "sorry", "could",
+    "would", "can", "will", "is", "are", "was", "it", "it's", "that", "this", "these", "those", "there", "their",
+    "they", "we", "you", "your", "my", "our", "if", "when", "what", "why", "how", "who", "which", "where", "maybe",
+    "also", "and", "but", "so", "just", "not", "no", "yes", "the", "a", "an", "one", "some", "any", "do", "does",
+    "did", "have", "has", "let", "let's", "saying", "calling", "using", "posting", "sharing", "quick", "small",
+    "english", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+}
+_STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "is", "it", "that", "this", "for", "with", "you",
+         "your", "i", "me", "my", "be", "are", "was", "at", "as", "so"}
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the guard needs to know about a source, computed once per source."""
+
+    text: str
+    attack_words: frozenset[str]
+    has_threat: bool
+    required_mentions: tuple[str, ...]
+    required_channels: tuple[str, ...]
+    urls: tuple[str, ...]
+    numbers: tuple[str, ...]
+    quotes: tuple[tuple[str, ...], ...]
+    words: frozenset[str]
+    mentions: frozenset[str]
+
+
+def _norm_number(n: str) -> str:
+    return n.lower().replace(",", "").lstrip("$").rstrip("%")
+
+
+def _content_words(text: str) -> tuple[str, ...]:
+    return tuple(w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOP and len(w) > 1)
+
+
+def attack_terms(text: str) -> set[str]:
+    """Lowercased insults, slurs and dismissive phrases found in `text`."""
+    return ({m.group(0).lower() for m in INSULT_RE.finditer(text)} | {m.group(0).lower() for m in SLUR_RE.finditer(text)}
+            | {m.group(0).lower() for m in PHRASE_RE.finditer(text)})
+
+
+def source_facts(text: str) -> SourceFacts:
+    attack = attack_terms(text)
+    mentions = MENTION_RE.findall(text)
+    # A tagging pile-on (three or more tags) keeps its addressee, the first tag, and drops the rest.
+    required_mentions = tuple(dict.fromkeys(mentions if len(set(mentions)) <= 2 else mentions[:1]))
+    # Lower-case tags are channels (#general, #vendor-escalations); CamelCase and capitalised ones are usually
+    # pile-on hashtags (#ClownOfTheWeek) that a call-in drops.
+    channels = tuple(dict.fromkeys(h for h in HASHTAG_RE.findall(text) if h == h.lower() and not attack_terms(h[1:])))
+    quotes = []
+    for m in QUOTE_RE.finditer(text):
+        q = m.group(1) or m.group(2) or ""
+        if attack_terms(q) or THREAT_RE.search(q):
+            continue  # the quote is the attack itself
+        words = _content_words(q)
+        if words:
+            quotes.append(words)
+    return SourceFacts(
+        text=text, attack_words=frozenset(attack), has_threat=bool(THREAT_RE.search(text)),
+        required_mentions=required_mentions, required_channels=channels,
+        urls=tuple(dict.fromkeys(URL_RE.findall(text))),
+        numbers=tuple(dict.fromkeys(_norm_number(n) for n in NUMBER_RE.findall(text))),
+        quotes=tuple(quotes), words=frozenset(re.findall(r"[a-z0-9']+", text.lower())),
+        mentions=frozenset(m.lower() for m in mentions),
+    )
+
+
+def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float | None = None,
+                    min_call_in: float = 0.5) -> list[str]:
+    """Every reason `candidate` may not be suggested for `source`; empty when it passes."""
+    facts = source if isinstance(source, SourceFacts) else source_facts(source)
+    text = candidate.strip()
+    if not text:
+        return ["empty rewrite"]
+    problems: list[str] = []
+    low = text.lower()
+    if re.sub(r"\W+", " ", low).strip() == re.sub(r"\W+", " ", facts.text.lower()).strip():
+        problems.append("copies the source unchanged")
+    kept = sorted(t for t in attack_terms(text) if t in facts.attack_words)
+    if kept:
+        problems.append(f"repeats the source's insult or slur: {', '.join(kept)}")
+    added = sorted(t for t in attack_terms(text) if t not in facts.attack_words)
+    if added:
+        problems.append(f"adds an insult or profanity: {', '.join(added)}")
+    threat = THREAT_RE.search(text)
+    if threat:
+        problems.append(f"contains a threat: {threat.group(0)!r}")
+    lost = [m for m in facts.required_mentions if m.lower() not in low]
+    lost += [c for c in facts.required_channels if c.lower() not in low]
+    lost += [u for u in facts.urls if u not in text]
+    cand_numbers = {_norm_number(n) for n in NUMBER_RE.findall(text)}
+    lost += [n for n in facts.numbers if n not in cand_numbers and n not in low]
+    if lost:
+        problems.append(f"drops {', '.join(lost)}")
+    cand_words = set(re.findall(r"[a-z0-9']+", low))
+    for quote in facts.quotes:
+        if sum(w in cand_words for w in quote) < 0.6 * len(quote):
+            problems.append(f"drops the quoted words '{' '.join(quote)[:60]}'")
+            break
+    new_mentions = [m for m in MENTION_RE.findall(text) if m.lower() not in facts.mentions]
+    new_numbers = [n for n in NUMBER_RE.findall(text) if _norm_number(n) not in facts.numbers
+                   and _norm_number(n) not in facts.words]
+    new_names = []
+    for m in CAPITAL_RE.finditer(text):
+        word = m.group(1)
+        start = m.start(1)
+        before = text[:start].rstrip()
+        sentence_start = not before or before[-1] in ".!?:\n\"“(" or before.endswith(("—", "-"))
+        if sentence_start or word.lower() in COMMON_CAPITALISED or word.lower() in facts.words:
+            continue
+        new_names.append(word)
+    invented = new_mentions + new_numbers + new_names
+    if invented:
+        problems.append(f"invents {', '.join(dict.fromkeys(invented))}")
+    if p_call_in is not None and p_call_in < min_call_in:
+        problems.append(f"not a call-in by the classifier (P(call_in) {p_call_in:.2f} < {min_call_in:.2f})")
+    return problems
+
+
+def chrf(hypothesis: str, reference: str, max_n: int = 6, beta: float = 2.0) -> float:
+    """Sentence chrF (character n-grams 1..6, beta 2; spaces removed, as sacrebleu), 0..1."""
+    from collections import Counter
+
+    hyp, ref = hypothesis.replace(" ", ""), reference.replace(" ", "")
+    precisions, recalls = [], []
+    for n in range(1, max_n + 1):
+        h = Counter(hyp[i:i + n] for i in range(len(hyp) - n + 1))
+        r = Counter(ref[i:i + n] for i in range(len(ref) - n + 1))
+        if not h or not r:
+            continue
+        overlap = sum((h & r).values())
+        precisions.append(overlap / sum(h.values()))
+        recalls.append(overlap / sum(r.values()))
+    if not precisions:
+        return 0.0
+    p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
+    return 0.0 if p + r == 0 else (1 + beta**2) * p * r / (beta**2 * p + r)

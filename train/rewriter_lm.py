@@ -1,0 +1,293 @@
+"""Rewriter v2 recipe: fine-tune SmolLM2-135M-Instruct as the call-in rewriter with the Trainer.
+
+Causal-LM fine-tuning on the chat template (`callinkit.lm_prompt`), loss on the call-in tokens only, in
+stages that each start from the previous stage's weights (so new corpus rounds can be added as a stage
+and `--resume` keeps what is done). The run folder:
+
+    config.yaml                        merged config
+    stages/<i>-<name>/checkpoints/     Trainer checkpoints (resume with --resume)
+    stages/<i>-<name>/final/           the stage's weights + tokenizer
+    stages/<i>-<name>/loss_curve.png   training and validation loss
+    stages/<i>-<name>/samples.jsonl    greedy rewrites of validation call-outs after the stage
+    stages/<i>-<name>/stage_info.json  steps, wall time, losses, data rows per source
+    best/                              the last stage's weights (what `callinkit export` reads)
+    run_info.json                      base model, wall time per stage
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from callinkit.config import DataConfig, LMStageConfig, RewriterLMConfig, config_to_yaml
+from callinkit.errors import CallinkitError
+from callinkit.lm_prompt import IM_END, SYSTEM_PROMPT, render_prompt
+from callinkit.train.checkpoints import last_checkpoint
+from callinkit.train.plots import plot_loss_curve
+
+
+def system_prompt(config: RewriterLMConfig) -> str:
+    return config.model.system_prompt or SYSTEM_PROMPT
+
+
+def encode_example(tokenizer, source: str, target: str, max_length: int, system: str,
+                   context: str | None = None) -> dict[str, list[int]]:
+    """input_ids = prompt + call-in + <|im_end|>; labels mask the prompt with -100.
+
+    When too long, the source is cut (from its end), never the call-in: a model that learns from cut
+    targets learns to stop mid-sentence.
+    """
+    target_ids = tokenizer(target.strip() + IM_END, add_special_tokens=False)["input_ids"]
+    target_ids = target_ids[: max_length // 2]
+    prompt_ids = tokenizer(render_prompt(source, context, system), add_special_tokens=False)["input_ids"]
+    budget = max_length - len(target_ids)
+    if len(prompt_ids) > budget:
+        # Keep the prompt's header and its assistant turn opener; cut the middle of the user's text.
+        tail = tokenizer(f"{IM_END}\n<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+        prompt_ids = prompt_ids[: budget - len(tail)] + tail
+    ids = prompt_ids + target_ids
+    return {"input_ids": ids, "attention_mask": [1] * len(ids),
+            "labels": [-100] * len(prompt_ids) + target_ids}
+
+
+class Collator:
+    """Right-pads input_ids / attention_mask / labels to the batch's longest example."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, features: Sequence[dict[str, list[int]]]):
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+
+        def pad(key, value):
+            return torch.tensor([f[key] + [value] * (width - len(f[key])) for f in features])
+
+        return {"input_ids": pad("input_ids", self.pad_id), "attention_mask": pad("attention_mask", 0),
+                "labels": pad("labels", -100)}
+
+
+def stage_rows(stage: LMStageConfig, config: RewriterLMConfig) -> dict[str, list[dict[str, Any]]]:
+    from callinkit.train.data import build_splits
+
+    data = DataConfig(sources=stage.sources, validation_fraction=config.validation_fraction,
+                      test_fraction=config.test_fraction)
+    return build_splits(stage.sources, data, "pairs", config.seed)
+
+
+def _count(rows: Sequence[dict[str, Any]], key: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in rows:
+        out[r[key]] = out.get(r[key], 0) + 1
+    return out
+
+
+def load_lm(location: str):
+    """(model, tokenizer) from a Hugging Face folder or hub id, fp32, ready to train."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(location)
+    model = AutoModelForCausalLM.from_pretrained(location, dtype=torch.float32)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = IM_END
+    return model, tokenizer
+
+
+def apply_freezing(model, config: RewriterLMConfig) -> dict[str, int]:
+    """Freeze what the config says; returns trainable and total parameter counts."""
+    m = config.model
+    for p in model.parameters():
+        p.requires_grad = True
+    if m.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad = False
+        out = model.get_output_embeddings()
+        if out is not None:
+            out.weight.requires_grad = False
+    for layer in model.model.layers[: m.freeze_layers]:
+        for p in layer.parameters():
+            p.requires_grad = False
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable_parameters": trainable, "total_parameters": total}
+
+
+@dataclasses.dataclass
+class _Encoded:
+    train: Any
+    validation: Any
+    validation_rows: list[dict[str, Any]]
+    provenance: dict[str, Any]
+
+
+def encode_stage(stage: LMStageConfig, config: RewriterLMConfig, tokenizer) -> _Encoded:
+    import datasets
+
+    splits = stage_rows(stage, config)
+    system = system_prompt(config)
+
+    def encode(rows):
+        enc = [encode_example(tokenizer, r["call_out"], r["call_in"], config.model.max_length, system,
+                              r.get("context")) for r in rows]
+        return datasets.Dataset.from_dict({k: [e[k] for e in enc] for k in ("input_ids", "attention_mask", "labels")})
+
+    validation = splits["validation"][: stage.validation_examples]
+    provenance = {"sources": [{"name": s.name, "path": s.path, "weight": s.weight, "mode": s.mode}
+                              for s in stage.sources],
+                  "rows": {k: len(v) for k, v in splits.items()},
+                  "train_rows_by_source": _count(splits["train"], "source")}
+    return _Encoded(encode(splits["train"]), encode(validation), splits["validation"], provenance)
+
+
+def generate_greedy(model, tokenizer, texts: Sequence[str], system: str, max_new_tokens: int = 80,
+                    contexts: Sequence[str | None] | None = None, batch_size: int = 8) -> list[str]:
+    """Greedy rewrites with transformers.generate (the reference the ONNX path is checked against)."""
+    import torch
+
+    model.eval()
+    contexts = list(contexts or [None] * len(texts))
+    eos = tokenizer.convert_tokens_to_ids(IM_END)
+    out: list[str] = []
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        for start in range(0, len(texts), batch_size):
+            prompts = [render_prompt(t, c, system) for t, c in
+                       zip(texts[start:start + batch_size], contexts[start:start + batch_size])]
+            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            with torch.no_grad():
+                ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos,
+                                     pad_token_id=tokenizer.pad_token_id)
+            for row in ids[:, enc["input_ids"].shape[1]:]:
+                out.append(tokenizer.decode(row, skip_special_tokens=True).strip())
+    finally:
+        tokenizer.padding_side = old_side
+    return out
+
+
+def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, stage_dir: Path,
+              resume: bool) -> dict[str, Any]:
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    enc = encode_stage(stage, config, tokenizer)
+    params = apply_freezing(model, config)
+    checkpoints = stage_dir / "checkpoints"
+    checkpoint = last_checkpoint(checkpoints) if resume else None
+    args = TrainingArguments(
+        output_dir=str(checkpoints),
+        max_steps=stage.max_steps,
+        per_device_train_batch_size=stage.batch_size,
+        per_device_eval_batch_size=stage.batch_size * 2,
+        gradient_accumulation_steps=stage.gradient_accumulation_steps,
+        learning_rate=stage.learning_rate,
+        weight_decay=stage.weight_decay,
+        warmup_steps=stage.warmup_ratio,
+        lr_scheduler_type="linear",
+        logging_steps=stage.logging_steps,
+        eval_strategy="steps",
+        eval_steps=stage.eval_steps,
+        save_strategy="steps",
+        save_steps=stage.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        data_seed=config.seed,
+        train_sampling_strategy="group_by_length" if stage.group_by_length else "random",
+        use_cpu=not torch.cuda.is_available(),
+        report_to="none",
+        remove_unused_columns=False,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=enc.train, eval_dataset=enc.validation,
+                      data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    seconds = time.perf_counter() - started
+    final = stage_dir / "final"
+    trainer.save_model(str(final))
+    tokenizer.save_pretrained(str(final))
+    history = trainer.state.log_history
+    (stage_dir / "log_history.json").write_text(json.dumps(history, indent=2) + "\n")
+    plot_loss_curve(history, stage_dir / "loss_curve.png", title=f"{config.name}: stage {stage.name}")
+    losses = [h["loss"] for h in history if "loss" in h]
+    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
+    start_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+    info = {"stage": stage.name, "steps": result.global_step, "seconds": round(seconds, 1),
+            "steps_this_run": result.global_step - start_step,
+            "seconds_per_step": round(seconds / max(1, result.global_step - start_step), 3),
+            "final_train_loss": losses[-1] if losses else None, "final_eval_loss": evals[-1] if evals else None,
+            **params, "data": enc.provenance, "resumed_from": str(checkpoint) if checkpoint else None}
+    (stage_dir / "stage_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    rows = [r for r in enc.validation_rows if not r["source"].endswith(":copy")][:20]
+    outs = generate_greedy(model, tokenizer, [r["call_out"] for r in rows], system_prompt(config),
+                           config.generation.max_new_tokens, [r.get("context") for r in rows])
+    with (stage_dir / "samples.jsonl").open("w", encoding="utf-8") as fh:
+        for r, o in zip(rows, outs):
+            fh.write(json.dumps({"source": r["call_out"], "reference": r["call_in"], "greedy": o},
+                                ensure_ascii=False) + "\n")
+    return info
+
+
+def check_resumable(config: RewriterLMConfig, saved: Path, run_dir: Path) -> None:
+    """A resumed run may change or add stages that have not started yet, and nothing else."""
+    import yaml
+
+    from callinkit.config import config_from_dict
+
+    old = config_from_dict(yaml.safe_load(saved.read_text(encoding="utf-8")), str(saved))
+    started = [i for i, s in enumerate(old.stages) if (run_dir / "stages" / f"{i}-{s.name}").exists()]
+    keep = (max(started) + 1) if started else 0
+    if (dataclasses.replace(old, stages=old.stages[:keep]) != dataclasses.replace(config, stages=config.stages[:keep])
+            or len(config.stages) < keep):
+        raise CallinkitError(f"--resume: the config differs from {saved} in more than the stages that have not "
+                             "started; resume with the same settings, or start a new run_dir")
+
+
+def train(config: RewriterLMConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
+    """Run every stage in order (skipping finished stages when resuming); returns run_info."""
+    from transformers import set_seed
+
+    from callinkit.train.lm_base import resolve_lm_base
+
+    run_dir = Path(run_dir or config.run_dir)
+    saved = run_dir / "config.yaml"
+    if resume:
+        if not saved.is_file():
+            raise CallinkitError(f"--resume: {run_dir} has no config.yaml; nothing to resume")
+        check_resumable(config, saved, run_dir)
+    elif (run_dir / "stages").exists():
+        raise CallinkitError(f"{run_dir} already has stages; pass --resume to continue, or choose another run_dir")
+    base = resolve_lm_base(config.model.base)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    saved.write_text(config_to_yaml(config), encoding="utf-8")
+    set_seed(config.seed)
+
+    model = tokenizer = None
+    stages_info = []
+    for index, stage in enumerate(config.stages):
+        stage_dir = run_dir / "stages" / f"{index}-{stage.name}"
+        if (stage_dir / "final" / "config.json").is_file() and (stage_dir / "stage_info.json").is_file():
+            print(f"stage {stage.name}: already finished, loading {stage_dir / 'final'}")
+            model, tokenizer = load_lm(str(stage_dir / "final"))
+            stages_info.append(json.loads((stage_dir / "stage_info.json").read_text()))
+            continue
+        if model is None:
+            model, tokenizer = load_lm(base.location)
+        print(f"stage {stage.name}: {stage.max_steps} steps")
+        stages_info.append(run_stage(model, tokenizer, stage, config, stage_dir, resume))
+    best = run_dir / "best"
+    shutil.rmtree(best, ignore_errors=True)
+    shutil.copytree(run_dir / "stages" / f"{len(config.stages) - 1}-{config.stages[-1].name}" / "final", best)
+    info = {"name": config.name, "base_model": base.provenance(), "system_prompt": system_prompt(config),
+            "stages": stages_info, "seconds_total": round(sum(s["seconds"] for s in stages_info), 1)}
+    (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    for s in stages_info:
+        print(f"stage {s['stage']}: {s['steps']} steps in {s['seconds']:.0f} s; final train loss "
+              f"{s['final_train_loss']}, eval loss {s['final_eval_loss']}")
+    print(f"run folder: {run_dir}")
+    return info

@@ -1,0 +1,211 @@
+"""Export rewriter v2 (a fine-tuned decoder-only LM) to a torch-free bundle with onnxruntime-genai's builder.
+
+We do not write our own export for this architecture: onnxruntime-genai's model builder
+(`python -m onnxruntime_genai.models.builder`) already turns a Hugging Face Llama folder into an ONNX decoder
+with a KV cache and the genai_config.json its C++ generator reads, in fp32, int8 or int4 (MatMulNBits, with
+the tied embedding and output head stored once). What this module adds, all recorded in the manifest:
+
+  - fp32 check: greedy token ids from the builder's fp32 model equal `transformers.generate` greedy ids on
+    fixed sources (the prompt, the stop token and the decoding loop agree with training);
+  - quantization gate: the share of quantized greedy rewrites identical to fp32's and their chrF against
+    fp32 (refused below `export.min_agreement`);
+  - guard threshold: the classifier's P(call_in) that 90% of validation call-in references reach;
+  - the bundle: decoder, genai_config.json, tokenizer, prompt, generation defaults, guard settings and the
+    reranking classifier. Written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from callinkit import __version__
+from callinkit.bundle import FORMAT_NAME, MANIFEST, atomic_directory, read_manifest, write_json
+from callinkit.errors import CallinkitError
+from callinkit.lm_prompt import IM_END
+
+LM_FORMAT_VERSION = 2
+CHECK_SOURCES = [
+    "you absolute clown, delete this before everyone sees how dumb you are",
+    "@maria_k stop spreading that fake CDC stat, educate yourself https://www.cdc.gov/flu",
+    "WOW. calling people 'psycho' in the team chat, so professional 🙄 #fail",
+    "nobody asked for your opinion on her pronouns, log off",
+    "say that again and I'll break your jaw",
+    "Bless your heart, Kevin, maybe read the accessibility guide before you post another video without captions.",
+    "imagine reposting @lina.draws art without credit and calling it yours lmao",
+    "the bus is late again and I'm soaked",
+]
+GENAI_FILES = ("model.onnx", "model.onnx.data", "genai_config.json", "tokenizer.json", "tokenizer_config.json")
+
+
+class RewriterExportError(CallinkitError):
+    """The exported rewriter disagrees with PyTorch, or quantization cost too much."""
+
+
+def build_genai(hf_dir: Path, out_dir: Path, precision: str, log: Path, block_size: int = 128) -> float:
+    """Run onnxruntime-genai's builder; returns seconds. Its (long) output goes to `log`."""
+    cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir),
+           "-p", precision, "-e", "cpu"]
+    if precision == "int4":
+        cmd += ["--extra_options", f"block_size={block_size}", "accuracy_level=4"]
+    started = time.perf_counter()
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"$ {' '.join(cmd)}\n")
+        fh.flush()
+        result = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    if result.returncode != 0 or not (out_dir / "genai_config.json").is_file():
+        raise RewriterExportError(f"onnxruntime-genai's builder failed ({precision}); see {log}")
+    # The builder's pad token is <|im_end|>, which also appears inside every chat prompt; onnxruntime-genai
+    # masks pad tokens, so padding must use a token the prompt never holds (<|endoftext|>, id 0).
+    cfg_path = out_dir / "genai_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["model"]["pad_token_id"] = 0
+    cfg_path.write_text(json.dumps(cfg, indent=4) + "\n")
+    return time.perf_counter() - started
+
+
+def genai_greedy_ids(folder: Path, prompts: list[list[int]], max_new_tokens: int, eos_id: int) -> list[list[int]]:
+    import numpy as np
+    import onnxruntime_genai as og
+
+    model = og.Model(str(folder))
+    out = []
+    for ids in prompts:
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False)
+        gen = og.Generator(model, params)
+        gen.append_tokens(np.array([ids], dtype=np.int32))
+        while not gen.is_done():
+            gen.generate_next_token()
+        seq = [int(t) for t in gen.get_sequence(0)[len(ids):]]
+        out.append(seq[: seq.index(eos_id)] if eos_id in seq else seq)
+    return out
+
+
+def torch_greedy_ids(model, prompts: list[list[int]], max_new_tokens: int, eos_id: int) -> list[list[int]]:
+    import torch
+
+    model.eval()
+    out = []
+    for ids in prompts:
+        with torch.no_grad():
+            gen = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                 max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos_id,
+                                 pad_token_id=0)
+        seq = gen[0, len(ids):].tolist()
+        out.append(seq[: seq.index(eos_id)] if eos_id in seq else seq)
+    return out
+
+
+def choose_min_call_in(classifier_bundle: str, config, quantile: float = 0.10) -> dict[str, Any]:
+    """The guard's P(call_in) threshold: the level 90% of validation call-in references reach."""
+    import numpy as np
+
+    from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
+    from callinkit.serve.classifier import Classifier
+
+    rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "validation"]
+    clf = Classifier.load(classifier_bundle)
+    refs = [p.scores["call_in"] for p in clf.predict([r["call_in"] for r in rows])]
+    srcs = [p.scores["call_in"] for p in clf.predict([r["call_out"] for r in rows])]
+    threshold = float(np.clip(np.quantile(refs, quantile), 0.2, 0.8))
+    return {"min_call_in": round(threshold, 3), "chosen_on": f"{len(rows)} corpus validation pairs",
+            "rule": f"the {quantile:.0%} quantile of P(call_in) over the call-in references, clipped to [0.2, 0.8]",
+            "references_passing": round(float(np.mean(np.array(refs) >= threshold)), 3),
+            "call_outs_passing": round(float(np.mean(np.array(srcs) >= threshold)), 3)}
+
+
+def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = None,
+                       classifier_bundle: str | None = None, overwrite: bool = False,
+                       extra_sources: list[str] | None = None) -> dict[str, Any]:
+    """Export `run_dir/best` (a rewriter_lm run) to a v2 rewriter bundle in `out_dir`; returns the manifest."""
+    import yaml
+    from sacrebleu.metrics import CHRF
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from callinkit.config import config_from_dict
+    from callinkit.train.export import sha256
+    from callinkit.train.rewriter_lm import system_prompt
+
+    best = run_dir / "best"
+    if not (best / "config.json").is_file():
+        raise CallinkitError(f"{run_dir} has no trained rewriter in best/; run `callinkit train` first")
+    config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()), str(run_dir / "config.yaml"))
+    precision = precision or config.export.precision
+    classifier_bundle = classifier_bundle or config.export.classifier_bundle
+    if classifier_bundle:
+        read_manifest(classifier_bundle, kind="classifier")
+    tokenizer = AutoTokenizer.from_pretrained(best)
+    model = AutoModelForCausalLM.from_pretrained(best)
+    eos_id = tokenizer.convert_tokens_to_ids(IM_END)
+    system = system_prompt(config)
+    gen = config.generation
+    from callinkit.lm_prompt import render_prompt
+
+    sources = CHECK_SOURCES + list(extra_sources or [])
+    prompts = [tokenizer(render_prompt(s, None, system), add_special_tokens=False)["input_ids"] for s in sources]
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="callinkit-export-"))
+    log = Path(out_dir).parent / f"{Path(out_dir).name}.build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fp32 = work / "fp32"
+        build_genai(best, fp32, "fp32", log)
+        want = torch_greedy_ids(model, prompts, gen.max_new_tokens, eos_id)
+        got = genai_greedy_ids(fp32, prompts, gen.max_new_tokens, eos_id)
+        identical = sum(a == b for a, b in zip(want, got))
+        validation: dict[str, Any] = {"check_examples": len(sources), "fp32_greedy_identical_to_generate": identical}
+        if identical != len(sources):
+            bad = next(i for i, (a, b) in enumerate(zip(want, got)) if a != b)
+            raise RewriterExportError(
+                f"fp32 onnxruntime-genai greedy output differs from transformers.generate on {len(sources) - identical}"
+                f" of {len(sources)} sources (first: {sources[bad]!r}: {tokenizer.decode(want[bad])!r} vs "
+                f"{tokenizer.decode(got[bad])!r})")
+        built = fp32
+        if precision != "fp32":
+            built = work / precision
+            build_genai(best, built, precision, log)
+            q = genai_greedy_ids(built, prompts, gen.max_new_tokens, eos_id)
+            same = sum(a == b for a, b in zip(got, q))
+            chrf = CHRF().corpus_score([tokenizer.decode(t) for t in q], [[tokenizer.decode(t) for t in got]]).score
+            validation.update({f"{precision}_greedy_identical_to_fp32": same, f"{precision}_chrf_vs_fp32": round(chrf, 1),
+                               "min_agreement": config.export.min_agreement})
+            if same / len(sources) < config.export.min_agreement:
+                raise RewriterExportError(f"{precision} greedy text equals fp32's on only {same}/{len(sources)} check "
+                                          f"sources (< {config.export.min_agreement:.0%}); export fp32 or int8")
+        guard = choose_min_call_in(classifier_bundle, config) if classifier_bundle else {"min_call_in": 0.5}
+        with atomic_directory(out_dir, overwrite=overwrite) as tmp:
+            for name in GENAI_FILES:
+                if (built / name).is_file():
+                    shutil.copy(built / name, tmp / name)
+            shutil.copy(run_dir / "config.yaml", tmp / "training_config.yaml")
+            info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
+            if classifier_bundle:
+                shutil.copytree(classifier_bundle, tmp / "classifier")
+            manifest = {
+                "format": FORMAT_NAME, "format_version": LM_FORMAT_VERSION, "kind": "rewriter",
+                "architecture": "decoder_lm", "runtime": "onnxruntime-genai", "name": config.name,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "callinkit_version": __version__,
+                "precision": precision, "prompt": {"template": "chatml", "system": system},
+                "eos_token_id": eos_id, "max_prompt_tokens": config.model.max_length,
+                "generation": {"num_candidates": gen.num_candidates, "max_new_tokens": gen.max_new_tokens,
+                               "temperature": gen.temperature, "top_p": gen.top_p,
+                               "repetition_penalty": gen.repetition_penalty},
+                "guard": guard,
+                "reranking": {"classifier": "classifier/" if classifier_bundle else None, "embedder": None,
+                              "similarity": "chrf"},
+                "base_model": info.get("base_model"), "training": info.get("stages"), "validation": validation,
+                "export_seconds": round(time.perf_counter() - started, 1),
+            }
+            manifest["files"] = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+            write_json(tmp / MANIFEST, manifest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return manifest
