@@ -29,6 +29,9 @@ from callinkit.errors import BundleError
 FORMAT_NAME = "callinkit-bundle"
 FORMAT_VERSION = 2
 """Newest bundle format this callinkit reads. 2 added rewriter v2 (`architecture: decoder_lm`)."""
+BASE_FORMAT_VERSION = 1
+"""What classifier, embedder and release-1 rewriter bundles are written as (their layout did not change, so
+older callinkit versions still read them)."""
 MANIFEST = "manifest.json"
 
 REQUIRED_FILES: dict[str, tuple[str, ...]] = {

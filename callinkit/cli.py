@@ -68,7 +68,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise _train_extra_missing(exc) from None
         precision = args.precision or ("fp32" if args.quantize == "none" else None)
         manifest = export_rewriter_lm(run_dir, Path(args.out_dir), precision=precision,
-                                      classifier_bundle=args.classifier, overwrite=args.overwrite)
+                                      classifier_bundle=args.classifier, overwrite=args.overwrite,
+                                      min_agreement=args.min_agreement)
         v = manifest["validation"]
         p = manifest["precision"]
         print(f"exported {run_dir} -> {args.out_dir} ({p}, onnxruntime-genai); fp32 greedy identical to "
@@ -168,7 +169,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
         else:
-            print(f"{text}\n  -> {result.text}")
+            print(f"{text}\n  -> {result.text}" if result.ok else f"{text}\n  -> (no suggestion) {result.reason}")
     return 0
 
 
@@ -184,7 +185,10 @@ def cmd_suggest(args: argparse.Namespace) -> int:
             print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
         else:
             line = f"{result.label:<9} p={result.scores[result.label]:.2f}  {text}"
-            print(line if result.rewrite is None else f"{line}\n  call-in: {result.rewrite.text}")
+            if result.rewrite is not None:
+                line += (f"\n  call-in: {result.rewrite.text}" if result.rewrite.ok
+                         else f"\n  no call-in suggested: {result.rewrite.reason}")
+            print(line)
     return 0
 
 
@@ -193,7 +197,8 @@ def cmd_release(args: argparse.Namespace) -> int:
         from callinkit.train.release import pack_release
     except ImportError as exc:
         raise _train_extra_missing(exc) from None
-    pack_release(args.classifier, args.rewriter, Path(args.classifier_eval), Path(args.rewriter_eval),
+    pack_release(args.classifier, args.rewriter, Path(args.classifier_eval) if args.classifier_eval else None,
+                 Path(args.rewriter_eval),
                  cards=Path(args.cards), out=Path(args.out) if args.out else None, force=args.force)
     return 0
 
@@ -261,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 (dynamic) or none; default: the run config's export.quantize")
     p.add_argument("--precision", choices=["fp32", "int8", "int4"], default=None,
                    help="rewriter v2 (rewriter_lm) runs: onnxruntime-genai precision; default: export.precision")
+    p.add_argument("--min-agreement", type=float, default=None, metavar="SHARE",
+                   help="rewriter v2: smallest share of quantized greedy rewrites identical to fp32's (default: "
+                        "export.min_agreement)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
     p.add_argument("--classifier", help="rewriter runs: classifier bundle to copy in for reranking candidates")
     p.set_defaults(func=cmd_export)
@@ -325,9 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "reranks with the shipped classifier instead of a copy), with their model cards "
                                    "and `callinkit eval` results. Refuses unless the new models measure better "
                                    "than the shipped ones on the corpus test split (--force to override).")
-    p.add_argument("classifier", metavar="CLASSIFIER_BUNDLE")
+    p.add_argument("classifier", metavar="CLASSIFIER_BUNDLE",
+                   help="a classifier bundle, or 'keep' to release only the rewriter beside the shipped classifier")
     p.add_argument("rewriter", metavar="REWRITER_BUNDLE")
-    p.add_argument("--classifier-eval", required=True, help="`callinkit eval ... --out` JSON of the classifier")
+    p.add_argument("--classifier-eval", default=None, help="`callinkit eval ... --out` JSON of the classifier "
+                                                           "(needed unless CLASSIFIER_BUNDLE is 'keep')")
     p.add_argument("--rewriter-eval", required=True, help="`callinkit eval ... --out` JSON of the rewriter")
     p.add_argument("--cards", default="model_cards", help="folder with classifier.md and rewriter.md")
     p.add_argument("--out", help="default: the installed package's callinkit/models")

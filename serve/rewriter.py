@@ -143,7 +143,7 @@ class Rewriter:
     def settings(self, num_candidates: int | None, max_new_tokens: int | None,
                  num_beams: int | None) -> DecodeSettings:
         g = self.generation
-        k = 1 if num_candidates is None else int(num_candidates)
+        k = int(g.get("num_candidates", 1)) if num_candidates is None else int(num_candidates)
         if k < 1:
             raise ValueError("num_candidates must be at least 1")
         return DecodeSettings(
@@ -171,15 +171,22 @@ class Rewriter:
         return out
 
     def rewrite(self, texts: Sequence[str], num_candidates: int | None = None, max_new_tokens: int | None = None,
-                num_beams: int | None = None, batch_size: int = 8) -> list[Rewrite]:
-        """One Rewrite per input text, in order. With num_candidates > 1, candidates are reranked."""
+                num_beams: int | None = None, batch_size: int = 8, guard: bool = True) -> list[Rewrite]:
+        """One Rewrite per input text, in order. With num_candidates > 1, candidates are reranked.
+
+        `guard=False` returns the best candidate by score even when it fails the guard (`ok` stays False): for
+        evaluation only, never to show to a person."""
         texts = _check_texts(texts, "rewrite")
         settings = self.settings(num_candidates, max_new_tokens, num_beams)
         results: list[Rewrite] = []
         for start in range(0, len(texts), batch_size):
             chunk = texts[start:start + batch_size]
             for source, cands in zip(chunk, self.generate(chunk, settings)):
-                results.append(self.rerank(source, cands))
+                result = self.rerank(source, cands)
+                if not guard and not result.ok and result.candidates:
+                    best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
+                    result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)
+                results.append(result)
         return results
 
     def rerank(self, source: str, cands: list[tuple[str, Hypothesis]]) -> Rewrite:

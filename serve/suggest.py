@@ -15,7 +15,8 @@ class Suggestion:
     label: str
     scores: dict[str, float]
     rewrite: Rewrite | None
-    """A call-in rewrite when the label is call_out, else None."""
+    """A call-in rewrite when the label is call_out, else None. Check `rewrite.ok`: when no candidate passed
+    the guard, `rewrite.text` is None and `rewrite.reason` says why."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "scores": dict(self.scores),
@@ -28,10 +29,11 @@ def _default_models() -> tuple[Classifier, Rewriter]:
 
 
 def suggest(text: str, classifier: Classifier | None = None, rewriter: Rewriter | None = None,
-            num_candidates: int = 3) -> Suggestion:
+            num_candidates: int | None = None) -> Suggestion:
     """Classify `text`; rewrite it as a call-in only when it is a call-out.
 
-    Without models given, loads the default bundles once ($CALLINKIT_CLASSIFIER_BUNDLE /
+    num_candidates defaults to the rewriter bundle's `generation.num_candidates`. Without models given, loads
+    the default bundles once ($CALLINKIT_CLASSIFIER_BUNDLE /
     $CALLINKIT_REWRITER_BUNDLE, else the shipped release) and reuses them.
     """
     if not isinstance(text, str):

@@ -15,7 +15,7 @@ def test_every_shipped_config_is_valid_and_says_how_to_run_it(path):
     config = load_config(str(path))
     first = path.read_text().splitlines()[0]
     assert first.startswith("# Run: callinkit train ") and str(path.relative_to(REPO)) in first
-    assert config.task in ("classifier", "rewriter")
+    assert config.task in ("classifier", "rewriter", "rewriter_lm")
 
 
 def test_configs_folder_is_not_empty():

@@ -27,12 +27,14 @@ def test_loader_returns_a_datasetdict_with_fixed_splits_and_an_unseen_topic_slic
     assert set(dd) == {"train", "validation", "test"}
     assert set(dd["train"]["label"]) == {"call_out", "call_in", "neutral"}
     total = sum(len(dd[s]) for s in dd)
-    assert len(dd["test"]) / total >= 0.15
+    assert len(dd["test"]) / total >= 0.12 and len(dd["test"]) >= 2000  # texts; see MIN_TEST_SHARE
     unseen_topics = {t for t, u in zip(dd["test"]["topic"], dd["test"]["unseen_topic"]) if u}
     assert unseen_topics == set(UNSEEN_TOPICS)
     assert not any(dd["train"]["unseen_topic"]) and not set(dd["train"]["topic"]) & set(UNSEEN_TOPICS)
     pairs = load_corpus("pairs")
-    assert {"call_out", "call_in", "strategy"} <= set(pairs["train"].column_names)
+    assert {"call_out", "call_in", "strategy", "context", "alt_call_ins"} <= set(pairs["train"].column_names)
+    assert sum(bool(c) for c in pairs["train"]["context"]) > 300  # round 3's replies carry the post they answer
+    assert sum(len(a) for s in pairs for a in pairs[s]["alt_call_ins"]) == 1020
 
 
 def test_every_record_has_a_split():
@@ -71,6 +73,36 @@ def test_check_flags_template_call_ins(tmp_path):
     report = run_check([str(_write(tmp_path / "p.jsonl", rows))], embeddings=False)
     assert any("'hey there' starts 30 of 30 call-ins" in p for p in report.problems)
     assert opener("Hey THERE, friend") == "hey there" and MAX_OPENER_SHARE == 0.05
+
+
+def test_check_flags_stock_closings_and_bad_round3_fields(tmp_path):
+    rows = [{**PAIR, "id": f"p{i}", "call_out": f"you clown number {i}, stop it now",
+             "call_in": f"Point {i} of your post hurts people. Please take it down."} for i in range(30)]
+    rows[0] = {**rows[0], "context": "  ", "register": "shouty", "domain": "space"}
+    rows[1] = {**rows[1], "context": "the post being replied to", "strategy": "no_concern", "register": "lowercase"}
+    report = run_check([str(_write(tmp_path / "pairs.jsonl", rows))], embeddings=False)
+    assert any("closing 'please take it' ends 30 of 30 call-ins" in p or "closing 'take it down' ends 30" in p
+               for p in report.problems)
+    assert any(":1: context, when present, must be a non-empty string" in p for p in report.problems)
+    assert any(":1: register 'shouty' is not one of" in p for p in report.problems)
+    assert any(":1: domain 'space' is not one of" in p for p in report.problems)
+    assert not any(":2:" in p for p in report.problems)  # context, no_concern and a register are all valid
+
+
+def test_check_validates_second_references(tmp_path):
+    pairs = _write(tmp_path / "pairs.jsonl", [PAIR])
+    alts = _write(tmp_path / "altrefs.jsonl", [
+        {"pair_id": "p1", "call_in": "What made you post this? It lands hard on people.", "strategy": "naming_impact"},
+        {"pair_id": "p9", "call_in": "A second call-in for a pair that does not exist.", "strategy": "firm_boundary"},
+        {"pair_id": "p1", "call_in": "could you stop posting this?", "strategy": "question"},
+    ])
+    report = run_check([str(pairs), str(alts)], embeddings=False)
+    problems = "\n".join(report.problems)
+    assert f"{alts}:2: pair_id 'p9' is not a pair of the corpus" in problems
+    assert f"{alts}:3: pair p1 already has a second reference" in problems
+    assert f"{alts}:3: the second reference of p1 repeats its first" in problems
+    assert f"{alts}:3: the second reference of p1 uses the same strategy as the first" in problems
+    assert f"{alts}:1:" not in problems
 
 
 def test_check_accepts_classification_csv_and_rejects_unknown_formats(tmp_path):

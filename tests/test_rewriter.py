@@ -110,11 +110,15 @@ def test_rewrite_api_candidates_and_reranking(tiny_rewriter_bundle):
     out = rewriter.rewrite(["you absolute clown, delete this", "@dan_r stop posting fake stats"], num_candidates=3)
     assert len(out) == 2 and all(isinstance(r, Rewrite) for r in out)
     for r in out:
-        assert 1 <= len(r.candidates) <= 3 and r.text == r.candidates[0].text
-        scores = [c.scores["score"] for c in r.candidates]
-        assert scores == sorted(scores, reverse=True)
-        assert 0.0 <= r.scores["call_in"] <= 1.0  # from the classifier bundle inside the rewriter bundle
-    one = rewriter.rewrite_one("nobody asked you", max_new_tokens=3)
+        assert 1 <= len(r.candidates) <= 3
+        # Candidates that pass the guard come first, each group best first; the result is the first one, or
+        # None with the reason when none passed (the tiny random model often writes nonsense).
+        keys = [(c.ok, c.scores["score"]) for c in r.candidates]
+        assert keys == sorted(keys, reverse=True)
+        assert (r.ok, r.text) == ((True, r.candidates[0].text) if r.candidates[0].ok else (False, None))
+        assert r.ok or r.reason.startswith("no candidate passed the guard")
+        assert 0.0 <= r.candidates[0].scores["call_in"] <= 1.0  # the classifier bundle inside the rewriter bundle
+    one = rewriter.rewrite_one("nobody asked you", max_new_tokens=3, num_candidates=1)
     assert len(one.candidates) == 1
     with pytest.raises(TypeError, match="rewrite_one"):
         rewriter.rewrite("a single string")
@@ -216,10 +220,12 @@ def test_eval_scores_model_and_baselines_on_a_pairs_file(tiny_rewriter_bundle_wi
     assert main(["eval", str(tiny_rewriter_bundle_with_embedder), str(pairs), "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     table = result["table"]["mine"]
-    assert set(table) == {"copy", "delete_insults", "template", "model_greedy", "model_reranked"}
+    assert set(table) == {"copy", "delete_insults", "template", "model_greedy", "model_reranked", "model_unguarded"}
     for m in table.values():
         assert m["n"] == 3 and 0 <= m["sta"] <= 1 and -1 <= m["sim"] <= 1 and 0 <= m["chrf"] <= 100
-        assert 0 <= m["j"] <= 1
+        assert 0 <= m["j"] <= 1 and 0 <= m["answered"] <= 1
+    # Abstentions score zero: the guarded row can only answer less often than the unguarded one.
+    assert table["model_reranked"]["answered"] <= table["model_unguarded"]["answered"] == 1.0
     # Copying the input is as similar to the source as anything can be.
     assert table["copy"]["sim"] == pytest.approx(1.0, abs=1e-3)
     assert result["samples"]["mine"][0]["copy"] == rows[0]["call_out"]

@@ -31,14 +31,20 @@ def test_rewrite_routes_serve_the_real_rewriter(tiny_bundle, tiny_rewriter_bundl
     v1, v2, models = asyncio.run(scenario())
     assert v1.status_code == 200, v1.text
     for got, want in zip(v1.json()["results"], expected):
-        assert got["rewrite"] == want.text == got["candidates"][0]["text"]
+        assert got["rewrite"] == want.text and got["reason"] == want.reason
+        if want.ok:
+            assert got["rewrite"] == got["candidates"][0]["text"] and not got["candidates"][0]["problems"]
+        else:  # the tiny random model writes nonsense: the guard refuses it and the answer says why
+            assert got["rewrite"] is None and got["reason"].startswith("no candidate passed the guard")
+            assert all(c["problems"] for c in got["candidates"])
         assert [c["text"] for c in got["candidates"]] == [c.text for c in want.candidates]
         assert got["scores"] == pytest.approx(want.scores, rel=1e-4, abs=1e-5)
         ranking = [c["scores"]["score"] for c in got["candidates"]]
         assert ranking == sorted(ranking, reverse=True)
     assert v2.status_code == 200, v2.text
-    rewrite, scores = v2.json()["outputs"]
-    assert rewrite["data"] == [r.text for r in expected]
+    rewrite, reason, scores = v2.json()["outputs"]
+    assert rewrite["data"] == [r.text or "" for r in expected]
+    assert reason["data"] == [r.reason or "" for r in expected]
     columns = scores["parameters"]["labels"].split(",")
     assert "call_in" in columns and scores["shape"] == [2, len(columns)]
     rewriter_info = models.json()["models"][1]

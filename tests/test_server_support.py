@@ -43,12 +43,16 @@ class FakeRewriter:
 
     manifest = {"format": "callinkit-bundle", "kind": "rewriter", "name": "fake-rewriter",
                 "created_at": "2026-01-01T00:00:00+00:00", "metrics": {"test": {"chrf": 0.0}}}
+    generation = {"num_candidates": 3}
+    """Like a bundle's manifest: num_candidates=None means this default."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[list[str], int, int | None]] = []
         self._lock = threading.Lock()
 
-    def rewrite(self, texts: list[str], num_candidates: int = 1, max_new_tokens: int | None = None) -> list[Rewrite]:
+    def rewrite(self, texts: list[str], num_candidates: int | None = None, max_new_tokens: int | None = None
+                ) -> list[Rewrite]:
+        num_candidates = self.generation["num_candidates"] if num_candidates is None else num_candidates
         with self._lock:
             self.calls.append((list(texts), num_candidates, max_new_tokens))
         out = []

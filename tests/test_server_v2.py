@@ -36,7 +36,7 @@ def test_health_and_metadata(tiny_bundle):
     assert meta["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
     assert meta["outputs"] == [{"name": "label", "datatype": "BYTES", "shape": [-1]},
                                {"name": "scores", "datatype": "FP32", "shape": [-1, 3]}]
-    assert [o["name"] for o in rewriter.json()["outputs"]] == ["rewrite", "scores"]
+    assert [o["name"] for o in rewriter.json()["outputs"]] == ["rewrite", "reason", "scores"]
     assert classifier_ready.json() == {"name": "classifier", "ready": True}
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
 
@@ -73,8 +73,9 @@ def test_rewriter_infer_passes_parameters(tiny_bundle):
         "parameters": {"num_candidates": 2, "max_new_tokens": 4},
         "inputs": [bytes_input(["you absolute clown, delete this"])]})], rewriter=rewriter)
     assert response.status_code == 200, response.text
-    rewrite, scores = response.json()["outputs"]
+    rewrite, reason, scores = response.json()["outputs"]
     assert rewrite["data"] == ["Call-in #0: you absolute"] and rewrite["shape"] == [1]
+    assert reason["data"] == [""]  # a rewrite was given, so there is no reason for its absence
     assert scores["parameters"]["labels"] == "call_in,similarity,score"
     assert scores["shape"] == [1, 3] and scores["data"] == pytest.approx([0.9, 0.8, 0.72])
     assert rewriter.calls == [(["you absolute clown, delete this"], 2, 4)]

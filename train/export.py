@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from callinkit import __version__
-from callinkit.bundle import FORMAT_NAME, FORMAT_VERSION, MANIFEST, atomic_directory, write_json
+from callinkit.bundle import BASE_FORMAT_VERSION as FORMAT_VERSION
+from callinkit.bundle import FORMAT_NAME, MANIFEST, atomic_directory, write_json
 from callinkit.errors import CallinkitError
 
 # A fixed batch for parity checks: short and long, each label, casing, emoji, an empty string.

@@ -103,7 +103,8 @@ def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], s
                 shutil.copytree(item, tmp / item.name)
             else:
                 shutil.copy2(item, tmp / item.name)
-        if (tmp / MANIFEST).is_file() and json.loads((tmp / MANIFEST).read_text()).get("kind") == "rewriter":
+        src_manifest = json.loads((tmp / MANIFEST).read_text()) if (tmp / MANIFEST).is_file() else {}
+        if src_manifest.get("kind") == "rewriter" and src_manifest.get("architecture") != "decoder_lm":
             saved = _share_rewriter_weights(src, tmp)
             if saved:
                 manifest_update = dict(manifest_update or {}, shared_weight_bytes=saved)
@@ -115,28 +116,48 @@ def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], s
         write_json(tmp / MANIFEST, manifest)
 
 
-def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: Path, rewriter_eval: Path,
+KEEP = "keep"
+"""Pass as the classifier (with no classifier eval) to release a new rewriter beside the shipped classifier."""
+MAX_WHEEL_FILE_BYTES = 100 * 1000 * 1000  # PyPI's default limit for one file
+
+
+def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: Path | None, rewriter_eval: Path,
                  cards: Path = Path("model_cards"), out: Path | None = None, force: bool = False) -> list[str]:
-    """Copy the two bundles into `out` (default: the package's models/); returns the comparison lines."""
+    """Copy the bundles into `out` (default: the package's models/); returns the comparison lines.
+
+    `classifier` may be "keep": the shipped classifier stays, and only the rewriter is released."""
+    keep_classifier = str(classifier) == KEEP
     classifier, rewriter = Path(classifier), Path(rewriter)
-    read_manifest(classifier, kind="classifier")
+    if not keep_classifier:
+        read_manifest(classifier, kind="classifier")
     r_manifest = read_manifest(rewriter, kind="rewriter")
-    if not (rewriter / "embedder" / MANIFEST).is_file():
+    decoder_lm = r_manifest.get("architecture") == "decoder_lm"
+    if not decoder_lm and not (rewriter / "embedder" / MANIFEST).is_file():
         raise CallinkitError(f"{rewriter} has no embedder/; export the rewriter without --no-embedder")
     for name in ("classifier.md", "rewriter.md"):
         if not (cards / name).is_file():
             raise CallinkitError(f"model card {cards / name} not found (pass --cards FOLDER)")
-    c_eval = _read_json(classifier_eval, "classifier eval")
     r_eval = _read_json(rewriter_eval, "rewriter eval")
     out = out or shipped_dir()
-    lines = [_compare("classifier", classifier_score(c_eval), out / "classifier" / "eval.json", classifier_score, force),
-             _compare("rewriter", rewriter_score(r_eval), out / "rewriter" / "eval.json", rewriter_score, force)]
+    lines = []
+    if not keep_classifier:
+        if classifier_eval is None:
+            raise CallinkitError("--classifier-eval is needed to release a classifier")
+        c_eval = _read_json(classifier_eval, "classifier eval")
+        lines.append(_compare("classifier", classifier_score(c_eval), out / "classifier" / "eval.json",
+                              classifier_score, force))
+    elif not (out / "classifier" / MANIFEST).is_file():
+        raise CallinkitError(f"classifier 'keep': there is no shipped classifier in {out} to keep")
+    lines.append(_compare("rewriter", rewriter_score(r_eval), out / "rewriter" / "eval.json", rewriter_score, force))
     reranking = dict(r_manifest.get("reranking") or {}, classifier="../classifier/")
-    _copy_bundle(classifier, out / "classifier", cards / "classifier.md", c_eval)
+    if not keep_classifier:
+        _copy_bundle(classifier, out / "classifier", cards / "classifier.md", c_eval)
     _copy_bundle(rewriter, out / "rewriter", cards / "rewriter.md", r_eval, skip=("classifier",),
                  manifest_update={"reranking": reranking})
     for line in lines:
         print(line)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"shipped models in {out}: {size / 1e6:.1f} MB")
+    if size > MAX_WHEEL_FILE_BYTES:
+        print(f"warning: the models total {size / 1e6:.1f} MB; a wheel that holds them may pass PyPI's 100 MB limit")
     return lines

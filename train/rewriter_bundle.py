@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from callinkit import __version__
+from callinkit.bundle import BASE_FORMAT_VERSION as FORMAT_VERSION
 from callinkit.bundle import (
     FORMAT_NAME,
-    FORMAT_VERSION,
     MANIFEST,
     atomic_directory,
     read_manifest,

@@ -145,13 +145,15 @@ def score_outputs(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]],
     return result
 
 
-def rewrite_all(rewriter, texts: Sequence[str], num_candidates: int, desc: str, chunk: int = 32) -> list[str | None]:
+def rewrite_all(rewriter, texts: Sequence[str], num_candidates: int, desc: str, chunk: int = 32,
+                guard: bool = True) -> list[str | None]:
     """The best rewrite of each text (None where the guard abstained), with a progress bar."""
     from tqdm.auto import tqdm
 
     out: list[str | None] = []
     for start in tqdm(range(0, len(texts), chunk), desc=desc, unit="chunk"):
-        out += [r.text for r in rewriter.rewrite(texts[start:start + chunk], num_candidates=num_candidates)]
+        out += [r.text for r in rewriter.rewrite(texts[start:start + chunk], num_candidates=num_candidates,
+                                                 guard=guard)]
     return out
 
 
@@ -251,11 +253,17 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
                 systems_by_source[s][f"{name}_unguarded"] = by_src[s]["unguarded"]
             details[name] = by_src
         else:
-            greedy = rewrite_all(rw, unique, 1, f"{name} greedy")
-            reranked = rewrite_all(rw, unique, k, f"{name} beam + rerank ({k})")
-            for s, g, rr in zip(unique, greedy, reranked):
+            # Release 1 decodes greedy and beam candidates in two passes; the unguarded row is how release 1
+            # shipped (before the guard), the reranked row is what it gives with the guard today.
+            greedy = rewrite_all(rw, unique, 1, f"{name} greedy", guard=False)
+            from tqdm.auto import tqdm
+
+            cands = [r for start in tqdm(range(0, len(unique), 16), desc=f"{name} beam + rerank ({k})", unit="chunk")
+                     for r in rw.rewrite(unique[start:start + 16], num_candidates=k, guard=False)]
+            for s, g, r in zip(unique, greedy, cands):
                 systems_by_source[s][f"{name}_greedy"] = g
-                systems_by_source[s][f"{name}_reranked"] = rr
+                systems_by_source[s][f"{name}_reranked"] = r.text if r.ok else None
+                systems_by_source[s][f"{name}_unguarded"] = r.text
 
     run_bundle("model", rewriter)
     for i, other in enumerate(compare):

@@ -193,7 +193,8 @@ def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: i
     from transformers import AutoModel, AutoTokenizer
 
     from callinkit import __version__
-    from callinkit.bundle import FORMAT_NAME, FORMAT_VERSION, MANIFEST, write_json
+    from callinkit.bundle import BASE_FORMAT_VERSION as FORMAT_VERSION
+    from callinkit.bundle import FORMAT_NAME, MANIFEST, write_json
     from callinkit.train.base_model import resolve_base_model
     from callinkit.train.embedding import MiniLMEmbedder
     from callinkit.train.export import quantize_int8, sha256

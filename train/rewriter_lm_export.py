@@ -124,7 +124,8 @@ def choose_min_call_in(classifier_bundle: str, config, quantile: float = 0.10) -
 
 def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = None,
                        classifier_bundle: str | None = None, overwrite: bool = False,
-                       extra_sources: list[str] | None = None) -> dict[str, Any]:
+                       extra_sources: list[str] | None = None, min_agreement: float | None = None
+                       ) -> dict[str, Any]:
     """Export `run_dir/best` (a rewriter_lm run) to a v2 rewriter bundle in `out_dir`; returns the manifest."""
     import yaml
     from sacrebleu.metrics import CHRF
@@ -171,15 +172,19 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
         built = fp32
         if precision != "fp32":
             built = work / precision
-            build_genai(best, built, precision, log)
+            build_genai(best, built, precision, log, block_size=config.export.int4_block_size)
             q = genai_greedy_ids(built, prompts, gen.max_new_tokens, eos_id)
             same = sum(a == b for a, b in zip(got, q))
             chrf = CHRF().corpus_score([tokenizer.decode(t) for t in q], [[tokenizer.decode(t) for t in got]]).score
+            floor = config.export.min_agreement if min_agreement is None else min_agreement
             validation.update({f"{precision}_greedy_identical_to_fp32": same, f"{precision}_chrf_vs_fp32": round(chrf, 1),
-                               "min_agreement": config.export.min_agreement})
-            if same / len(sources) < config.export.min_agreement:
-                raise RewriterExportError(f"{precision} greedy text equals fp32's on only {same}/{len(sources)} check "
-                                          f"sources (< {config.export.min_agreement:.0%}); export fp32 or int8")
+                               "min_agreement": floor, "min_chrf_vs_fp32": config.export.min_chrf_vs_fp32,
+                               "int4_block_size": config.export.int4_block_size if precision == "int4" else None})
+            if same / len(sources) < floor or chrf < config.export.min_chrf_vs_fp32:
+                raise RewriterExportError(
+                    f"{precision} greedy text equals fp32's on {same}/{len(sources)} check sources (floor "
+                    f"{floor:.0%}) with chrF {chrf:.1f} against fp32 (floor {config.export.min_chrf_vs_fp32:g}); "
+                    "export fp32 or int8, or lower the floors in the config's export section")
         guard = choose_min_call_in(classifier_bundle, config) if classifier_bundle else {"min_call_in": 0.5}
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:
             for name in GENAI_FILES:

@@ -25,9 +25,9 @@ def check_texts(texts: Sequence[str], settings: ServerSettings, field: str = "te
                                                  f"per text (got {len(text)})")
 
 
-def check_rewrite_options(num_candidates: int, max_new_tokens: int | None, settings: ServerSettings) -> None:
+def check_rewrite_options(num_candidates: int | None, max_new_tokens: int | None, settings: ServerSettings) -> None:
     """Raise a 422 ApiError when a rewrite asks for more candidates or tokens than the server allows."""
-    if num_candidates > settings.max_candidates:
+    if num_candidates is not None and num_candidates > settings.max_candidates:
         raise ApiError(422, "too_many_candidates", f"num_candidates: at most {settings.max_candidates} "
                                                    f"(got {num_candidates})")
     if max_new_tokens is not None and max_new_tokens > settings.max_new_tokens:

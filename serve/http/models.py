@@ -110,18 +110,19 @@ class ServedModels:
         self.check_available(CLASSIFIER)
         return await self._batchers[CLASSIFIER].submit(list(texts), self.settings.request_timeout_s)
 
-    async def rewrite(self, texts: Sequence[str], num_candidates: int, max_new_tokens: int | None) -> list[Any]:
+    async def rewrite(self, texts: Sequence[str], num_candidates: int | None, max_new_tokens: int | None) -> list[Any]:
         """One Rewrite per text, computed in merged batches."""
         self.check_available(REWRITER)
         payloads = [(t, num_candidates, max_new_tokens) for t in texts]
         return await self._batchers[REWRITER].submit(payloads, self.settings.request_timeout_s)
 
 
-def _rewrite_batch(rewriter: Any) -> Callable[[list[tuple[str, int, int | None]]], list[Any]]:
-    """A batch function over (text, num_candidates, max_new_tokens): one rewriter call per distinct option."""
+def _rewrite_batch(rewriter: Any) -> Callable[[list[tuple[str, int | None, int | None]]], list[Any]]:
+    """A batch function over (text, num_candidates, max_new_tokens): one rewriter call per distinct option.
+    num_candidates None means the bundle's default (its manifest's `generation.num_candidates`)."""
 
-    def run(items: list[tuple[str, int, int | None]]) -> list[Any]:
-        groups: dict[tuple[int, int | None], list[int]] = {}
+    def run(items: list[tuple[str, int | None, int | None]]) -> list[Any]:
+        groups: dict[tuple[int | None, int | None], list[int]] = {}
         for i, (_, num_candidates, max_new_tokens) in enumerate(items):
             groups.setdefault((num_candidates, max_new_tokens), []).append(i)
         results: list[Any] = [None] * len(items)

@@ -50,8 +50,9 @@ def classification(prediction: Any) -> Classification:
 
 
 def rewrite_result(rewrite: Any) -> RewriteResult:
-    return RewriteResult(rewrite=rewrite.text, scores=dict(rewrite.scores),
-                         candidates=[Candidate(text=c.text, scores=dict(c.scores)) for c in rewrite.candidates])
+    return RewriteResult(rewrite=rewrite.text, reason=getattr(rewrite, "reason", None), scores=dict(rewrite.scores),
+                         candidates=[Candidate(text=c.text, scores=dict(c.scores),
+                                               problems=list(getattr(c, "problems", ()))) for c in rewrite.candidates])
 
 
 @router.post("/classify", response_model=ClassifyResponse, responses=_ERRORS,

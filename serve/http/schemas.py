@@ -38,7 +38,8 @@ class ClassifyResponse(BaseModel):
 
 
 class RewriteOptions(_Request):
-    num_candidates: int = Field(1, ge=1, description="rewrites to generate and rank per text")
+    num_candidates: int | None = Field(None, ge=1, description="candidates to generate, guard and rank per text "
+                                                               "(default: the rewriter bundle's)")
     max_new_tokens: int | None = Field(None, ge=1, description="longest rewrite in tokens (default: the "
                                                                "rewriter bundle's)")
 
@@ -53,14 +54,17 @@ class Candidate(BaseModel):
     text: str
     scores: dict[str, float] = Field(description="the rewriter's ranking scores, e.g. call_in probability, "
                                                  "similarity to the original, and their combined score")
+    problems: list[str] = Field(default_factory=list, description="why the guard refused this candidate (empty "
+                                                                  "when it passed)")
 
 
 class RewriteResult(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [REWRITE]})
 
-    rewrite: str = Field(description="the best candidate")
+    rewrite: str | None = Field(description="the best candidate that passed the guard; null when none did")
+    reason: str | None = Field(None, description="why there is no rewrite (null when there is one)")
     scores: dict[str, float] = Field(description="the best candidate's scores")
-    candidates: list[Candidate] = Field(description="every candidate, best first")
+    candidates: list[Candidate] = Field(description="every candidate, passing ones first, best first")
 
 
 class RewriteResponse(BaseModel):
@@ -71,7 +75,6 @@ class SuggestRequest(RewriteOptions):
     model_config = ConfigDict(json_schema_extra={"examples": [{"text": CALL_OUT, "num_candidates": 3}]})
 
     text: str = Field(description="one message")
-    num_candidates: int = Field(3, ge=1, description="rewrites to generate and rank when it is a call-out")
 
 
 class SuggestResponse(Classification):

@@ -116,6 +116,7 @@ def _outputs(name: str, labels: list[str]) -> list[TensorMetadata]:
         return [TensorMetadata(name="label", datatype="BYTES", shape=[-1]),
                 TensorMetadata(name="scores", datatype="FP32", shape=[-1, len(labels)])]
     return [TensorMetadata(name="rewrite", datatype="BYTES", shape=[-1]),
+            TensorMetadata(name="reason", datatype="BYTES", shape=[-1]),
             TensorMetadata(name="scores", datatype="FP32", shape=[-1, -1])]
 
 
@@ -174,7 +175,7 @@ async def infer(name: str, body: InferRequest, request: Request) -> InferRespons
         outputs = _classifier_outputs(predictions, list(manifest.get("labels") or models.instances[name].labels))
     else:
         params = body.parameters or {}
-        num_candidates = _int_parameter(params, "num_candidates", 1)
+        num_candidates = _int_parameter(params, "num_candidates", None)
         max_new_tokens = _int_parameter(params, "max_new_tokens", None)
         check_rewrite_options(num_candidates, max_new_tokens, settings)
         rewrites = await until_disconnected(request, models.rewrite(texts, num_candidates, max_new_tokens))
@@ -237,8 +238,12 @@ def _classifier_outputs(predictions: list[Any], labels: list[str]) -> list[Infer
 
 
 def _rewriter_outputs(rewrites: list[Any]) -> list[InferOutput]:
-    columns = list(rewrites[0].scores) if rewrites else []
-    return [InferOutput(name="rewrite", shape=[len(rewrites)], datatype="BYTES", data=[r.text for r in rewrites]),
+    """`rewrite` is "" where the guard abstained, and `reason` says why ("" where there is a rewrite); the
+    scores of an abstention are NaN."""
+    columns = list(dict.fromkeys(c for r in rewrites for c in r.scores))
+    return [InferOutput(name="rewrite", shape=[len(rewrites)], datatype="BYTES", data=[r.text or "" for r in rewrites]),
+            InferOutput(name="reason", shape=[len(rewrites)], datatype="BYTES",
+                        data=[getattr(r, "reason", None) or "" for r in rewrites]),
             InferOutput(name="scores", shape=[len(rewrites), len(columns)], datatype="FP32",
                         parameters={"labels": ",".join(columns)},
-                        data=[float(r.scores[c]) for r in rewrites for c in columns])]
+                        data=[float(r.scores.get(c, float("nan"))) for r in rewrites for c in columns])]

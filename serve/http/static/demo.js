@@ -43,13 +43,20 @@ function showResult(result, note) {
   const rewrite = result.rewrite;
   $("suggestion").hidden = !rewrite;
   $("candidates").replaceChildren();
-  $("rewrite").textContent = rewrite ? rewrite.rewrite : "";
+  // When no candidate passed the guard the server says so (rewrite null, with a reason): show that, never a
+  // refused candidate as the suggestion.
+  const abstained = Boolean(rewrite) && rewrite.rewrite === null;
+  $("rewrite").textContent = rewrite ? (abstained ? "No call-in suggested." : rewrite.rewrite) : "";
+  $("rewrite").classList.toggle("abstained", abstained);
+  $("abstain-reason").textContent = abstained ? rewrite.reason : "";
   if (rewrite) {
     for (const candidate of rewrite.candidates) {
       const item = document.createElement("li");
       const score = document.createElement("span");
       score.className = "score";
-      score.textContent = ` (${formatScores(candidate.scores)})`;
+      const problems = candidate.problems && candidate.problems.length ? `; refused: ${candidate.problems.join("; ")}` : "";
+      score.textContent = ` (${formatScores(candidate.scores)}${problems})`;
+      if (problems) item.className = "refused";
       item.append(candidate.text, score);
       $("candidates").append(item);
     }
