@@ -42,20 +42,54 @@ def test_default_classifier_labels_clear_cases():
     assert labels == ["call_out", "neutral"]
 
 
-def test_default_rewriter_reranks_and_suggest_rewrites_only_call_outs():
+def test_default_rewriter_reranks_guards_and_suggest_rewrites_only_call_outs():
     import re
 
     from callinkit import Rewriter, suggest
+    from callinkit.guard import check_candidate
 
     rewriter = Rewriter.load()
     assert rewriter.classifier is not None and rewriter.embedder is not None
     best = rewriter.rewrite_one(CALL_OUT, num_candidates=3)
-    assert best.text and best.text != CALL_OUT and "[unused" not in best.text
-    assert set(re.findall(r"@\w+", best.text)) <= {"@dan_r"}  # handles come back as written, never invented
-    assert len(best.candidates) == 3 and best.text == best.candidates[0].text
-    scores = [c.scores["score"] for c in best.candidates]
-    assert scores == sorted(scores, reverse=True)
+    assert len(best.candidates) == 3
+    keys = [(c.ok, c.scores["score"]) for c in best.candidates]
+    assert keys == sorted(keys, reverse=True)  # candidates that pass the guard first, each group best first
     assert all(0 <= c.scores["call_in"] <= 1 and -1 <= c.scores["similarity"] <= 1 for c in best.candidates)
+    if best.ok:
+        assert best.text == best.candidates[0].text and check_candidate(CALL_OUT, best.text) == []
+        assert set(re.findall(r"@\w+", best.text)) <= {"@dan_r"}  # handles come back as written, never invented
+    else:  # no candidate passed: nothing is suggested, and the reason says why
+        assert best.text is None and best.reason.startswith("no candidate passed the guard")
+        assert all(c.problems for c in best.candidates)
     result = suggest(CALL_OUT)
-    assert result.label == "call_out" and result.rewrite is not None and result.rewrite.text
+    assert result.label == "call_out" and result.rewrite is not None
+    assert result.rewrite.ok or result.rewrite.reason
     assert suggest("the bus is late again and I'm soaked").rewrite is None
+
+
+THREATS_AND_INSULTS = [
+    "say that again and I'll break your jaw",
+    "I know where you live. Watch your back.",
+    "keep spreading lies about my neighborhood and I'll find out where you live",
+    "delete it or I'm sending these screenshots to your boss",
+    "post that again and I'll leak your DMs to everyone",
+    "nobody asked you, log off",
+    "you absolute clown, delete this before everyone sees how dumb you are",
+    "shut up you fucking idiot, that stat is made up",
+    "What the fuck is this supposed to mean?",
+    "@maria_k you're a pathetic loser and everyone here knows it",
+]
+
+
+@pytest.mark.parametrize("text", THREATS_AND_INSULTS)
+def test_shipped_rewriter_never_suggests_a_threat_or_insult_of_its_source(text):
+    """Each result either drops the threat and the insults or abstains, saying why."""
+    from callinkit import Rewriter
+    from callinkit.guard import THREAT_RE, attack_terms
+
+    result = Rewriter.load().rewrite_one(text)
+    if result.ok:
+        assert not THREAT_RE.search(result.text), result.text
+        assert not attack_terms(result.text) & attack_terms(text), result.text
+    else:
+        assert result.text is None and result.reason.startswith("no candidate passed the guard")

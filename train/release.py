@@ -118,7 +118,7 @@ def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], s
 
 KEEP = "keep"
 """Pass as the classifier (with no classifier eval) to release a new rewriter beside the shipped classifier."""
-MAX_WHEEL_FILE_BYTES = 100 * 1000 * 1000  # PyPI's default limit for one file
+MAX_WHEEL_FILE_BYTES = 100 * 1024 * 1024  # PyPI (warehouse) default limit for one file: 100 MiB
 
 
 def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: Path | None, rewriter_eval: Path,
