@@ -55,6 +55,21 @@ class Rewrite:
                                for c in self.candidates]}
 
 
+def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
+                     classifier: Classifier | None = None) -> tuple[Classifier | None, Any | None]:
+    """The classifier and similarity embedder a rewriter bundle names (folders relative to the bundle; a
+    shipped release points at ../classifier, the package's one classifier). A given classifier wins."""
+    from callinkit.serve.embedder import SimilarityEmbedder
+
+    reranking = manifest.get("reranking") or {}
+    clf_dir = bundle_dir / (reranking.get("classifier") or "classifier")
+    if classifier is None and (clf_dir / "manifest.json").is_file():
+        classifier = Classifier(clf_dir, device=device)
+    emb_dir = bundle_dir / (reranking.get("embedder") or "embedder")
+    embedder = SimilarityEmbedder(emb_dir, device=device) if (emb_dir / "manifest.json").is_file() else None
+    return classifier, embedder
+
+
 def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
            embedder: Any | None, min_call_in: float) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
@@ -98,7 +113,6 @@ class Rewriter:
                  threads: int | None = None) -> None:
         from tokenizers import Tokenizer
 
-        from callinkit.serve.embedder import SimilarityEmbedder
 
         self.bundle_dir = Path(bundle_dir)
         self.manifest = read_manifest(self.bundle_dir, kind="rewriter")
@@ -113,17 +127,7 @@ class Rewriter:
         self.tokenizer.enable_truncation(max_length=int(m["max_source_length"]))
         self.tokenizer.enable_padding(pad_id=m["pad_token_id"], pad_token="[PAD]")
         self.generation = dict(m["generation"])
-        # The reranking models: folders named in the manifest, relative to the bundle (a shipped release
-        # points at ../classifier, the package's one classifier, instead of keeping a copy inside).
-        reranking = m.get("reranking") or {}
-        self.classifier = classifier
-        clf_dir = self.bundle_dir / (reranking.get("classifier") or "classifier")
-        if classifier is None and (clf_dir / "manifest.json").is_file():
-            self.classifier = Classifier(clf_dir, device=device)
-        self.embedder = None
-        emb_dir = self.bundle_dir / (reranking.get("embedder") or "embedder")
-        if (emb_dir / "manifest.json").is_file():
-            self.embedder = SimilarityEmbedder(emb_dir, device=device)
+        self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",

@@ -23,7 +23,7 @@ from callinkit.bundle import read_manifest
 from callinkit.errors import BundleError, CallinkitError
 from callinkit.lm_prompt import render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
-from callinkit.serve.rewriter import Rewrite, select
+from callinkit.serve.rewriter import Rewrite, reranking_models, select
 from callinkit.serve.runtime import Device, resolve_bundle
 
 
@@ -43,7 +43,6 @@ class LMRewriter:
                  threads: int | None = None) -> None:
         from tokenizers import Tokenizer
 
-        from callinkit.serve.embedder import SimilarityEmbedder
 
         og = _import_genai()
         self.bundle_dir = Path(bundle_dir)
@@ -71,15 +70,7 @@ class LMRewriter:
         self.max_prompt_tokens = int(m.get("max_prompt_tokens", 256))
         self.generation: dict[str, Any] = dict(m["generation"])
         self.min_call_in = float((m.get("guard") or {}).get("min_call_in", 0.5))
-        reranking = m.get("reranking") or {}
-        self.classifier = classifier
-        clf_dir = self.bundle_dir / (reranking.get("classifier") or "classifier")
-        if classifier is None and (clf_dir / "manifest.json").is_file():
-            self.classifier = Classifier(clf_dir, device=device)
-        self.embedder = None
-        emb_dir = self.bundle_dir / (reranking.get("embedder") or "embedder")
-        if (emb_dir / "manifest.json").is_file():
-            self.embedder = SimilarityEmbedder(emb_dir, device=device)
+        self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",

@@ -29,6 +29,7 @@ from callinkit.errors import CallinkitError
 from callinkit.lm_prompt import IM_END, SYSTEM_PROMPT, render_prompt
 from callinkit.train.checkpoints import last_checkpoint
 from callinkit.train.plots import plot_loss_curve
+from callinkit.train.rewriter import check_resumable  # the same rule for both staged recipes
 
 
 def system_prompt(config: RewriterLMConfig) -> str:
@@ -231,21 +232,6 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
             fh.write(json.dumps({"source": r["call_out"], "reference": r["call_in"], "greedy": o},
                                 ensure_ascii=False) + "\n")
     return info
-
-
-def check_resumable(config: RewriterLMConfig, saved: Path, run_dir: Path) -> None:
-    """A resumed run may change or add stages that have not started yet, and nothing else."""
-    import yaml
-
-    from callinkit.config import config_from_dict
-
-    old = config_from_dict(yaml.safe_load(saved.read_text(encoding="utf-8")), str(saved))
-    started = [i for i, s in enumerate(old.stages) if (run_dir / "stages" / f"{i}-{s.name}").exists()]
-    keep = (max(started) + 1) if started else 0
-    if (dataclasses.replace(old, stages=old.stages[:keep]) != dataclasses.replace(config, stages=config.stages[:keep])
-            or len(config.stages) < keep):
-        raise CallinkitError(f"--resume: the config differs from {saved} in more than the stages that have not "
-                             "started; resume with the same settings, or start a new run_dir")
 
 
 def train(config: RewriterLMConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
