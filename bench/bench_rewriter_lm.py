@@ -15,21 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
-MESSAGE = ("@jordan_k wow, calling the intern a 'diversity hire' in the team channel? Real classy. "
-           "She has two degrees and shipped the login fix. Grow up.")
-
-
-def timed(fn, repeats: int) -> list[float]:
-    fn()  # warm-up
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+from bench_rewriter import MESSAGE, timed  # the same 25-word call-out and timer as release 1's bench
 
 
 def summary(ms: list[float]) -> dict[str, float]:

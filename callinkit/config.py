@@ -144,6 +144,25 @@ class RewriterModelConfig:
     max_target_length: int = bounded(96, ge=8, le=512)
 
 
+def _stage_problems(stage) -> list[str]:
+    """What every rewriter training stage (release 1's or v2's) must satisfy."""
+    problems = [f"sources[{i}].name: {s.name!r} has no rewrite pairs or copy text; use one of "
+                f"{sorted(REWRITER_SOURCES)}" for i, s in enumerate(stage.sources) if s.name not in REWRITER_SOURCES]
+    if not stage.sources:
+        problems.append("sources: a stage needs at least one source")
+    if stage.save_steps % stage.eval_steps:
+        problems.append(f"save_steps ({stage.save_steps}) must be a multiple of eval_steps ({stage.eval_steps})")
+    return problems
+
+
+def _stages_problems(stages) -> list[str]:
+    problems = [] if stages else ["stages: at least one training stage is needed"]
+    names = [s.name for s in stages]
+    if len(set(names)) != len(names):
+        problems.append(f"stages: stage names must be unique, got {names}")
+    return problems
+
+
 @dataclass(frozen=True)
 class StageConfig:
     """One training stage; each starts from the previous stage's weights."""
@@ -165,14 +184,9 @@ class StageConfig:
     """Validation pairs used for the eval loss during the stage."""
 
     def check(self) -> list[str]:
-        problems = [f"sources[{i}].name: {s.name!r} has no rewrite pairs or copy text; use one of "
-                    f"{sorted(REWRITER_SOURCES)}" for i, s in enumerate(self.sources) if s.name not in REWRITER_SOURCES]
+        problems = _stage_problems(self)
         problems += [f"sources[{i}]: {s.name!r} has no pairs; use mode: copy" for i, s in enumerate(self.sources)
                      if s.mode == "pairs" and s.name in ("positive_frames", "davidson", "tydip")]
-        if not self.sources:
-            problems.append("sources: a stage needs at least one source")
-        if self.save_steps % self.eval_steps:
-            problems.append(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
         return problems
 
 
@@ -209,11 +223,7 @@ class RewriterConfig:
     export: RewriterExportConfig = field(default_factory=RewriterExportConfig)
 
     def check(self) -> list[str]:
-        problems = [] if self.stages else ["stages: at least one training stage is needed"]
-        names = [s.name for s in self.stages]
-        if len(set(names)) != len(names):
-            problems.append(f"stages: stage names must be unique, got {names}")
-        return problems
+        return _stages_problems(self.stages)
 
 
 @dataclass(frozen=True)
@@ -251,13 +261,7 @@ class LMStageConfig:
     validation_examples: int = bounded(200, ge=1)
 
     def check(self) -> list[str]:
-        problems = [f"sources[{i}].name: {s.name!r} has no rewrite pairs or copy text; use one of "
-                    f"{sorted(REWRITER_SOURCES)}" for i, s in enumerate(self.sources) if s.name not in REWRITER_SOURCES]
-        if not self.sources:
-            problems.append("sources: a stage needs at least one source")
-        if self.save_steps % self.eval_steps:
-            problems.append(f"save_steps ({self.save_steps}) must be a multiple of eval_steps ({self.eval_steps})")
-        return problems
+        return _stage_problems(self)
 
 
 @dataclass(frozen=True)
@@ -300,11 +304,7 @@ class RewriterLMConfig:
     export: RewriterLMExportConfig = field(default_factory=RewriterLMExportConfig)
 
     def check(self) -> list[str]:
-        problems = [] if self.stages else ["stages: at least one training stage is needed"]
-        names = [s.name for s in self.stages]
-        if len(set(names)) != len(names):
-            problems.append(f"stages: stage names must be unique, got {names}")
-        return problems
+        return _stages_problems(self.stages)
 
 
 LABELS: tuple[str, ...] = ("call_out", "call_in", "neutral")

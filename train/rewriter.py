@@ -16,18 +16,16 @@ previous stage's weights. The run folder:
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from callinkit.config import DataConfig, GenerationSettings, RewriterConfig, StageConfig, config_to_yaml
-from callinkit.errors import CallinkitError
+from callinkit.config import DataConfig, GenerationSettings, RewriterConfig, StageConfig
 from callinkit.textproc import postprocess, protect
 from callinkit.train.base_model import resolve_base_model
 from callinkit.train.checkpoints import last_checkpoint
-from callinkit.train.plots import plot_loss_curve
+from callinkit.train.stages import finish_stage, run_stages
 
 
 def encode_pair(tokenizer, source: str, target: str, max_source: int, max_target: int) -> dict[str, list[int]]:
@@ -175,22 +173,8 @@ def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stag
     )
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - started
-    final = stage_dir / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
-    history = trainer.state.log_history
-    (stage_dir / "log_history.json").write_text(json.dumps(history, indent=2) + "\n")
-    plot_loss_curve(history, stage_dir / "loss_curve.png", title=f"{config.name}: stage {stage.name}")
-    losses = [h["loss"] for h in history if "loss" in h]
-    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
-    start_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
-    info = {"stage": stage.name, "steps": result.global_step, "seconds": round(seconds, 1),
-            "steps_this_run": result.global_step - start_step,  # a resumed run times only its own steps
-            "seconds_per_step": round(seconds / max(1, result.global_step - start_step), 3),
-            "final_train_loss": losses[-1] if losses else None, "final_eval_loss": evals[-1] if evals else None,
-            "data": provenance, "resumed_from": str(checkpoint) if checkpoint else None}
-    (stage_dir / "stage_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    info = finish_stage(trainer, result, time.perf_counter() - started, checkpoint, config, stage, stage_dir,
+                        tokenizer, {"data": provenance})
     _write_samples(model, tokenizer, config, stage, stage_dir)
     return info
 
@@ -210,63 +194,11 @@ def _write_samples(model, tokenizer, config: RewriterConfig, stage: StageConfig,
                                 ensure_ascii=False) + "\n")
 
 
-def check_resumable(config: RewriterConfig, saved: Path, run_dir: Path) -> None:
-    """A resumed run may change stages that have not started yet, and nothing else."""
-    import dataclasses
-
-    import yaml
-
-    from callinkit.config import config_from_dict
-
-    old = config_from_dict(yaml.safe_load(saved.read_text(encoding="utf-8")), str(saved))
-    started = [i for i, s in enumerate(old.stages) if (run_dir / "stages" / f"{i}-{s.name}").exists()]
-    keep = (max(started) + 1) if started else 0
-    if (dataclasses.replace(old, stages=old.stages[:keep]) != dataclasses.replace(config, stages=config.stages[:keep])
-            or len(config.stages) < keep):
-        raise CallinkitError(f"--resume: the config differs from {saved} in more than the stages that have not "
-                             "started; resume with the same settings, or start a new run_dir")
-
-
 def train(config: RewriterConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
     """Run every stage in order (skipping stages already finished when resuming); returns run_info."""
-    from transformers import set_seed
-
     from callinkit.train.rewriter_model import build_rewriter, load_rewriter_checkpoint
 
-    run_dir = Path(run_dir or config.run_dir)
-    saved = run_dir / "config.yaml"
-    if resume:
-        if not saved.is_file():
-            raise CallinkitError(f"--resume: {run_dir} has no config.yaml; nothing to resume")
-        check_resumable(config, saved, run_dir)
-    elif (run_dir / "stages").exists():
-        raise CallinkitError(f"{run_dir} already has stages; pass --resume to continue, or choose another run_dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved.write_text(config_to_yaml(config), encoding="utf-8")
-    set_seed(config.seed)
-    base = resolve_base_model(config.model.base)
-
-    model = tokenizer = None
-    stages_info = []
-    for index, stage in enumerate(config.stages):
-        stage_dir = run_dir / "stages" / f"{index}-{stage.name}"
-        if (stage_dir / "final" / "config.json").is_file() and (stage_dir / "stage_info.json").is_file():
-            print(f"stage {stage.name}: already finished, loading {stage_dir / 'final'}")
-            model, tokenizer = load_rewriter_checkpoint(stage_dir / "final")
-            stages_info.append(json.loads((stage_dir / "stage_info.json").read_text()))
-            continue
-        if model is None:
-            model, tokenizer = build_rewriter(base.location, config.model.encoder_layers, config.model.decoder_layers)
-        print(f"stage {stage.name}: {stage.max_steps} steps")
-        stages_info.append(run_stage(model, tokenizer, stage, config, stage_dir, resume))
-    best = run_dir / "best"
-    shutil.rmtree(best, ignore_errors=True)
-    shutil.copytree(run_dir / "stages" / f"{len(config.stages) - 1}-{config.stages[-1].name}" / "final", best)
-    info = {"name": config.name, "base_model": base.provenance(), "stages": stages_info,
-            "seconds_total": round(sum(s["seconds"] for s in stages_info), 1)}
-    (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
-    for s in stages_info:
-        print(f"stage {s['stage']}: {s['steps']} steps in {s['seconds']:.0f} s; final train loss "
-              f"{s['final_train_loss']}, eval loss {s['final_eval_loss']}")
-    print(f"run folder: {run_dir}")
-    return info
+    return run_stages(
+        config, run_dir, resume, resolve_base=lambda: resolve_base_model(config.model.base),
+        build=lambda base: build_rewriter(base.location, config.model.encoder_layers, config.model.decoder_layers),
+        load_final=load_rewriter_checkpoint, run_stage=run_stage)

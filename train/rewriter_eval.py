@@ -245,8 +245,10 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     def run_bundle(name: str, rw) -> None:
         k = int(num_candidates or rw.generation.get("num_candidates", 4))
         if hasattr(rw, "candidates"):  # v2: one pass gives greedy, reranked and unguarded
-            by_src = lm_outputs(rw, [next(r for r in all_rows if r["call_out"] == s) for s in unique], k,
-                                f"{name} ({k} candidates)")
+            first_row = {}
+            for r in all_rows:
+                first_row.setdefault(r["call_out"], r)
+            by_src = lm_outputs(rw, [first_row[s] for s in unique], k, f"{name} ({k} candidates)")
             for s in unique:
                 systems_by_source[s][f"{name}_greedy"] = by_src[s]["greedy"]
                 systems_by_source[s][f"{name}_reranked"] = by_src[s]["reranked"]

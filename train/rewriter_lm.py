@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from callinkit.config import DataConfig, LMStageConfig, RewriterLMConfig, config_to_yaml
-from callinkit.errors import CallinkitError
+from callinkit.config import DataConfig, LMStageConfig, RewriterLMConfig
 from callinkit.lm_prompt import IM_END, SYSTEM_PROMPT, render_prompt
 from callinkit.train.checkpoints import last_checkpoint
-from callinkit.train.plots import plot_loss_curve
-from callinkit.train.rewriter import check_resumable  # the same rule for both staged recipes
+from callinkit.train.stages import finish_stage, run_stages
 
 
 def system_prompt(config: RewriterLMConfig) -> str:
@@ -208,22 +205,8 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
                       data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    seconds = time.perf_counter() - started
-    final = stage_dir / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
-    history = trainer.state.log_history
-    (stage_dir / "log_history.json").write_text(json.dumps(history, indent=2) + "\n")
-    plot_loss_curve(history, stage_dir / "loss_curve.png", title=f"{config.name}: stage {stage.name}")
-    losses = [h["loss"] for h in history if "loss" in h]
-    evals = [h["eval_loss"] for h in history if "eval_loss" in h]
-    start_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
-    info = {"stage": stage.name, "steps": result.global_step, "seconds": round(seconds, 1),
-            "steps_this_run": result.global_step - start_step,
-            "seconds_per_step": round(seconds / max(1, result.global_step - start_step), 3),
-            "final_train_loss": losses[-1] if losses else None, "final_eval_loss": evals[-1] if evals else None,
-            **params, "data": enc.provenance, "resumed_from": str(checkpoint) if checkpoint else None}
-    (stage_dir / "stage_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    info = finish_stage(trainer, result, time.perf_counter() - started, checkpoint, config, stage, stage_dir,
+                        tokenizer, {**params, "data": enc.provenance})
     rows = [r for r in enc.validation_rows if not r["source"].endswith(":copy")][:20]
     outs = generate_greedy(model, tokenizer, [r["call_out"] for r in rows], system_prompt(config),
                            config.generation.max_new_tokens, [r.get("context") for r in rows])
@@ -236,44 +219,8 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
 
 def train(config: RewriterLMConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
     """Run every stage in order (skipping finished stages when resuming); returns run_info."""
-    from transformers import set_seed
-
     from callinkit.train.lm_base import resolve_lm_base
 
-    run_dir = Path(run_dir or config.run_dir)
-    saved = run_dir / "config.yaml"
-    if resume:
-        if not saved.is_file():
-            raise CallinkitError(f"--resume: {run_dir} has no config.yaml; nothing to resume")
-        check_resumable(config, saved, run_dir)
-    elif (run_dir / "stages").exists():
-        raise CallinkitError(f"{run_dir} already has stages; pass --resume to continue, or choose another run_dir")
-    base = resolve_lm_base(config.model.base)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved.write_text(config_to_yaml(config), encoding="utf-8")
-    set_seed(config.seed)
-
-    model = tokenizer = None
-    stages_info = []
-    for index, stage in enumerate(config.stages):
-        stage_dir = run_dir / "stages" / f"{index}-{stage.name}"
-        if (stage_dir / "final" / "config.json").is_file() and (stage_dir / "stage_info.json").is_file():
-            print(f"stage {stage.name}: already finished, loading {stage_dir / 'final'}")
-            model, tokenizer = load_lm(str(stage_dir / "final"))
-            stages_info.append(json.loads((stage_dir / "stage_info.json").read_text()))
-            continue
-        if model is None:
-            model, tokenizer = load_lm(base.location)
-        print(f"stage {stage.name}: {stage.max_steps} steps")
-        stages_info.append(run_stage(model, tokenizer, stage, config, stage_dir, resume))
-    best = run_dir / "best"
-    shutil.rmtree(best, ignore_errors=True)
-    shutil.copytree(run_dir / "stages" / f"{len(config.stages) - 1}-{config.stages[-1].name}" / "final", best)
-    info = {"name": config.name, "base_model": base.provenance(), "system_prompt": system_prompt(config),
-            "stages": stages_info, "seconds_total": round(sum(s["seconds"] for s in stages_info), 1)}
-    (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
-    for s in stages_info:
-        print(f"stage {s['stage']}: {s['steps']} steps in {s['seconds']:.0f} s; final train loss "
-              f"{s['final_train_loss']}, eval loss {s['final_eval_loss']}")
-    print(f"run folder: {run_dir}")
-    return info
+    return run_stages(config, run_dir, resume, resolve_base=lambda: resolve_lm_base(config.model.base),
+                      build=lambda base: load_lm(base.location), load_final=lambda folder: load_lm(str(folder)),
+                      run_stage=run_stage, run_info={"system_prompt": system_prompt(config)})
