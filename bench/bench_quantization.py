@@ -26,6 +26,21 @@ VARIANTS = {
     "int4 block 128, fp32 compute": ("int4", ["block_size=128", "accuracy_level=1"]),
     "int4 block 32, fp32 compute, head int8": ("int4", ["block_size=32", "accuracy_level=1",
                                                          "matmul_mixed_precision=last_matmul:int8"]),
+    # Asymmetric (uint4 with a zero point per block) is the format of the Q4_1 file the base model came from.
+    # (Quantizing the tied embedding's Gather asymmetrically builds a graph onnxruntime cannot load, so these
+    # quantize the MatMuls only.)
+    "int4 block 32, asymmetric": ("int4", ["block_size=32", "accuracy_level=4", "is_symmetric=false",
+                                           "op_types_to_quantize=MatMul"]),
+    "int4 block 16, asymmetric": ("int4", ["block_size=16", "accuracy_level=4", "is_symmetric=false",
+                                           "op_types_to_quantize=MatMul"]),
+    "int4 block 32, asymmetric, fp32 compute": ("int4", ["block_size=32", "accuracy_level=1", "is_symmetric=false",
+                                                         "op_types_to_quantize=MatMul"]),
+    "int8, fp32 compute": ("int8", ["accuracy_level=1"]),
+    "int4 rtn, sensitive layers int8": ("int4", ["block_size=32", "accuracy_level=4", "algo_config=rtn",
+                                                 "matmul_mixed_precision=last_matmul:int8,mixed_layers:int8"]),
+    "int4 rtn asymmetric, sensitive layers int8": ("int4", ["block_size=32", "accuracy_level=4", "algo_config=rtn",
+                                                            "is_symmetric=false",
+                                                            "matmul_mixed_precision=last_matmul:int8,mixed_layers:int8"]),
 }
 
 
@@ -49,6 +64,11 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
     parser.add_argument("--work", default="runs/bench_quantization/models")
     parser.add_argument("--out", default="runs/bench_quantization")
+    parser.add_argument("--split", default="validation", choices=["validation", "test"],
+                        help="corpus split the call-outs come from")
+    parser.add_argument("--j", action="store_true",
+                        help="also score each variant's greedy rewrites (J, STA, SIM, chrF against the references, "
+                             "with the shipped classifier and the eval embedder), fp32 included")
     args = parser.parse_args()
 
     import yaml
@@ -65,7 +85,7 @@ def main() -> None:
     config = config_from_dict(yaml.safe_load((run / "config.yaml").read_text()), str(run / "config.yaml"))
     tok = AutoTokenizer.from_pretrained(run / "best")
     eos = tok.convert_tokens_to_ids(IM_END)
-    rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "validation"]
+    rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == args.split]
     rows = rows[:: max(1, len(rows) // args.n)][: args.n]
     prompts = [tok(render_prompt(r["call_out"], r.get("context"), system_prompt(config)), add_special_tokens=False)
                ["input_ids"] for r in rows]
@@ -74,13 +94,28 @@ def main() -> None:
     log = work / "build.log"
     results = {}
 
+    scorer = None
+    if args.j:
+        from callinkit.serve import Classifier
+        from callinkit.train.rewriter_eval import eval_embedder, score_outputs
+
+        classifier, embedder = Classifier.load(), eval_embedder(None)
+        scorer = lambda texts: score_outputs(texts, rows, classifier, embedder)  # noqa: E731
+
     def run_variant(name: str, folder: Path) -> list[str]:
         start = time.perf_counter()
         ids = genai_greedy_ids(folder, prompts, config.generation.max_new_tokens, eos)
         per = (time.perf_counter() - start) / len(prompts) * 1000
         size = sum(p.stat().st_size for p in folder.iterdir() if p.name.startswith("model.onnx"))
+        texts = [tok.decode(t, skip_special_tokens=True).strip() for t in ids]
         results[name] = {"bytes": size, "ms_per_rewrite": per}
-        return [tok.decode(t) for t in ids]
+        if scorer is not None:
+            m = scorer(texts)
+            results[name]["greedy"] = {k: m[k] for k in ("sta", "sim", "chrf", "j") if k in m}
+            print(f"{name:<28} greedy J {m['j']:.3f}  STA {m['sta']:.3f}  SIM {m['sim']:.3f}  chrF {m['chrf']:.1f}",
+                  flush=True)
+        results[name]["samples"] = [{"source": r["call_out"], "rewrite": t} for r, t in zip(rows[:8], texts)]
+        return texts
 
     fp32_dir = work / "fp32"
     if not (fp32_dir / "genai_config.json").is_file():
@@ -90,8 +125,18 @@ def main() -> None:
         precision, extra = VARIANTS[name]
         folder = work / name.replace(" ", "_").replace(",", "")
         shutil.rmtree(folder, ignore_errors=True)
-        build(run / "best", folder, precision, extra, log)
-        texts = run_variant(name, folder)
+        try:
+            build(run / "best", folder, precision, extra, log)
+        except Exception as exc:  # a variant the builder cannot make is a result too
+            print(f"{name:<28} failed to build: {exc} (see {log})", flush=True)
+            results[name] = {"error": str(exc)}
+            continue
+        try:
+            texts = run_variant(name, folder)
+        except Exception as exc:
+            print(f"{name:<28} failed to load or run: {str(exc)[:300]}", flush=True)
+            results[name] = {"error": str(exc)}
+            continue
         results[name].update({"identical_to_fp32": sum(a == b for a, b in zip(texts, ref)) / len(ref),
                               "chrf_vs_fp32": CHRF().corpus_score(texts, [ref]).score})
         print(f"{name:<28} {results[name]['bytes'] / 1e6:6.1f} MB  identical {results[name]['identical_to_fp32']:.0%}  "

@@ -50,8 +50,48 @@ def required_files(manifest: dict[str, Any]) -> tuple[str, ...]:
     return REQUIRED_FILES.get(f"{kind}:{arch}" if arch and arch != "seq2seq" else kind, ())
 
 
-def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None) -> dict[str, Any]:
-    """Read and check a bundle's manifest. Raises BundleError saying what is wrong and how to fix it."""
+# Files whose bytes decide what a bundle computes; their sha256 in the manifest is checked on load. (Model cards,
+# metrics and eval reports are documentation: editing them does not change the model.)
+CHECKED_SUFFIXES = (".onnx", ".onnx.data", ".bin", ".data")
+CHECKED_NAMES = ("tokenizer.json", "config.json", "genai_config.json", "generation_config.json")
+_verified: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256 already checked this process
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_files(root: Path, manifest: dict[str, Any]) -> None:
+    """Check the sha256 of every model file the manifest lists. Raises BundleError naming the file that
+    does not match (a truncated copy, a corrupted download, a file replaced by hand)."""
+    for name, expected in (manifest.get("files") or {}).items():
+        if not (name.endswith(CHECKED_SUFFIXES) or name in CHECKED_NAMES):
+            continue
+        path = root / name
+        if not path.is_file():
+            raise BundleError(f"bundle {root} is incomplete: {name} is listed in its manifest but missing; "
+                              "copy the whole bundle folder again or re-export it")
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if _verified.get(key) == expected:
+            continue
+        actual = file_sha256(path)
+        if actual != expected:
+            raise BundleError(f"{path} does not match the sha256 in {root / MANIFEST} ({stat.st_size:,} bytes, "
+                              f"sha256 {actual[:12]}..., expected {expected[:12]}...): the file is corrupted or "
+                              "truncated; copy the bundle again or re-export it with `callinkit export`")
+        _verified[key] = expected
+
+
+def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None, verify: bool = True) -> dict[str, Any]:
+    """Read and check a bundle's manifest, and (with `verify`) the sha256 of its model files. Raises
+    BundleError saying what is wrong and how to fix it."""
     root = Path(bundle)
     if not root.is_dir():
         raise BundleError(f"bundle folder not found: {root} (export one with `callinkit export RUN_DIR OUT_DIR`)")
@@ -75,6 +115,8 @@ def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None) -> di
     missing = [f for f in required_files(manifest) if not (root / f).is_file()]
     if missing:
         raise BundleError(f"bundle {root} is incomplete: missing {', '.join(missing)}")
+    if verify:
+        verify_files(root, manifest)
     return manifest
 
 

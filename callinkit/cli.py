@@ -30,17 +30,19 @@ def _train_extra_missing(exc: ImportError) -> CallinkitError:
 
 
 def cmd_validate_config(args: argparse.Namespace) -> int:
-    from callinkit.config import load_config
+    from callinkit.config import check_data, load_config
 
     config = load_config(args.config, args.overrides)
-    print(f"{args.config}: valid {type(config).__name__} (task {config.task!r})")
+    check_data(config, args.config)
+    print(f"{args.config}: valid {type(config).__name__} (task {config.task!r}); every data source it names exists")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from callinkit.config import load_config
+    from callinkit.config import check_data, load_config
 
     config = load_config(args.config, args.overrides)
+    check_data(config, args.config)  # before a run folder exists
     try:
         if config.task == "classifier":
             from callinkit.train.classifier import train
@@ -94,12 +96,11 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"{v['teacher_forced_max_abs_logit_diff']:.2e}"
               + (f"; int8 vs fp32 chrF {v['int8_chrf_vs_fp32']}" if "int8_chrf_vs_fp32" in v else ""))
         return 0
-    agreement = []
-    if args.quantize in (None, "int8"):
-        # int8 is checked by label agreement on the fixed batch plus the run's validation texts.
-        agreement = _validation_texts(run_dir)
+    # int8 is checked by label agreement on the fixed batch plus the run's validation texts, and the
+    # `uncertain` threshold is chosen on the exported model's own validation probabilities.
+    texts, labels = _validation_rows(run_dir)
     manifest = export_classifier(run_dir, Path(args.out_dir), quantize=args.quantize, overwrite=args.overwrite,
-                                 agreement_texts=agreement)
+                                 agreement_texts=texts, validation_labels=labels)
     v = manifest["validation"]
     print(f"exported {run_dir} -> {args.out_dir} ({manifest['quantization']}); max |logit diff| fp32 "
           f"{v['max_abs_logit_diff']:.2e}"
@@ -108,7 +109,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _validation_texts(run_dir: Path, limit: int = 500) -> list[str]:
+def _validation_rows(run_dir: Path) -> tuple[list[str], list[str]]:
+    """The run's validation texts and labels, rebuilt from its saved config."""
     import yaml
 
     from callinkit.config import config_from_dict
@@ -116,7 +118,7 @@ def _validation_texts(run_dir: Path, limit: int = 500) -> list[str]:
 
     config = config_from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()), str(run_dir / "config.yaml"))
     rows = build_splits(config.data.sources, config.data, "classification", config.training.seed)["validation"]
-    return [r["text"] for r in rows[:limit]]
+    return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -150,12 +152,52 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     texts = _texts(args)
     classifier = Classifier.load(args.bundle, device=args.device)
+    if args.explain:
+        for text, exp in zip(texts, classifier.explain(texts)):
+            if args.json:
+                print(json.dumps({"text": text, **exp.to_dict()}, ensure_ascii=False))
+                continue
+            pred = exp.prediction
+            flag = "  (uncertain)" if pred.uncertain else ""
+            print(f"{pred.label:<9} p={pred.score:.2f}{flag}  {_highlight(text, exp.spans)}")
+            for span in exp.spans:
+                print(f"            {span.score:+.2f}  {span.text!r}")
+        return 0
     for text, pred in zip(texts, classifier.predict(texts)):
         if args.json:
             print(json.dumps({"text": text, **pred.to_dict()}, ensure_ascii=False))
         else:
             scores = "  ".join(f"{k}={v:.2f}" for k, v in pred.scores.items())
-            print(f"{pred.label:<9} {scores}  {text}")
+            flag = "  (uncertain)" if pred.uncertain else ""
+            print(f"{pred.label:<9} {scores}{flag}  {text}")
+    return 0
+
+
+def _highlight(text: str, spans) -> str:
+    """`text` with each explanation span in [[double brackets]]."""
+    out, last = [], 0
+    for span in sorted(spans, key=lambda s: s.start):
+        out += [text[last:span.start], "[[", text[span.start:span.end], "]]"]
+        last = span.end
+    return "".join(out + [text[last:]])
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from callinkit.serve import Classifier
+    from callinkit.serve.score import score_file
+
+    classifier = Classifier.load(args.bundle, device=args.device)
+    rewriter = None
+    if args.rewrite:
+        from callinkit.serve import Rewriter
+
+        rewriter = Rewriter.load(args.rewriter_bundle, device=args.device, classifier=classifier)
+    summary = score_file(args.input, args.output, classifier, text_column=args.text_column, id_column=args.id_column,
+                         explain=args.explain, rewriter=rewriter, batch_size=args.batch_size, resume=args.resume,
+                         keep_text=args.keep_text, progress=not args.quiet)
+    print(summary.report())
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     return 0
 
 
@@ -305,7 +347,32 @@ def build_parser() -> argparse.ArgumentParser:
                                     "shipped model)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--explain", action="store_true",
+                   help="also show the words that pushed each text toward its label, [[like this]], with scores "
+                        "(occlusion: each word left out in turn; costs one model call per word)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("score", help="classify (and rewrite) a JSONL, CSV or Parquet file of messages",
+                       description="Stream INPUT (.jsonl, .csv, .tsv or .parquet) in batches, classify every text and "
+                                   "append one row per message to OUTPUT (same formats): id, label, scores, "
+                                   "uncertain; with --explain the spans, with --rewrite a call-in for each call-out. "
+                                   "Constant memory; a killed run continues with --resume.")
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("output", metavar="OUTPUT")
+    p.add_argument("--text-column", default="text", help="column holding the message (default: text)")
+    p.add_argument("--id-column", help="column carried to the output as `id` (default: the input row number)")
+    p.add_argument("--explain", action="store_true", help="add the spans behind each label (slower: one model "
+                                                         "call per word)")
+    p.add_argument("--rewrite", action="store_true", help="also rewrite the call-outs (slow: a generation each)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--resume", action="store_true", help="skip ids already in OUTPUT (continue a killed run)")
+    p.add_argument("--keep-text", action="store_true", help="copy the text into OUTPUT too")
+    p.add_argument("--bundle", help="classifier bundle (default: $CALLINKIT_CLASSIFIER_BUNDLE or the shipped one)")
+    p.add_argument("--rewriter-bundle", help="rewriter bundle for --rewrite (default: the shipped one)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--summary", help="also write the summary as JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("rewrite", help="rewrite call-outs as call-ins with a bundle",
                        description="Rewrite each TEXT (or lines of standard input with '-') as a call-in; with "
@@ -373,8 +440,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A mistyped command gets a "did you mean" (argparse only lists the choices before Python 3.14)."""
+    from callinkit.configlib import did_you_mean
+
+    first = next((a for a in argv if not a.startswith("-")), None)
+    commands = [a for a in parser._subparsers._group_actions[0].choices]  # noqa: SLF001 (argparse has no API)
+    if first is not None and first not in commands and argv[0] == first:
+        hint = did_you_mean(first, commands)
+        parser.error(f"unknown command {first!r}{hint}; commands: {', '.join(commands)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    _check_command(parser, argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

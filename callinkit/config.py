@@ -8,6 +8,7 @@ in one ConfigError.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from callinkit.configlib import apply_overrides, bounded, did_you_mean, from_dict, read_yaml, to_dict
@@ -41,10 +42,16 @@ class SourceConfig:
     label_field: str = "label"
     mode: Literal["pairs", "copy"] = "pairs"
     """Rewriter only: 'copy' turns the source's non-hostile texts into text -> same-text pairs."""
+    threat_weight: float = bounded(1.0, gt=0, le=20)
+    """callin_corpus, classifier only: scales threat call-outs and their near misses (neutral texts with violent
+    words that threaten nobody) on top of `weight`, so threats are learned without making every violent word a
+    call-out."""
 
     def check(self) -> list[str]:
         if self.name in PATH_SOURCES and not self.path:
             return [f"path: source {self.name!r} needs a path (a file, a folder, or for 'hub' a dataset id)"]
+        if self.threat_weight != 1.0 and self.name != "callin_corpus":
+            return [f"threat_weight: only the callin_corpus source marks threats; remove it from {self.name!r}"]
         return []
 
 
@@ -63,6 +70,10 @@ class DataConfig:
     validation_fraction: float = bounded(0.1, ge=0, lt=0.5)
     test_fraction: float = bounded(0.1, ge=0, lt=0.5)
     max_train_examples: int | None = bounded(None, gt=0)
+    on_error: Literal["raise", "skip"] = "raise"
+    """Bad rows in local JSONL/CSV files (malformed lines, missing columns, unknown labels, empty texts, bytes
+    that are not UTF-8, repeated ids): 'raise' refuses to train and lists every one with file and line; 'skip'
+    drops them and still lists every one."""
 
     def check(self) -> list[str]:
         return [] if self.sources else ["sources: at least one data source is needed"]
@@ -326,6 +337,32 @@ def load_config(path: str, overrides: list[str] | None = None):
     """Read, override and validate a run config. Raises ConfigError with every problem found."""
     data = apply_overrides(read_yaml(path), list(overrides or []), path)
     return config_from_dict(data, path)
+
+
+def data_problems(config) -> list[str]:
+    """Data sources a config names that are not on this machine (local paths only: hub datasets are checked
+    when they are fetched). Run before a run folder is created, so a missing folder fails in a second."""
+    sources: list[tuple[str, SourceConfig]] = []
+    if getattr(config, "data", None) is not None:
+        sources += [(f"data.sources[{i}]", s) for i, s in enumerate(config.data.sources)]
+    for stage in getattr(config, "stages", ()) or ():
+        sources += [(f"stages[{stage.name}].sources[{i}]", s) for i, s in enumerate(stage.sources)]
+    problems = []
+    for where, src in sources:
+        if src.name == "hub" or not src.path or Path(src.path).exists():
+            continue
+        hint = ("the public proxies live in ../shared/data beside the repository (see data_cards/); "
+                "set the path to where yours are, or drop this source"
+                if src.name not in ("jsonl", "csv") else "check the path")
+        problems.append(f"{where}.path: {src.path!r} ({src.name}) does not exist (relative to {Path.cwd()}); {hint}")
+    return problems
+
+
+def check_data(config, source: str | None = None) -> None:
+    """Raise ConfigError listing every missing data source of `config`."""
+    problems = data_problems(config)
+    if problems:
+        raise ConfigError(problems, source)
 
 
 def config_to_yaml(config) -> str:

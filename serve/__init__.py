@@ -3,8 +3,8 @@
 Never import torch, transformers or anything from callinkit.train here: the inference install has neither.
 """
 
-from callinkit.serve.classifier import Classifier, Prediction
+from callinkit.serve.classifier import Classifier, Explanation, Prediction, Span
 from callinkit.serve.rewriter import Candidate, Rewrite, Rewriter
 from callinkit.serve.suggest import Suggestion, suggest
 
-__all__ = ["Candidate", "Classifier", "Prediction", "Rewrite", "Rewriter", "Suggestion", "suggest"]
+__all__ = ["Candidate", "Classifier", "Explanation", "Prediction", "Rewrite", "Rewriter", "Span", "Suggestion", "suggest"]

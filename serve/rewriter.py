@@ -129,6 +129,10 @@ class Rewriter:
         self.generation = dict(m["generation"])
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
 
+    def __repr__(self) -> str:
+        return (f"Rewriter(bundle={str(self.bundle_dir)!r}, name={self.manifest.get('name')!r}, "
+                f"architecture='seq2seq', device={self.device!r})")
+
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
              classifier: Classifier | None = None, threads: int | None = None) -> Any:

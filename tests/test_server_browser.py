@@ -140,6 +140,9 @@ READ_RESULT = """JSON.stringify({
   rewrite: document.getElementById('rewrite').textContent,
   candidates: [...document.querySelectorAll('#candidates li')].map(li => li.firstChild.textContent),
   note: document.getElementById('note').textContent,
+  marks: [...document.querySelectorAll('#explained mark')].map(m => m.textContent),
+  explained: document.getElementById('explained').textContent,
+  why: !document.getElementById('why').hidden,
 })"""
 
 
@@ -147,7 +150,10 @@ READ_RESULT = """JSON.stringify({
 def test_demo_page_shows_label_scores_and_call_in(tiny_bundle, tmp_path):
     bundle = relabelled_bundle(tiny_bundle, tmp_path / "bundle")
     classifier = Classifier.load(bundle)
-    call_out = next(t for t in fixture_texts() if classifier.predict_one(t).label == "call_out")
+    # A call-out whose explanation has spans, so the page has words to highlight.
+    call_out = next(t for t in fixture_texts()
+                    if classifier.predict_one(t).label == "call_out" and classifier.explain([t])[0].spans)
+    expected_marks = [sp.text for sp in sorted(classifier.explain([call_out])[0].spans, key=lambda sp: sp.start)]
     call_in = next(t for t in fixture_texts() if classifier.predict_one(t).label == "call_in")
     port = free_port()
     server_code = textwrap.dedent(f"""
@@ -169,7 +175,8 @@ def test_demo_page_shows_label_scores_and_call_in(tiny_bundle, tmp_path):
         page.wait_for("document.readyState === 'complete' && !!document.getElementById('message')")
 
         page.type_and_submit(call_out)
-        page.wait_for("document.getElementById('rewrite').textContent.length > 0")
+        page.wait_for("document.getElementById('rewrite').textContent.length > 0 && "
+                      "document.getElementById('status').textContent === ''")
         shown = json.loads(page.evaluate(READ_RESULT))
 
         page.type_and_submit(call_in)
@@ -185,5 +192,7 @@ def test_demo_page_shows_label_scores_and_call_in(tiny_bundle, tmp_path):
     assert shown["scores"] == ["neutral", "call_in", "call_out"]  # the relabelled bundle's label order
     assert shown["suggestion"] and shown["rewrite"] == f"Call-in #0: {call_out}"
     assert shown["candidates"] == [f"Call-in #{i}: {call_out}" for i in range(3)]
+    # The words behind the label: the library's spans, highlighted in place in the whole message.
+    assert shown["why"] and shown["marks"] == expected_marks and shown["explained"] == call_out
     assert kept["label"] == "call_in" and not kept["suggestion"] and kept["candidates"] == []
     assert kept["note"] == "Not a call-out: nothing to rewrite."

@@ -28,7 +28,13 @@ from callinkit.config import ClassifierConfig, config_to_yaml
 from callinkit.errors import CallinkitError
 from callinkit.train.base_model import BaseModel, resolve_base_model
 from callinkit.train.checkpoints import last_checkpoint
-from callinkit.train.evaluation import classification_metrics, fit_temperature, format_table, torch_logits
+from callinkit.train.evaluation import (
+    choose_uncertain_threshold,
+    classification_metrics,
+    fit_temperature,
+    format_table,
+    torch_logits,
+)
 from callinkit.train.plots import plot_confusion_matrix, plot_loss_curve
 
 
@@ -59,7 +65,7 @@ def balance_by_oversampling(dataset, seed: int):
 
 def setup(config: ClassifierConfig, run_dir: Path) -> Setup:
     """Resolve the base model, load and tokenize the data, and build the model."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+    from transformers import AutoTokenizer, set_seed
 
     from callinkit.train.data import load_classification_data
 
@@ -80,10 +86,34 @@ def setup(config: ClassifierConfig, run_dir: Path) -> Setup:
     kwargs: dict[str, Any] = {}
     if config.model.dropout is not None:
         kwargs["hidden_dropout_prob"] = config.model.dropout
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base.location, num_labels=len(labels), id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)}, **kwargs)
+    model = load_with_new_head(base.location, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                               label2id={name: i for i, name in enumerate(labels)}, **kwargs)
     return Setup(config, run_dir, base, tokenizer, model, data, raw)
+
+
+HEAD_KEYS = {"classifier.weight", "classifier.bias"}
+
+
+def load_with_new_head(location: str, **kwargs):
+    """The base encoder with a fresh classification head. transformers prints a "LOAD REPORT ... MISSING" table
+    for the head, which is expected (training learns it); say that in one line instead, and still show the
+    report when anything other than the head is missing or unexpected."""
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(location, output_loading_info=True, **kwargs)
+    finally:
+        hf_logging.set_verbosity(previous)
+    surprising = {k: sorted(set(info.get(k) or ()) - HEAD_KEYS) for k in ("missing_keys", "unexpected_keys",
+                                                                        "mismatched_keys")}
+    if any(surprising.values()):
+        print(f"warning: loading {location}: " + "; ".join(f"{k}: {v}" for k, v in surprising.items() if v))
+    print(f"base model {location}: a new classification head ({', '.join(sorted(HEAD_KEYS))}) is initialised; "
+          "training learns it (transformers' MISSING report for it is expected and hidden)")
+    return model
 
 
 def class_weights(train_labels: list[int], n: int) -> np.ndarray:
@@ -199,6 +229,7 @@ def save(s: Setup, trainer, train_seconds: float, steps: int) -> dict[str, Any]:
     val_logits = logits["validation"]
     temperature = fit_temperature(val_logits, s.data["validation"]["label"])
     trainer.model.config.callinkit_temperature = temperature
+    uncertainty = choose_uncertain_threshold(softmax(val_logits, temperature), s.data["validation"]["label"])
     best = run_dir / "best"
     trainer.save_model(str(best))
     s.tokenizer.save_pretrained(str(best))
@@ -238,6 +269,7 @@ def save(s: Setup, trainer, train_seconds: float, steps: int) -> dict[str, Any]:
                          train_seconds / max(1, steps * s.config.training.batch_size) * 1000, 2),
                      "train_rows": n_train},
         "temperature": temperature,
+        "uncertainty": uncertainty,
         "best_checkpoint": trainer.state.best_model_checkpoint,
     }
     (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")

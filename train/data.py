@@ -21,6 +21,9 @@ SPLIT_ALIASES = {"train": "train", "validation": "validation", "valid": "validat
 
 Task = Literal["classification", "pairs"]
 
+# Corpus rows that `threat_weight` scales: threat call-outs and the neutral texts that only sound like one.
+THREAT_STYLES = ("threat", "threat_near_miss")
+
 
 def read_table(path: Path) -> list[dict[str, Any]]:
     """Rows of a local .jsonl / .json / .csv / .tsv file, as dicts. Errors name the file and line."""
@@ -37,20 +40,92 @@ def read_table(path: Path) -> list[dict[str, Any]]:
     raise DataError(f"{path}: unsupported file type {suffix!r}; use .jsonl, .csv or .tsv")
 
 
-def _file_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
+MAX_PROBLEMS_SHOWN = 20
+
+
+def _decoded_lines(path: Path) -> tuple[list[str], list[tuple[int, str]]]:
+    """The file's lines decoded as UTF-8, and (line, problem) for each line that is not UTF-8 (kept as '')."""
+    lines, problems = [], []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), 1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as exc:
+            problems.append((number, f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1}); "
+                                     "re-save the file as UTF-8"))
+            lines.append("")
+    return lines, problems
+
+
+def _raw_records(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    """(line, row) of a local .jsonl/.json/.csv/.tsv file, and (line, problem) for lines that cannot be read."""
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".json", ".csv", ".tsv"):
+        raise DataError(f"{path}: unsupported file type {suffix!r}; use .jsonl, .csv or .tsv")
+    lines, problems = _decoded_lines(path)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    if suffix in (".jsonl", ".json"):
+        import json
+
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append((number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+                continue
+            if not isinstance(obj, dict):
+                problems.append((number, f"expected a JSON object, got {type(obj).__name__}"))
+                continue
+            rows.append((number, obj))
+    else:
+        reader = csv.DictReader(lines, delimiter="\t" if suffix == ".tsv" else ",")
+        for row in reader:
+            if None in row:  # more cells than the header has columns
+                problems.append((reader.line_num, f"{len(row) - 1 + len(row[None])} cells for "
+                                                  f"{len(reader.fieldnames or ())} columns"))
+                continue
+            rows.append((reader.line_num, row))
+    return rows, problems
+
+
+def _file_rows(src: SourceConfig, task: Task, on_error: str = "raise") -> list[dict[str, Any]]:
+    """Rows of a local file source, each checked: every problem is reported with file and line; with
+    on_error 'raise' (default) training stops, with 'skip' the bad rows are dropped (and still reported)."""
+    from callinkit.config import LABELS
+
     path = Path(src.path or "")
-    rows = read_table(path)
+    raw, problems = _raw_records(path)
+    n_lines = len(raw) + len(problems)  # rows read plus lines that could not be read as rows
     out = []
     fields = (src.text_field, src.label_field) if task == "classification" else ("call_out", "call_in")
-    for i, row in enumerate(rows, 1):
+    seen_ids: dict[str, int] = {}
+    for number, row in raw:
         missing = [f for f in fields if f not in row]
         if missing:
-            raise DataError(f"{path}: row {i} has no {', '.join(repr(m) for m in missing)} column; found "
-                            f"{sorted(row)} (set text_field / label_field in the source config)")
+            problems.append((number, f"no {', '.join(repr(m) for m in missing)} column; found {sorted(row)} (set "
+                                     "text_field / label_field in the source config)"))
+            continue
+        empty = [f for f in fields if not str(row[f] if row[f] is not None else "").strip()]
+        if empty:
+            problems.append((number, f"empty {', '.join(repr(f) for f in empty)}"))
+            continue
+        if task == "classification" and str(row[src.label_field]) not in LABELS:
+            problems.append((number, f"unknown label {row[src.label_field]!r}; expected one of {list(LABELS)}"))
+            continue
+        if row.get("id") not in (None, ""):
+            rid = str(row["id"])
+            if rid in seen_ids:
+                problems.append((number, f"id {rid!r} repeats line {seen_ids[rid]}"))
+                continue
+            seen_ids[rid] = number
         split = row.get("split")
         if split not in (None, ""):
             if str(split) not in SPLIT_ALIASES:
-                raise DataError(f"{path}: row {i} has split {split!r}; use train, validation or test")
+                problems.append((number, f"split {split!r}; use train, validation or test"))
+                continue
             split = SPLIT_ALIASES[str(split)]
         else:
             split = None
@@ -60,6 +135,15 @@ def _file_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
         else:
             out.append({"call_out": str(row["call_out"]), "call_in": str(row["call_in"]), "split": split,
                         "unseen_topic": bool(row.get("unseen_topic", False))})
+    if problems:
+        problems.sort()
+        listed = "\n".join(f"  {path}:{n}: {msg}" for n, msg in problems[:MAX_PROBLEMS_SHOWN])
+        more = f"\n  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
+        if on_error != "skip":
+            raise DataError(f"{path}: {len(problems)} bad row(s); fix them, or set data.on_error: skip to train "
+                            f"without them:\n{listed}{more}")
+        print(f"warning: {path}: skipped {len(problems)} bad row(s) of {n_lines} "
+              f"(data.on_error: skip):\n{listed}{more}")
     return out
 
 
@@ -95,8 +179,9 @@ def copy_rows(src: SourceConfig) -> list[dict[str, Any]]:
              "unseen_topic": bool(r.get("unseen_topic")), "source": f"{src.name}:copy"} for r in rows if r["text"]]
 
 
-def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
-    """The rows of one source, each with a `split` (None where the source has none)."""
+def source_rows(src: SourceConfig, task: Task, on_error: str = "raise") -> list[dict[str, Any]]:
+    """The rows of one source, each with a `split` (None where the source has none). `on_error` applies to
+    local files (see DataConfig.on_error)."""
     if task == "pairs" and src.mode == "copy":
         return copy_rows(src)
     if src.name == "callin_corpus":
@@ -109,7 +194,7 @@ def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
             # training example: the rewriter sees that there is more than one good answer.
             rows = rows + [{**r, "call_in": alt} for r in rows for alt in r.get("alt_call_ins", ())]
     elif src.name in ("jsonl", "csv"):
-        rows = _file_rows(src, task)
+        rows = _file_rows(src, task, on_error)
     elif src.name == "hub":
         rows = _hub_rows(src, task)
     else:
@@ -118,7 +203,7 @@ def source_rows(src: SourceConfig, task: Task) -> list[dict[str, Any]]:
         rows = load_proxy(src.name, src.path, task)
     keep = ("text", "label") if task == "classification" else ("call_out", "call_in")
     # Optional fields a recipe may use: the post a message replies to, and the corpus's slicing keys.
-    extra = ("context", "strategy", "style", "topic") if task == "pairs" else ("context",)
+    extra = ("context", "strategy", "style", "topic") if task == "pairs" else ("context", "style")
     return [{**{k: r[k] for k in keep}, **{k: r[k] for k in extra if r.get(k) is not None},
              "split": r.get("split"), "unseen_topic": bool(r.get("unseen_topic")), "source": src.name}
             for r in rows]
@@ -155,11 +240,15 @@ def build_splits(sources: Sequence[SourceConfig], data: DataConfig, task: Task, 
     """Rows of every source, split and weighted: {"train": [...], "validation": [...], "test": [...]}."""
     out: dict[str, list] = {"train": [], "validation": [], "test": []}
     for index, src in enumerate(sources):
-        rows = source_rows(src, task)
+        rows = source_rows(src, task, data.on_error)
         if not rows:
             raise DataError(f"data source {src.name!r} ({src.path or 'embedded'}) has no rows")
         assign_missing_splits(rows, data.validation_fraction, data.test_fraction, seed)
         train = [r for r in rows if r["split"] == "train"]
+        if src.threat_weight != 1.0:
+            threat = [r for r in train if r.get("style") in THREAT_STYLES]
+            train = [r for r in train if r.get("style") not in THREAT_STYLES] + apply_weight(
+                threat, src.threat_weight, seed + 1000 + index)
         out["train"].extend(apply_weight(train, src.weight, seed + index))
         out["validation"].extend(r for r in rows if r["split"] == "validation")
         out["test"].extend(r for r in rows if r["split"] == "test")

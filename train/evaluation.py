@@ -42,6 +42,28 @@ def fit_temperature(logits: np.ndarray, references: Sequence[int]) -> float:
     return best
 
 
+def choose_uncertain_threshold(probs: np.ndarray, references: Sequence[int], target_accuracy: float = 0.97,
+                               grid: Sequence[float] = tuple(np.round(np.arange(0.40, 0.96, 0.01), 2))
+                               ) -> dict[str, float]:
+    """The lowest top-probability threshold at which the predictions at or above it are right at least
+    `target_accuracy` of the time on validation data. Below it a prediction is flagged `uncertain` (for a
+    person to read). Returns the threshold, the share flagged and the accuracy of the rest."""
+    probs = np.asarray(probs, dtype=np.float64)
+    refs = np.asarray(references)
+    top, right = probs.max(axis=1), probs.argmax(axis=1) == refs
+    chosen = float(grid[-1])
+    for t in grid:
+        kept = top >= t
+        if kept.any() and right[kept].mean() >= target_accuracy:
+            chosen = float(t)
+            break
+    kept = top >= chosen
+    return {"uncertain_below": chosen, "target_accuracy": target_accuracy,
+            "validation_flagged_share": float(1 - kept.mean()),
+            "validation_accuracy_when_sure": float(right[kept].mean()) if kept.any() else float("nan"),
+            "validation_accuracy_when_uncertain": float(right[~kept].mean()) if (~kept).any() else float("nan")}
+
+
 def format_table(results: dict[str, dict[str, Any]], labels: Sequence[str]) -> str:
     """A plain-text table: one row per evaluated slice, macro-F1, accuracy, ECE and per-class F1."""
     head = ["slice", "n", "macro_f1", "accuracy", "ece"] + [f"{name}_f1" for name in labels]
@@ -55,23 +77,57 @@ def format_table(results: dict[str, dict[str, Any]], labels: Sequence[str]) -> s
     return "\n".join(lines)
 
 
+# Proxy test slices that `callinkit eval BUNDLE all` adds to the corpus slices: (spec, what it measures).
+PROXY_SLICES: tuple[tuple[str, str], ...] = (
+    ("crowdcounter:test", "crowd-written replies to hate posts: call_out vs call_in"),
+    ("tydip:test", "real requests: polite (neutral) vs strongly impolite (call_out)"),
+    ("positive_frames:test", "negative self-talk and its reframes: all neutral"),
+    ("reddit_counterspeech:validation", "real Reddit replies, human-labelled 'other': all neutral"),
+)
+SHORT_WORDS = 12  # "short texts" are under this many words
+
+
+def is_plain_register(text: str) -> bool:
+    """Lowercase with no sentence punctuation: how many real chat messages look."""
+    return text == text.lower() and not any(c in text for c in ".!?")
+
+
+def corpus_slices(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[dict[str, Any]]]:
+    """A corpus split and its slices: unseen topics, threats (threat call-outs and the neutral texts that only
+    sound like one), short texts and lowercase/no-punctuation texts."""
+    out = {prefix: rows}
+    slices = {
+        "unseen_topics": [r for r in rows if r["unseen_topic"]],
+        "threats": [r for r in rows if r.get("style") in ("threat", "threat_near_miss")],
+        f"short_under_{SHORT_WORDS}_words": [r for r in rows if len(r["text"].split()) < SHORT_WORDS],
+        "lowercase_no_punctuation": [r for r in rows if is_plain_register(r["text"])],
+    }
+    out.update({f"{prefix}:{name}": sl for name, sl in slices.items() if sl})
+    return out
+
+
 def read_eval_data(spec: str) -> dict[str, list[dict[str, Any]]]:
     """Evaluation rows by slice. `spec` is a JSONL/CSV path with text,label columns,
-    `callin_corpus[:split]` (default split test; its unseen-topic rows also form their own slice), or a
-    public proxy `name[:split]` read from $CALLINKIT_SHARED_DATA (default ../shared/data)."""
+    `callin_corpus[:split]` (default split test, with its slices: unseen topics, threats, short texts,
+    lowercase/no-punctuation), a public proxy `name[:split]` read from $CALLINKIT_SHARED_DATA (default
+    ../shared/data), or `all`: the corpus test slices and every proxy test slice that is present."""
     from callinkit.train.data import read_table
 
+    if spec == "all":
+        out = read_eval_data("callin_corpus:test")
+        for proxy, _ in PROXY_SLICES:
+            try:
+                out.update(read_eval_data(proxy))
+            except DataError as exc:  # a proxy folder that is not there is skipped, and said so
+                print(f"skipping {proxy}: {exc}")
+        return out
     if spec.split(":")[0] == "callin_corpus":
         from callinkit.corpus import KINDS, classification_rows, read_records, read_splits
 
         split = spec.split(":", 1)[1] if ":" in spec else "test"
         rows = [r for r in classification_rows({k: read_records(k) for k in KINDS}, read_splits())
                 if r["split"] == split]
-        out = {f"callin_corpus:{split}": rows}
-        unseen = [r for r in rows if r["unseen_topic"]]
-        if unseen:
-            out[f"callin_corpus:{split}:unseen_topics"] = unseen
-        return out
+        return corpus_slices(rows, f"callin_corpus:{split}")
     name, _, split = spec.partition(":")
     from callinkit.corpus.proxies import PROXIES
 
@@ -164,7 +220,18 @@ def run_eval(target: str, data_spec: str, out: Path | None = None, show_errors: 
         refs = [labels.index(r["label"]) for r in rows]
         results[name] = classification_metrics(probs, refs, labels)
         errors[name] = confident_errors(rows, probs, labels, show_errors)
+        if out is not None:
+            from callinkit.train.plots import plot_confusion_matrix
+
+            slug = name.replace(":", "_").replace("/", "_")
+            plot_confusion_matrix(results[name]["confusion_matrix"], labels,
+                                  out.parent / f"{out.stem}_confusion_{slug}.png", title=f"{target}: {name}")
     print(format_table(results, labels))
+    for name, m in results.items():
+        if name.endswith(":threats"):
+            print(f"threat recall ({name}): {m['call_out_recall']:.3f} of {m['call_out_support']} threats "
+                  f"labelled call_out; near misses kept neutral: {m['neutral_recall']:.3f} of "
+                  f"{m['neutral_support']}")
     first = next(iter(errors))
     if show_errors and errors[first]:
         print(f"\n{len(errors[first])} most confidently wrong on {first}:")

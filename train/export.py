@@ -8,7 +8,6 @@ The model is reloaded from the run's `best/` folder, so the export never sees in
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ import numpy as np
 from callinkit import __version__
 from callinkit.bundle import BASE_FORMAT_VERSION as FORMAT_VERSION
 from callinkit.bundle import FORMAT_NAME, MANIFEST, atomic_directory, write_json
+from callinkit.bundle import file_sha256 as sha256
 from callinkit.errors import CallinkitError
 
 # A fixed batch for parity checks: short and long, each label, casing, emoji, an empty string.
@@ -42,14 +42,6 @@ CHECK_TEXTS = [
 
 class ExportError(CallinkitError):
     """The exported graph disagrees with PyTorch past tolerance, or the export failed."""
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _encode(tokenizer, texts: list[str], max_length: int) -> dict[str, np.ndarray]:
@@ -123,8 +115,12 @@ def quantize_int8(src: Path, dst: Path) -> None:
 
 
 def export_classifier(run_dir: Path, out_dir: Path, quantize: str | None = None, overwrite: bool = False,
-                      agreement_texts: list[str] | None = None) -> dict[str, Any]:
-    """Export `run_dir/best` to `out_dir` atomically; returns the manifest written."""
+                      agreement_texts: list[str] | None = None,
+                      validation_labels: list[str] | None = None) -> dict[str, Any]:
+    """Export `run_dir/best` to `out_dir` atomically; returns the manifest written.
+
+    `agreement_texts` (validation texts) check int8 labels against PyTorch; with `validation_labels` (their
+    labels, same order) the `uncertain` threshold is chosen on the exported model's own probabilities."""
     import json
 
     import torch
@@ -172,6 +168,16 @@ def export_classifier(run_dir: Path, out_dir: Path, quantize: str | None = None,
                                   f"examples (< {config.export.min_int8_agreement:.0%}); export without "
                                   "--quantize int8")
             int8.replace(fp32)  # the bundle's model.onnx is the quantized graph
+        temperature = float(info.get("temperature", getattr(model.config, "callinkit_temperature", 1.0)))
+        uncertainty = info.get("uncertainty")
+        if agreement_texts and validation_labels:
+            from callinkit.scoring import softmax
+            from callinkit.train.evaluation import choose_uncertain_threshold
+
+            logits = np.concatenate([onnx_logits(fp32, _encode(tokenizer, agreement_texts[i:i + 256], max_length))
+                                     for i in range(0, len(agreement_texts), 256)])
+            uncertainty = choose_uncertain_threshold(softmax(logits, temperature),
+                                                     [labels.index(x) for x in validation_labels])
         model.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         shutil.copy(run_dir / "config.yaml", tmp / "training_config.yaml")
@@ -188,7 +194,10 @@ def export_classifier(run_dir: Path, out_dir: Path, quantize: str | None = None,
             "max_length": max_length,
             "pad_token": tokenizer.pad_token,
             "pad_token_id": tokenizer.pad_token_id,
-            "temperature": float(info.get("temperature", getattr(model.config, "callinkit_temperature", 1.0))),
+            "temperature": temperature,
+            # Predictions whose top probability is below this are flagged `uncertain` (chosen on validation).
+            **({"uncertain_below": uncertainty["uncertain_below"], "uncertainty": uncertainty}
+               if uncertainty else {}),
             "quantization": quantize,
             "opset": config.export.opset,
             "inputs": ["input_ids", "attention_mask"],

@@ -156,25 +156,29 @@ def read_splits() -> dict[str, Any]:
 
 
 def classification_rows(records: dict[str, list[Record]], splits: dict[str, Any]) -> list[dict[str, Any]]:
-    """Flatten pairs / neutral / singles into {id, text, label, topic, kind, split, unseen_topic} rows."""
+    """Flatten pairs / neutral / singles into {id, text, label, topic, kind, style, split, unseen_topic} rows.
+    `style` is the call-out's style ("threat", "insult", ...) for call-out texts, the neutral kind
+    ("threat_near_miss", ...) for neutral texts, and "" for call-ins."""
     assign = splits["assignments"]
     unseen = set(splits.get("unseen_topics", ()))
     rows = []
 
-    def add(rec: Record, text: str, label: str, topic: str | None, suffix: str = "") -> None:
+    def add(rec: Record, text: str, label: str, topic: str | None, suffix: str = "", style: str = "") -> None:
         split = assign.get(rec.id)
         if split is None:
             raise DataError(f"{rec.file}:{rec.line}: record {rec.id} has no split; run `callinkit data split`")
         rows.append({"id": rec.id + suffix, "text": text, "label": label, "topic": topic or "",
-                     "kind": rec.kind, "split": split, "unseen_topic": bool(topic in unseen)})
+                     "kind": rec.kind, "style": style or "", "split": split,
+                     "unseen_topic": bool(topic in unseen)})
 
     for rec in records.get("pairs", []):
-        add(rec, rec.data["call_out"], "call_out", rec.data["topic"], ":call_out")
+        add(rec, rec.data["call_out"], "call_out", rec.data["topic"], ":call_out", rec.data.get("style") or "")
         add(rec, rec.data["call_in"], "call_in", rec.data["topic"], ":call_in")
     for rec in records.get("neutral", []):
-        add(rec, rec.data["text"], "neutral", None)
+        add(rec, rec.data["text"], "neutral", None, style=rec.data.get("kind") or "")
     for rec in records.get("singles", []):
-        add(rec, rec.data["text"], rec.data["label"], rec.data["topic"])
+        add(rec, rec.data["text"], rec.data["label"], rec.data["topic"],
+            style=(rec.data.get("style") or "") if rec.data["label"] == "call_out" else "")
     return rows
 
 

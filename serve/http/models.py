@@ -23,6 +23,7 @@ ClassifierLoader = Callable[[ServerSettings], Any]
 RewriterLoader = Callable[[ServerSettings, Any], Any]  # (settings, the loaded classifier) -> rewriter
 
 CLASSIFIER, REWRITER = "classifier", "rewriter"
+EXPLAIN = "classifier:explain"  # the classifier's explanations have their own batcher
 
 
 def load_classifier(settings: ServerSettings) -> Any:
@@ -78,6 +79,13 @@ class ServedModels:
                                      max_wait_s=self.settings.max_wait_ms / 1000,
                                      max_queue=self.settings.max_queue, observer=self.metrics.for_model(name))
             await batcher.start()
+            if name == CLASSIFIER and callable(getattr(model, "explain", None)):  # explanations batch separately: each text costs one model call per word
+                explainer = DynamicBatcher(EXPLAIN, model.explain, max_batch_size=self.settings.max_batch_size,
+                                           max_wait_s=self.settings.max_wait_ms / 1000,
+                                           max_queue=self.settings.max_queue,
+                                           observer=self.metrics.for_model(EXPLAIN))
+                await explainer.start()
+                self._batchers[EXPLAIN] = explainer
             self.instances[name], self._batchers[name] = model, batcher
             self.status[name] = "ready"
             logger.info("%s ready: %r", name, model)
@@ -109,6 +117,14 @@ class ServedModels:
         """One Prediction per text, computed in merged batches."""
         self.check_available(CLASSIFIER)
         return await self._batchers[CLASSIFIER].submit(list(texts), self.settings.request_timeout_s)
+
+    async def explain(self, texts: Sequence[str]) -> list[Any]:
+        """One Explanation (prediction and spans) per text, computed in merged batches."""
+        self.check_available(CLASSIFIER)
+        if EXPLAIN not in self._batchers:
+            raise ApiError(400, "explain_unsupported", "this server's classifier cannot explain its labels; "
+                                                       "send the request without \"explain\"")
+        return await self._batchers[EXPLAIN].submit(list(texts), self.settings.request_timeout_s)
 
     async def rewrite(self, texts: Sequence[str], num_candidates: int | None, max_new_tokens: int | None) -> list[Any]:
         """One Rewrite per text, computed in merged batches."""

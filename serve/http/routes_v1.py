@@ -14,6 +14,7 @@ from callinkit.serve.http.schemas import (
     Classification,
     ClassifyRequest,
     ClassifyResponse,
+    ExplanationSpan,
     ModelInfo,
     ModelsResponse,
     RewriteRequest,
@@ -45,8 +46,10 @@ def _settings(request: Request) -> ServerSettings:
     return request.app.state.settings
 
 
-def classification(prediction: Any) -> Classification:
-    return Classification(label=prediction.label, scores=dict(prediction.scores))
+def classification(prediction: Any, explanation: Any = None) -> Classification:
+    spans = None if explanation is None else [ExplanationSpan(**sp.to_dict()) for sp in explanation.spans]
+    return Classification(label=prediction.label, scores=dict(prediction.scores),
+                          uncertain=bool(getattr(prediction, "uncertain", False)), spans=spans)
 
 
 def rewrite_result(rewrite: Any) -> RewriteResult:
@@ -60,6 +63,9 @@ def rewrite_result(rewrite: Any) -> RewriteResult:
 async def classify(body: ClassifyRequest, request: Request) -> ClassifyResponse:
     """One result per text, in order. Texts from concurrent requests are batched together."""
     check_texts(body.texts, _settings(request))
+    if body.explain:
+        explanations = await until_disconnected(request, _models(request).explain(body.texts))
+        return ClassifyResponse(results=[classification(e.prediction, e) for e in explanations])
     predictions = await until_disconnected(request, _models(request).classify(body.texts))
     return ClassifyResponse(results=[classification(p) for p in predictions])
 

@@ -22,17 +22,30 @@ class ClassifyRequest(_Request):
     model_config = ConfigDict(json_schema_extra={"examples": [{"texts": [CALL_OUT, "the bus is late again"]}]})
 
     texts: list[str] = Field(description="messages to classify; the answer has one result per text, in order")
+    explain: bool = Field(False, description="also return the word spans that pushed each text toward its label "
+                                             "(occlusion; costs one model call per word)")
+
+
+class ExplanationSpan(BaseModel):
+    start: int = Field(description="first character of the span in the text")
+    end: int = Field(description="one past its last character")
+    text: str
+    score: float = Field(description="drop in the label's log-odds when these words are left out")
 
 
 class Classification(BaseModel):
     label: str = Field(description="call_out, call_in or neutral", examples=["call_out"])
     scores: dict[str, float] = Field(description="probability of every label (they sum to 1)", examples=[SCORES])
+    uncertain: bool = Field(False, description="the top probability is below the model's threshold chosen on "
+                                               "validation data: route this message to a person")
+    spans: list[ExplanationSpan] | None = Field(None, description="with explain: the spans that pushed the text "
+                                                                 "toward its label, strongest first")
 
 
 class ClassifyResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"results": [
-        {"label": "call_out", "scores": SCORES},
-        {"label": "neutral", "scores": {"call_out": 0.03, "call_in": 0.02, "neutral": 0.95}}]}]})
+        {"label": "call_out", "scores": SCORES, "uncertain": False},
+        {"label": "neutral", "scores": {"call_out": 0.03, "call_in": 0.02, "neutral": 0.95}, "uncertain": False}]}]})
 
     results: list[Classification]
 

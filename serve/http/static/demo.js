@@ -1,4 +1,5 @@
-// The demo page: POST /v1/suggest, show the label, the scores and (for a call-out) the call-in candidates.
+// The demo page: POST /v1/suggest, show the label, the scores and (for a call-out) the call-in candidates;
+// POST /v1/classify with explain to highlight the words that pushed the message toward its label.
 // Plain DOM code, no build step. Text from the server is set with textContent, never as HTML.
 "use strict";
 
@@ -65,6 +66,25 @@ function showResult(result, note) {
   $("result").hidden = false;
 }
 
+// The message with each explanation span wrapped in <mark> (built as DOM nodes, never as HTML).
+function showExplanation(text, result) {
+  const spans = (result.spans || []).slice().sort((a, b) => a.start - b.start);
+  $("uncertain").hidden = !result.uncertain;
+  $("why").hidden = spans.length === 0;
+  const out = $("explained");
+  out.replaceChildren();
+  let last = 0;
+  for (const span of spans) {
+    out.append(text.slice(last, span.start));
+    const mark = document.createElement("mark");
+    mark.textContent = text.slice(span.start, span.end);
+    mark.title = `pushed toward ${result.label}: ${span.score.toFixed(2)}`;
+    out.append(mark);
+    last = span.end;
+  }
+  out.append(text.slice(last));
+}
+
 async function check(event) {
   event.preventDefault();
   const text = $("message").value.trim();
@@ -80,6 +100,8 @@ async function check(event) {
       const classified = await postJSON("v1/classify", { texts: [text] });
       showResult(classified.results[0], "This server has no rewriter loaded, so no call-in is suggested.");
     }
+    const explained = await postJSON("v1/classify", { texts: [text], explain: true });
+    showExplanation(text, explained.results[0]);
     $("status").textContent = "";
   } catch (error) {
     $("status").textContent = `Error: ${error.message}`;
