@@ -16,7 +16,7 @@ from callinkit.errors import CallinkitError
 
 EPILOG = """\
 typical session:
-  callinkit train configs/quickstart.yaml                 # fine-tune (a few minutes on a CPU)
+  callinkit train configs/quickstart.yaml                 # fine-tune (about 12 minutes on a 2-core CPU)
   callinkit export runs/quickstart bundles/quickstart      # ONNX bundle, checked against PyTorch
   callinkit predict --bundle bundles/quickstart "you clown, delete this"
   callinkit eval bundles/quickstart callin_corpus          # metrics on the corpus test split
@@ -239,9 +239,13 @@ def cmd_release(args: argparse.Namespace) -> int:
         from callinkit.train.release import pack_release
     except ImportError as exc:
         raise _train_extra_missing(exc) from None
-    pack_release(args.classifier, args.rewriter, Path(args.classifier_eval) if args.classifier_eval else None,
-                 Path(args.rewriter_eval),
-                 cards=Path(args.cards), out=Path(args.out) if args.out else None, force=args.force)
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    pack_release(args.classifier, args.rewriter, path(args.classifier_eval), path(args.rewriter_eval),
+                 cards=Path(args.cards), out=path(args.out), force=args.force,
+                 baseline_classifier_eval=path(args.baseline_classifier_eval),
+                 baseline_rewriter_eval=path(args.baseline_rewriter_eval))
     return 0
 
 
@@ -402,10 +406,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "than the shipped ones on the corpus test split (--force to override).")
     p.add_argument("classifier", metavar="CLASSIFIER_BUNDLE",
                    help="a classifier bundle, or 'keep' to release only the rewriter beside the shipped classifier")
-    p.add_argument("rewriter", metavar="REWRITER_BUNDLE")
+    p.add_argument("rewriter", metavar="REWRITER_BUNDLE",
+                   help="a rewriter bundle, or 'keep' to release only the classifier beside the shipped rewriter")
     p.add_argument("--classifier-eval", default=None, help="`callinkit eval ... --out` JSON of the classifier "
                                                            "(needed unless CLASSIFIER_BUNDLE is 'keep')")
-    p.add_argument("--rewriter-eval", required=True, help="`callinkit eval ... --out` JSON of the rewriter")
+    p.add_argument("--rewriter-eval", default=None, help="`callinkit eval ... --out` JSON of the rewriter (needed "
+                                                         "unless REWRITER_BUNDLE is 'keep'; with 'keep', the kept "
+                                                         "rewriter re-measured with the new classifier)")
+    p.add_argument("--baseline-classifier-eval", help="an eval of the shipped classifier on today's test split, "
+                                                      "to compare with when the split changed since it shipped")
+    p.add_argument("--baseline-rewriter-eval", help="the same for the shipped rewriter")
     p.add_argument("--cards", default="model_cards", help="folder with classifier.md and rewriter.md")
     p.add_argument("--out", help="default: the installed package's callinkit/models")
     p.add_argument("--force", action="store_true", help="replace the shipped models even if they measure worse")

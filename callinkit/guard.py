@@ -127,8 +127,15 @@ def _norm_number(n: str) -> str:
     return n.lower().replace(",", "").lstrip("$").rstrip("%")
 
 
+def _words(text: str) -> list[str]:
+    """Lower-cased words with their inner apostrophes (don't, o'brien) but not the quote marks around them:
+    "'donate" and "victims'" in `the 'donate to help victims' link` are donate and victims."""
+    return [w.strip("'") for w in re.findall(r"[a-z0-9']+", text.lower().replace("’", "'").replace("‘", "'"))
+            if w.strip("'")]
+
+
 def _content_words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOP and len(w) > 1)
+    return tuple(w for w in _words(text) if w not in _STOP and len(w) > 1)
 
 
 def attack_terms(text: str) -> set[str]:
@@ -158,7 +165,7 @@ def source_facts(text: str) -> SourceFacts:
         required_mentions=required_mentions, required_channels=channels,
         urls=tuple(dict.fromkeys(URL_RE.findall(text))),
         numbers=tuple(dict.fromkeys(_norm_number(n) for n in NUMBER_RE.findall(text))),
-        quotes=tuple(quotes), words=frozenset(re.findall(r"[a-z0-9']+", text.lower())),
+        quotes=tuple(quotes), words=frozenset(_words(text)),
         mentions=frozenset(m.lower() for m in mentions),
     )
 
@@ -190,7 +197,7 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     lost += [n for n in facts.numbers if n not in cand_numbers and n not in low]
     if lost:
         problems.append(f"drops {', '.join(lost)}")
-    cand_words = set(re.findall(r"[a-z0-9']+", low))
+    cand_words = set(_words(low))
     for quote in facts.quotes:
         if sum(w in cand_words for w in quote) < 0.6 * len(quote):
             problems.append(f"drops the quoted words '{' '.join(quote)[:60]}'")

@@ -46,3 +46,26 @@ def test_models_have_a_readable_repr(tiny_bundle):
     assert repr(Classifier.load(tiny_bundle)).startswith("Classifier(")
     text = repr(Rewriter.load())  # the shipped rewriter
     assert text.startswith(("Rewriter(", "LMRewriter(")) and "object at 0x" not in text
+
+
+def test_the_quickstart_time_is_the_same_everywhere():
+    import re
+    from pathlib import Path
+
+    from callinkit.cli import EPILOG
+
+    readme = Path("README.md").read_text()
+    config = Path("configs/quickstart.yaml").read_text()
+    said = {re.search(r"about (\d+) minutes", text).group(1) for text in (
+        readme[readme.index("## Train your own"):], config, EPILOG[EPILOG.index("quickstart"):])}
+    assert len(said) == 1, said
+
+
+def test_the_readme_names_no_bundle_folder_that_nothing_creates():
+    import re
+    from pathlib import Path
+
+    readme = Path("README.md").read_text()
+    created = set(re.findall(r"callinkit export \S+ (bundles/[\w./-]+)", readme))
+    named = set(re.findall(r"(bundles/[\w-]+)", readme))
+    assert named <= {b.rstrip("/.") for b in created} | {"bundles/mine"}, named - created

@@ -77,6 +77,32 @@ def test_release_replaces_shipped_models_only_when_they_measure_better(tiny_bund
     assert json.loads((out / "classifier" / "eval.json").read_text())["results"]["callin_corpus:test"]["macro_f1"] == 0.1
 
 
+def test_release_of_a_classifier_alone_keeps_the_rewriter_and_compares_on_todays_split(
+        tiny_bundle, tiny_rewriter_bundle_with_embedder, cards, tmp_path):
+    from callinkit.serve import Rewriter
+    from callinkit.train.release import pack_release
+
+    out = tmp_path / "models"
+    pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v1", 0.8, 0.3, n=100),
+                 cards=cards, out=out)
+    # The test split grew (n 120): the shipped eval (n 100) does not compare ...
+    new_clf, new_rw = write_evals(tmp_path / "v2", 0.85, 0.2, n=120)
+    with pytest.raises(CallinkitError, match="--baseline-classifier-eval"):
+        pack_release(tiny_bundle, "keep", new_clf, None, cards=cards, out=out)
+    # ... an eval of the shipped model on today's split does; a worse new model is still refused.
+    baseline, _ = write_evals(tmp_path / "base", 0.9, 0.2, n=120)
+    with pytest.raises(CallinkitError, match="does not measure better"):
+        pack_release(tiny_bundle, "keep", new_clf, None, cards=cards, out=out, baseline_classifier_eval=baseline)
+    baseline, _ = write_evals(tmp_path / "base2", 0.7, 0.2, n=120)
+    lines = pack_release(tiny_bundle, "keep", new_clf, new_rw, cards=cards, out=out, baseline_classifier_eval=baseline)
+    assert "shipped 0.7000 (n=120) -> new 0.8500 (n=120)" in lines[0] and "rewriter: kept" in lines[1]
+    assert json.loads((out / "classifier" / "eval.json").read_text())["results"]["callin_corpus:test"]["n"] == 120
+    assert json.loads((out / "rewriter" / "eval.json").read_text())["table"]["corpus_test"]["model_reranked"]["j"] == 0.2
+    Rewriter.load(out / "rewriter")  # its manifest's checksums still match
+    with pytest.raises(CallinkitError, match="nothing to release"):
+        pack_release("keep", "keep", None, None, cards=cards, out=out)
+
+
 def test_release_errors_say_what_is_missing(tiny_bundle, tiny_rewriter_bundle, tiny_rewriter_bundle_with_embedder, cards,
                                             tmp_path, capsys):
     clf_eval, rw_eval = write_evals(tmp_path, 0.8, 0.3)

@@ -45,6 +45,17 @@ def test_guard_keeps_handles_channels_numbers_quotes_and_invents_none():
     assert any("invents" in p and "Sarah" in p and "@bob_z" in p and "12" in p for p in invented)
 
 
+@pytest.mark.parametrize("kept", ["'Speedy Gonzales'", "‘Speedy Gonzales’", '"Speedy Gonzales"', "Speedy Gonzales"])
+def test_a_quote_kept_inside_its_own_quote_marks_counts_as_kept(kept):
+    # Regression: the quote marks used to stick to the words ("'speedy", "gonzales'"), so a rewrite that kept
+    # the quote word for word was refused for dropping it; in the v2 eval this was the most common refusal.
+    src = "bless your heart, calling the Mexican speedrunner 'Speedy Gonzales' every single run. try his name, Rafa?"
+    good = f"Calling the Mexican speedrunner {kept} every run makes him a joke. His name is Rafa; could we use it?"
+    assert check_candidate(src, good, 0.95) == []
+    assert any("quoted" in p for p in check_candidate(src, "Calling him that every run makes him a joke. His name "
+                                                           "is Rafa; could we use it?", 0.95))
+
+
 def test_guard_drops_pile_on_tags_and_needs_a_call_in():
     src = "@sam @jo @kim look at this clown #RatioKing"
     assert check_candidate(src, "@sam I don't agree with this, what's your reasoning?", 0.9) == []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,34 @@ def _encode(tokenizer, texts: list[str], max_length: int) -> dict[str, np.ndarra
     return {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64)}
 
 
+@contextmanager
+def quiet_onnx_export() -> Iterator[None]:
+    """Hide the exporter's expected noise: "torchvision is not installed" (it only skips torchvision's ops),
+    a FutureWarning from torch's own pytree code, and "the axis name ... will not be used" for axes that share
+    a shape constraint. Real errors still raise."""
+    import logging
+    import warnings
+
+    registration = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registration.level
+    registration.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*", category=FutureWarning)
+            warnings.filterwarnings("ignore", message=r".*The axis name: .* will not be used.*", category=UserWarning)
+            yield
+    finally:
+        registration.setLevel(level)
+
+
+def onnx_export(*args, **kwargs) -> None:
+    """torch.onnx.export without the expected noise (see quiet_onnx_export)."""
+    import torch
+
+    with quiet_onnx_export():
+        torch.onnx.export(*args, **kwargs)
+
+
 def export_onnx(model, example: dict[str, np.ndarray], path: Path, opset: int) -> None:
     """torch.onnx.export (dynamo) with dynamic batch and sequence axes, outputs named `logits`."""
     import torch
@@ -64,12 +94,13 @@ def export_onnx(model, example: dict[str, np.ndarray], path: Path, opset: int) -
 
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     args = (torch.from_numpy(example["input_ids"]), torch.from_numpy(example["attention_mask"]))
-    torch.onnx.export(
-        LogitsOnly(model).eval(), args, str(path),
-        input_names=["input_ids", "attention_mask"], output_names=["logits"],
-        dynamic_shapes={"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}},
-        dynamo=True, opset_version=opset, external_data=False, verbose=False,
-    )
+    with quiet_onnx_export():
+        torch.onnx.export(
+            LogitsOnly(model).eval(), args, str(path),
+            input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            dynamic_shapes={"input_ids": {0: batch, 1: sequence}, "attention_mask": {0: batch, 1: sequence}},
+            dynamo=True, opset_version=opset, external_data=False, verbose=False,
+        )
 
 
 def onnx_logits(path: Path, feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -92,8 +123,28 @@ def check_parity(reference: np.ndarray, candidate: np.ndarray, atol: float) -> f
     return worst
 
 
-def quantize_int8(src: Path, dst: Path) -> None:
-    """Dynamic int8 quantization of the MatMul weights (activations stay float)."""
+def weight_matmuls(model) -> list[str]:
+    """Names of the MatMul/Gemm nodes that multiply by a weight (an initializer), in graph order."""
+    inits = {i.name for i in model.graph.initializer}
+    return [n.name for n in model.graph.node if n.op_type in ("MatMul", "Gemm") and any(x in inits for x in n.input)]
+
+
+def layer_nodes(model, layers: tuple[int, ...], n_layers: int) -> list[str]:
+    """The weight MatMuls of the given encoder layers: the graph holds n_layers equal blocks of them, in
+    order, then the head's (pooler and classifier)."""
+    names = weight_matmuls(model)
+    per_layer = (len(names) - 2) // n_layers if n_layers else 0
+    if per_layer <= 0 or per_layer * n_layers + 2 != len(names):
+        raise ExportError(f"cannot map {len(names)} weight MatMuls onto {n_layers} layers; leave export.fp32_layers empty")
+    bad = [i for i in layers if not 0 <= i < n_layers]
+    if bad:
+        raise ExportError(f"export.fp32_layers {bad}: the model has layers 0..{n_layers - 1}")
+    return [name for i in layers for name in names[i * per_layer:(i + 1) * per_layer]]
+
+
+def quantize_int8(src: Path, dst: Path, fp32_layers: tuple[int, ...] = (), n_layers: int = 0) -> None:
+    """Dynamic int8 quantization of the MatMul weights (activations stay float); the weights of
+    `fp32_layers` (encoder layer indices) stay fp32."""
     import logging
 
     import onnx
@@ -105,11 +156,13 @@ def quantize_int8(src: Path, dst: Path) -> None:
     # quantizer, rejects as inconsistent; dropping them lets inference recompute them from the graph.
     model = onnx.load(str(src))
     model.graph.ClearField("value_info")
+    exclude = layer_nodes(model, fp32_layers, n_layers) if fp32_layers else []
     plain = dst.with_name(dst.stem + ".noinfo.onnx")
     onnx.save(model, str(plain))
     try:
         # Per-channel scales keep the label agreement with fp32 much higher than one scale per tensor.
-        quantize_dynamic(str(plain), str(dst), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(str(plain), str(dst), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=exclude)
     finally:
         plain.unlink(missing_ok=True)
 
@@ -152,7 +205,7 @@ def export_classifier(run_dir: Path, out_dir: Path, quantize: str | None = None,
                                       "atol": config.export.atol}
         if quantize == "int8":
             int8 = tmp / "model.int8.onnx"
-            quantize_int8(fp32, int8)
+            quantize_int8(fp32, int8, config.export.fp32_layers, int(model.config.num_hidden_layers))
             texts = CHECK_TEXTS + list(agreement_texts or [])
             feed_all = _encode(tokenizer, texts, max_length)
             with torch.no_grad():
@@ -162,6 +215,7 @@ def export_classifier(run_dir: Path, out_dir: Path, quantize: str | None = None,
             q_labels = onnx_logits(int8, feed_all).argmax(1)
             agreement = float((ref_labels == q_labels).mean())
             validation.update({"int8_label_agreement": agreement, "int8_check_examples": len(texts),
+                               "fp32_layers": list(config.export.fp32_layers),
                                "min_int8_agreement": config.export.min_int8_agreement})
             if agreement < config.export.min_int8_agreement:
                 raise ExportError(f"int8 labels agree with PyTorch on only {agreement:.1%} of {len(texts)} "

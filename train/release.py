@@ -59,8 +59,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise CallinkitError(f"{what} {path} is not valid JSON ({exc})") from None
 
 
-def _compare(kind: str, new: tuple[float, int], shipped_eval: Path, score, force: bool) -> str:
-    """A line saying how the new model compares; raises when it is not better and not forced."""
+def _compare(kind: str, new: tuple[float, int], shipped_eval: Path, score, force: bool,
+             baseline_eval: Path | None = None) -> str:
+    """A line saying how the new model compares; raises when it is not better and not forced.
+    `baseline_eval` is an eval of the shipped model on today's split (when the split grew since it shipped)."""
+    if baseline_eval is not None:
+        shipped_eval = baseline_eval
     if not shipped_eval.is_file():
         return f"{kind}: no shipped model to compare with; new score {new[0]:.4f} (n={new[1]})"
     old = score(json.loads(shipped_eval.read_text(encoding="utf-8")))
@@ -69,7 +73,7 @@ def _compare(kind: str, new: tuple[float, int], shipped_eval: Path, score, force
         return line + " (forced)"
     if old[1] != new[1]:
         raise CallinkitError(f"{line}: the test split changed, so the scores do not compare; evaluate the shipped "
-                             "model on the same split, or pass --force")
+                             f"model on the same split and pass it as --baseline-{kind}-eval, or pass --force")
     if new[0] <= old[0]:
         raise CallinkitError(f"{line}: the new model does not measure better; keeping the shipped one "
                              "(--force to replace it anyway)")
@@ -117,19 +121,34 @@ def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], s
 
 
 KEEP = "keep"
-"""Pass as the classifier (with no classifier eval) to release a new rewriter beside the shipped classifier."""
+"""Pass as the classifier (with no classifier eval) to release a new rewriter beside the shipped classifier, or
+as the rewriter to release only a classifier (the shipped rewriter then reranks with the new one; give its
+re-measured eval as --rewriter-eval to update its eval.json)."""
 MAX_WHEEL_FILE_BYTES = 100 * 1024 * 1024  # PyPI (warehouse) default limit for one file: 100 MiB
 
 
-def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: Path | None, rewriter_eval: Path,
-                 cards: Path = Path("model_cards"), out: Path | None = None, force: bool = False) -> list[str]:
+def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: Path | None,
+                 rewriter_eval: Path | None, cards: Path = Path("model_cards"), out: Path | None = None,
+                 force: bool = False, baseline_classifier_eval: Path | None = None,
+                 baseline_rewriter_eval: Path | None = None) -> list[str]:
     """Copy the bundles into `out` (default: the package's models/); returns the comparison lines.
 
-    `classifier` may be "keep": the shipped classifier stays, and only the rewriter is released."""
-    keep_classifier = str(classifier) == KEEP
+    `classifier` may be "keep": the shipped classifier stays, and only the rewriter is released; `rewriter` may
+    be "keep": only the classifier is released."""
+    keep_classifier, keep_rewriter = str(classifier) == KEEP, str(rewriter) == KEEP
+    if keep_classifier and keep_rewriter:
+        raise CallinkitError("nothing to release: both the classifier and the rewriter are 'keep'")
+    out = out or shipped_dir()
     classifier, rewriter = Path(classifier), Path(rewriter)
     if not keep_classifier:
         read_manifest(classifier, kind="classifier")
+    if keep_rewriter:
+        if not (out / "rewriter" / MANIFEST).is_file():
+            raise CallinkitError(f"rewriter 'keep': there is no shipped rewriter in {out} to keep")
+        return _release_classifier_only(classifier, classifier_eval, rewriter_eval, cards, out, force,
+                                        baseline_classifier_eval)
+    if rewriter_eval is None:
+        raise CallinkitError("--rewriter-eval is needed to release a rewriter")
     r_manifest = read_manifest(rewriter, kind="rewriter")
     decoder_lm = r_manifest.get("architecture") == "decoder_lm"
     if not decoder_lm and not (rewriter / "embedder" / MANIFEST).is_file():
@@ -138,22 +157,56 @@ def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: 
         if not (cards / name).is_file():
             raise CallinkitError(f"model card {cards / name} not found (pass --cards FOLDER)")
     r_eval = _read_json(rewriter_eval, "rewriter eval")
-    out = out or shipped_dir()
     lines = []
     if not keep_classifier:
         if classifier_eval is None:
             raise CallinkitError("--classifier-eval is needed to release a classifier")
         c_eval = _read_json(classifier_eval, "classifier eval")
         lines.append(_compare("classifier", classifier_score(c_eval), out / "classifier" / "eval.json",
-                              classifier_score, force))
+                              classifier_score, force, baseline_classifier_eval))
     elif not (out / "classifier" / MANIFEST).is_file():
         raise CallinkitError(f"classifier 'keep': there is no shipped classifier in {out} to keep")
-    lines.append(_compare("rewriter", rewriter_score(r_eval), out / "rewriter" / "eval.json", rewriter_score, force))
+    lines.append(_compare("rewriter", rewriter_score(r_eval), out / "rewriter" / "eval.json", rewriter_score, force,
+                          baseline_rewriter_eval))
     reranking = dict(r_manifest.get("reranking") or {}, classifier="../classifier/")
     if not keep_classifier:
         _copy_bundle(classifier, out / "classifier", cards / "classifier.md", c_eval)
     _copy_bundle(rewriter, out / "rewriter", cards / "rewriter.md", r_eval, skip=("classifier",),
                  manifest_update={"reranking": reranking})
+    return _report(lines, out)
+
+
+def _release_classifier_only(classifier: Path, classifier_eval: Path | None, rewriter_eval: Path | None,
+                             cards: Path, out: Path, force: bool, baseline: Path | None) -> list[str]:
+    if classifier_eval is None:
+        raise CallinkitError("--classifier-eval is needed to release a classifier")
+    if not (cards / "classifier.md").is_file():
+        raise CallinkitError(f"model card {cards / 'classifier.md'} not found (pass --cards FOLDER)")
+    c_eval = _read_json(classifier_eval, "classifier eval")
+    lines = [_compare("classifier", classifier_score(c_eval), out / "classifier" / "eval.json", classifier_score,
+                      force, baseline)]
+    _copy_bundle(classifier, out / "classifier", cards / "classifier.md", c_eval)
+    if rewriter_eval is not None:  # the kept rewriter, re-measured with the new classifier as its guard
+        r_eval = _read_json(rewriter_eval, "rewriter eval")
+        rewriter_score(r_eval)  # it must be a rewriter eval
+        write_json(out / "rewriter" / "eval.json", {k: v for k, v in r_eval.items() if k != "samples"})
+        _refresh_files(out / "rewriter")
+        lines.append(f"rewriter: kept; eval.json replaced by {rewriter_eval} (measured with the new classifier)")
+    else:
+        lines.append("rewriter: kept (its eval.json was measured with the previous classifier)")
+    return _report(lines, out)
+
+
+def _refresh_files(bundle: Path) -> None:
+    """Rewrite a bundle's manifest `files` after a documentation file changed in place."""
+    from callinkit.train.export import sha256
+
+    manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"] = {p.name: sha256(p) for p in sorted(bundle.iterdir()) if p.is_file() and p.name != MANIFEST}
+    write_json(bundle / MANIFEST, manifest)
+
+
+def _report(lines: list[str], out: Path) -> list[str]:
     for line in lines:
         print(line)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from callinkit.train.export import onnx_export
+
 ENCODER_FILE = "encoder_model.onnx"
 DECODER_FILE = "decoder_model_merged.onnx"
 
@@ -142,7 +144,7 @@ def export_rewriter_graphs(model, out_dir: Path, opset: int) -> dict[str, list[s
     ids = torch.tensor([[101, 7592, 2088, 1010, 2129, 102], [101, 2009, 102, 0, 0, 0]])
     mask = (ids != 0).long()
     batch, src = torch.export.Dim("batch"), torch.export.Dim("source")
-    torch.onnx.export(encoder, (ids, mask), str(out_dir / ENCODER_FILE), input_names=names["encoder_inputs"],
+    onnx_export(encoder, (ids, mask), str(out_dir / ENCODER_FILE), input_names=names["encoder_inputs"],
                       output_names=names["encoder_outputs"], dynamo=True, opset_version=opset,
                       external_data=False, verbose=False,
                       dynamic_shapes={"input_ids": {0: batch, 1: src}, "attention_mask": {0: batch, 1: src}})
@@ -156,7 +158,7 @@ def export_rewriter_graphs(model, out_dir: Path, opset: int) -> dict[str, list[s
     dyn = [{0: batch, 1: step_dim}, {0: batch, 1: src}]
     dyn += [{0: batch, 2: past_dim} for _ in range(2 * n)]
     dyn += [{0: batch, 2: src} for _ in range(2 * n)]
-    torch.onnx.export(decoder, (step, mask, *self_past, *cross), str(out_dir / DECODER_FILE),
+    onnx_export(decoder, (step, mask, *self_past, *cross), str(out_dir / DECODER_FILE),
                       input_names=names["decoder_inputs"], output_names=names["decoder_outputs"], dynamo=True,
                       opset_version=opset, external_data=False, verbose=False,
                       dynamic_shapes=(dyn[0], dyn[1], tuple(dyn[2:])))  # *past is one varargs entry
@@ -218,7 +220,7 @@ def export_embedder(out_dir: Path, quantize: str, opset: int = 18, max_length: i
     enc = tokenizer(CHECK_SOURCES[:2], padding=True, return_tensors="pt", return_token_type_ids=False)
     batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence")
     path = out_dir / "model.onnx"
-    torch.onnx.export(MeanPooled().eval(), (enc["input_ids"], enc["attention_mask"]), str(path),
+    onnx_export(MeanPooled().eval(), (enc["input_ids"], enc["attention_mask"]), str(path),
                       input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
                       dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq}},
                       dynamo=True, opset_version=opset, external_data=False, verbose=False)
