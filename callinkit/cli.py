@@ -469,8 +469,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from callinkit.errors import TrainingInterrupted
+
     try:
         return args.func(args)
+    except TrainingInterrupted as exc:
+        print(f"callinkit {args.command}: {exc}", file=sys.stderr)
+        return 130
     except CallinkitError as exc:
         print(f"callinkit {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -28,3 +28,7 @@ class BundleError(CallinkitError):
 
 class DataError(CallinkitError):
     """A data file is missing or does not match the supported formats."""
+
+
+class TrainingInterrupted(CallinkitError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint; `--resume` continues it."""

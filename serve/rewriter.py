@@ -63,6 +63,11 @@ def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
 
     reranking = manifest.get("reranking") or {}
     clf_dir = bundle_dir / (reranking.get("classifier") or "classifier")
+    if classifier is None and not (clf_dir / "manifest.json").is_file() and reranking.get("classifier") == "../classifier/":
+        # A shipped rewriter installed as its own model package: the package's one classifier is the default one.
+        from callinkit.serve.runtime import default_bundle
+
+        clf_dir = default_bundle("classifier") or clf_dir
     if classifier is None and (clf_dir / "manifest.json").is_file():
         classifier = Classifier(clf_dir, device=device)
     emb_dir = bundle_dir / (reranking.get("embedder") or "embedder")

@@ -15,14 +15,25 @@ BUNDLE_ENV = {"classifier": "CALLINKIT_CLASSIFIER_BUNDLE", "rewriter": "CALLINKI
 
 
 def default_bundle(kind: str) -> Path | None:
-    """$CALLINKIT_<KIND>_BUNDLE, else the bundle shipped with the package, else None."""
+    """$CALLINKIT_<KIND>_BUNDLE, else the bundle inside the callinkit folder (a checkout, or a wheel that holds
+    it), else an installed model package `callinkit_model_<kind>` (the models are shipped as their own wheels
+    when together they pass PyPI's file limit; see packaging/model_wheel.py), else None."""
     env = os.environ.get(BUNDLE_ENV[kind])
     if env:
         return Path(env)
     import callinkit
 
     shipped = Path(callinkit.__file__).resolve().parent / "models" / kind
-    return shipped if (shipped / "manifest.json").is_file() else None
+    if (shipped / "manifest.json").is_file():
+        return shipped
+    import importlib.util
+
+    spec = importlib.util.find_spec(f"callinkit_model_{kind}")
+    if spec is not None and spec.origin:
+        packaged = Path(spec.origin).resolve().parent / "bundle"
+        if (packaged / "manifest.json").is_file():
+            return packaged
+    return None
 
 
 def resolve_bundle(kind: str, bundle: str | os.PathLike[str] | None) -> Path:
@@ -34,7 +45,8 @@ def resolve_bundle(kind: str, bundle: str | os.PathLike[str] | None) -> Path:
         return found
     raise BundleError(
         f"no {kind} bundle given and none is shipped with this install; pass a bundle folder, set "
-        f"{BUNDLE_ENV[kind]}, or train and export one (see `callinkit train --help`)"
+        f"{BUNDLE_ENV[kind]}, install the model package (`pip install callinkit-model-{kind}`, built by "
+        "packaging/model_wheel.py), or train and export one (see `callinkit train --help`)"
     )
 
 

@@ -13,7 +13,7 @@ from conftest import fixture_texts
 from test_server_support import serving, settings
 
 from callinkit import Classifier
-from callinkit.serve.classifier import merge_spans, without, word_spans
+from callinkit.serve.classifier import EXPLAIN_RELATIVE, merge_spans, without, word_spans
 from callinkit.serve.http import create_app
 
 
@@ -44,7 +44,7 @@ def test_merge_spans_joins_adjacent_words_across_punctuation_only():
 def test_explain_scores_every_word_by_occlusion_in_one_consistent_pass(tiny_bundle):
     clf = Classifier.load(tiny_bundle)
     texts = fixture_texts()[:6] + ["", "ok"]
-    explanations = clf.explain(texts)
+    explanations = clf.explain(texts, window=1)
     predictions = clf.predict(texts)
     assert len(explanations) == len(texts)
     for text, exp, pred in zip(texts, explanations, predictions):
@@ -58,9 +58,28 @@ def test_explain_scores_every_word_by_occlusion_in_one_consistent_pass(tiny_bund
             assert w.score == pytest.approx(odds, abs=1e-3)
         best = max((w.score for w in exp.words), default=0.0)
         for sp in exp.spans:
-            assert text[sp.start:sp.end] == sp.text and sp.score >= 0.5 * best
+            assert text[sp.start:sp.end] == sp.text and sp.score >= EXPLAIN_RELATIVE * best
         assert [sp.score for sp in exp.spans] == sorted((sp.score for sp in exp.spans), reverse=True)
     assert explanations[-2].words == [] and explanations[-2].spans == []
+
+
+def test_a_words_score_is_the_best_drop_of_the_runs_that_hold_it(tiny_bundle):
+    clf = Classifier.load(tiny_bundle)
+    text = "you absolute clown, delete this now"
+    exp = clf.explain([text], window=3)[0]
+    label = exp.label
+    ws = word_spans(text, 64)
+
+    def drop(i, j):
+        p_full = clf.predict_one(text).scores[label]
+        p_wo = clf.predict_one(without(text, [(ws[i][0], ws[j - 1][1])])).scores[label]
+        return np.log(p_full / (1 - p_full)) - np.log(p_wo / (1 - p_wo))
+
+    for n, w in enumerate(exp.words):
+        runs = [(i, i + size) for size in (1, 2, 3) for i in range(len(ws) - size + 1) if i <= n < i + size]
+        assert w.score == pytest.approx(max(drop(i, j) for i, j in runs), abs=1e-3)
+    with pytest.raises(ValueError, match="window"):
+        clf.explain([text], window=0)
 
 
 def test_explain_can_explain_a_label_other_than_the_prediction(tiny_bundle):

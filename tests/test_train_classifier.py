@@ -79,3 +79,80 @@ def test_sampling_balances_classes():
     assert sorted(balanced["label"]).count(1) == 6 and sorted(balanced["label"]).count(2) == 6
     w = class_weights([0] * 6 + [1] * 2 + [2] * 3, 3)
     assert w[1] > w[2] > w[0] and abs(w.mean() - 1) < 1e-9
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_ends_like_an_uninterrupted_run(tiny_base, tiny_run, tmp_path,
+                                                                              monkeypatch):
+    import os
+    import signal
+
+    import pytest
+    from transformers import TrainerCallback
+
+    from callinkit.errors import TrainingInterrupted
+    from callinkit.train import classifier as recipe
+
+    class KillAtStep13(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 13 and not getattr(self, "sent", False):
+                self.sent = True
+                os.kill(os.getpid(), signal.SIGTERM)  # what `kill PID` or a scheduler's preemption sends
+
+    make = recipe.make_trainer
+
+    def make_with_kill(s):
+        trainer = make(s)
+        trainer.add_callback(KillAtStep13())
+        return trainer
+
+    run_dir = tmp_path / "killed"
+    config = config_from_dict(tiny_classifier_config(tiny_base, run_dir))
+    monkeypatch.setattr(recipe, "make_trainer", make_with_kill)
+    handler_before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted, match=r"SIGTERM at step 13.*--resume"):
+        recipe.train(config, run_dir=run_dir)
+    assert (run_dir / "checkpoints" / "checkpoint-13").is_dir()  # saved at the step the signal came
+    assert not (run_dir / "best").exists()
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the recipe's handler is gone again
+
+    monkeypatch.setattr(recipe, "make_trainer", make)
+    recipe.train(config, run_dir=run_dir, resume=True)
+    # Tolerance: the resumed run restores weights, optimizer, scheduler, RNG and data order, so on CPU its final
+    # metrics equal the uninterrupted run's (same seed) to float rounding.
+    resumed = json.loads((run_dir / "metrics" / "test.json").read_text())
+    reference = json.loads((tiny_run / "metrics" / "test.json").read_text())
+    assert resumed["confusion_matrix"] == reference["confusion_matrix"]
+    assert abs(resumed["macro_f1"] - reference["macro_f1"]) < 1e-6
+    final = [h for h in json.loads((run_dir / "log_history.json").read_text()) if "eval_loss" in h][-1]
+    final_ref = [h for h in json.loads((tiny_run / "log_history.json").read_text()) if "eval_loss" in h][-1]
+    assert abs(final["eval_loss"] - final_ref["eval_loss"]) < 1e-4
+
+
+def test_an_unwritable_run_folder_fails_before_training(tiny_base, tmp_path):
+    import pytest
+
+    from callinkit.errors import CallinkitError
+    from callinkit.train.classifier import train
+
+    blocker = tmp_path / "a_file"  # a run_dir inside a file cannot be created, even by root
+    blocker.write_text("x")
+    config = config_from_dict(tiny_classifier_config(tiny_base, blocker / "run"))
+    with pytest.raises(CallinkitError, match="cannot write to the run folder"):
+        train(config)
+
+
+def test_a_full_disk_fails_before_training(tiny_base, tmp_path, monkeypatch):
+    import shutil as shutil_mod
+    from collections import namedtuple
+
+    import pytest
+
+    from callinkit.errors import CallinkitError
+    from callinkit.train.classifier import train
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_mod, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    config = config_from_dict(tiny_classifier_config(tiny_base, tmp_path / "run"))
+    with pytest.raises(CallinkitError, match="GB free; checkpoints of this run need"):
+        train(config)
+    assert not (tmp_path / "run" / "checkpoints").exists()

@@ -27,7 +27,7 @@ import numpy as np
 from callinkit.config import ClassifierConfig, config_to_yaml
 from callinkit.errors import CallinkitError
 from callinkit.train.base_model import BaseModel, resolve_base_model
-from callinkit.train.checkpoints import last_checkpoint
+from callinkit.train.checkpoints import check_writable, checkpoint_bytes, last_checkpoint, train_with_signals
 from callinkit.train.evaluation import (
     choose_uncertain_threshold,
     classification_metrics,
@@ -207,13 +207,14 @@ def train(config: ClassifierConfig, run_dir: Path | None = None, resume: bool = 
     elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
         raise CallinkitError(f"{run_dir} already has checkpoints; pass --resume to continue, or choose "
                              "another run_dir (e.g. run_dir=runs/new)")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    check_writable(run_dir)
     (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
 
     s = setup(config, run_dir)
+    check_writable(run_dir, checkpoint_bytes(s.model, config.training.save_total_limit or 2))
     trainer = make_trainer(s)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    result = train_with_signals(trainer, checkpoint, run_dir / "checkpoints")
     seconds = time.perf_counter() - started
     return save(s, trainer, seconds, result.global_step)
 

@@ -59,18 +59,21 @@ def chars_from_words(words: Sequence[tuple[int, int, float]], relative: float, m
     return {i for a, b, s in words if s >= cut for i in range(a, b)}
 
 
-def occlusion_words(bundle: str, texts: Sequence[str]) -> list[list[tuple[int, int, float]]]:
+def occlusion_words(bundle: str, texts: Sequence[str], window: int = 1) -> list[list[tuple[int, int, float]]]:
     from callinkit.serve import Classifier
 
     clf = Classifier.load(bundle)
     out = []
     for start in range(0, len(texts), 32):
-        for e in clf.explain(list(texts[start:start + 32]), label="call_out"):
+        for e in clf.explain(list(texts[start:start + 32]), label="call_out", window=window):
             out.append([(w.start, w.end, w.score) for w in e.words])
     return out
 
 
-def gradient_words(checkpoint: str, texts: Sequence[str], max_length: int = 128) -> list[list[tuple[int, int, float]]]:
+def gradient_words(checkpoint: str, texts: Sequence[str], max_length: int = 128,
+                   kind: str = "x_input") -> list[list[tuple[int, int, float]]]:
+    """Word scores from gradients: `x_input` (gradient . embedding, signed) or `l2` (the gradient's norm,
+    plain saliency)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -88,7 +91,10 @@ def gradient_words(checkpoint: str, texts: Sequence[str], max_length: int = 128)
         logp = torch.log_softmax(model(inputs_embeds=embeds, attention_mask=enc["attention_mask"]).logits[0], -1)
         odds = logp[k] - torch.log1p(-logp[k].exp().clamp(max=1 - 1e-6))
         odds.backward()
-        per_piece = (embeds.grad[0] * embeds[0]).sum(-1).tolist()
+        if kind == "l2":
+            per_piece = embeds.grad[0].norm(dim=-1).tolist()
+        else:
+            per_piece = (embeds.grad[0] * embeds[0]).sum(-1).tolist()
         words = []
         for a, b in word_spans(text, 64):
             score = sum(s for (x, y), s in zip(offsets, per_piece) if y > x and x < b and y > a)
@@ -116,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     parser.add_argument("--n-trial", type=int, default=300)
     parser.add_argument("--n-test", type=int, default=600)
     parser.add_argument("--out", default="runs/explain_eval.json")
+    parser.add_argument("--skip-occlusion", action="store_true", help="only the gradient methods")
+    parser.add_argument("--windows", type=int, nargs="+", default=[1, 3],
+                        help="occlusion run lengths to compare (1 = single words)")
     args = parser.parse_args(argv)
 
     from callinkit.serve.classifier import EXPLAIN_MIN_SCORE
@@ -124,13 +133,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
     trial = read_toxic_spans(data / "tsd_trial.csv", args.n_trial)
     test = read_toxic_spans(data / "tsd_test.csv", args.n_test)
     results = {"n_trial": len(trial), "n_test": len(test), "min_score": EXPLAIN_MIN_SCORE}
-    results["occlusion"] = evaluate(lambda t: occlusion_words(args.bundle, t), trial, test, EXPLAIN_MIN_SCORE)
+    if not args.skip_occlusion:
+        for window in args.windows:
+            name = "occlusion" if window == 1 else f"occlusion_window_{window}"
+            results[name] = evaluate(lambda t, w=window: occlusion_words(args.bundle, t, w), trial, test,
+                                     EXPLAIN_MIN_SCORE)
     if args.checkpoint:
         results["gradient_x_input"] = evaluate(lambda t: gradient_words(args.checkpoint, t), trial, test, 1e-6)
+        results["gradient_l2"] = evaluate(lambda t: gradient_words(args.checkpoint, t, kind="l2"), trial, test, 1e-6)
     all_words = [(a, b) for t, _ in test for a, b in [(0, len(t))]]
     results["baseline_whole_text"] = float(np.mean([span_f1(set(range(a, b)), g) for (a, b), (_, g)
                                                     in zip(all_words, test)]))
-    for name in ("occlusion", "gradient_x_input"):
+    for name in [k for k in results if k.startswith(("occlusion", "gradient"))]:
         if name in results:
             print(f"{name:<18} relative {results[name]['relative']:.1f}  toxic-spans char F1 "
                   f"{results[name]['test_f1']:.3f} (test, n={len(test)})")

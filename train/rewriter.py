@@ -24,7 +24,7 @@ from typing import Any
 from callinkit.config import DataConfig, GenerationSettings, RewriterConfig, StageConfig
 from callinkit.textproc import postprocess, protect
 from callinkit.train.base_model import resolve_base_model
-from callinkit.train.checkpoints import last_checkpoint
+from callinkit.train.checkpoints import last_checkpoint, train_with_signals
 from callinkit.train.stages import finish_stage, run_stages
 
 
@@ -172,7 +172,7 @@ def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stag
         processing_class=tokenizer, optimizers=(make_optimizer(model, stage), None),
     )
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    result = train_with_signals(trainer, checkpoint, stage_dir / "checkpoints")
     info = finish_stage(trainer, result, time.perf_counter() - started, checkpoint, config, stage, stage_dir,
                         tokenizer, {"data": provenance})
     _write_samples(model, tokenizer, config, stage, stage_dir)

@@ -25,7 +25,7 @@ from typing import Any
 
 from callinkit.config import DataConfig, LMStageConfig, RewriterLMConfig
 from callinkit.lm_prompt import IM_END, SYSTEM_PROMPT, render_prompt
-from callinkit.train.checkpoints import last_checkpoint
+from callinkit.train.checkpoints import last_checkpoint, train_with_signals
 from callinkit.train.stages import finish_stage, run_stages
 
 
@@ -204,7 +204,7 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
     trainer = Trainer(model=model, args=args, train_dataset=enc.train, eval_dataset=enc.validation,
                       data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer)
     started = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    result = train_with_signals(trainer, checkpoint, stage_dir / "checkpoints")
     info = finish_stage(trainer, result, time.perf_counter() - started, checkpoint, config, stage, stage_dir,
                         tokenizer, {**params, "data": enc.provenance})
     rows = [r for r in enc.validation_rows if not r["source"].endswith(":copy")][:20]

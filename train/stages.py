@@ -75,8 +75,10 @@ def run_stages(config, run_dir: Path | None, resume: bool, resolve_base: Callabl
         check_resumable(config, saved, run_dir)
     elif (run_dir / "stages").exists():
         raise CallinkitError(f"{run_dir} already has stages; pass --resume to continue, or choose another run_dir")
+    from callinkit.train.checkpoints import check_writable
+
+    check_writable(run_dir)  # an unwritable folder fails before the base model is fetched
     base = resolve_base()
-    run_dir.mkdir(parents=True, exist_ok=True)
     saved.write_text(config_to_yaml(config), encoding="utf-8")
     set_seed(config.seed)
 
