@@ -71,14 +71,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         precision = args.precision or ("fp32" if args.quantize == "none" else None)
         manifest = export_rewriter_lm(run_dir, Path(args.out_dir), precision=precision,
                                       classifier_bundle=args.classifier, overwrite=args.overwrite,
-                                      min_agreement=args.min_agreement)
+                                      min_agreement=args.min_agreement, with_embedder=not args.no_embedder)
         v = manifest["validation"]
         p = manifest["precision"]
         print(f"exported {run_dir} -> {args.out_dir} ({p}, onnxruntime-genai); fp32 greedy identical to "
               f"transformers.generate on {v['fp32_greedy_identical_to_generate']}/{v['check_examples']}"
               + (f"; {p} greedy identical to fp32 on {v[f'{p}_greedy_identical_to_fp32']}/{v['check_examples']}, "
                  f"chrF {v[f'{p}_chrf_vs_fp32']}" if f"{p}_chrf_vs_fp32" in v else "")
-              + f"; guard P(call_in) >= {manifest['guard']['min_call_in']}")
+              + f"; guard P(call_in) >= {manifest['guard']['min_call_in']}"
+              + (f", similarity to the source >= {manifest['guard']['min_similarity']}"
+                 if "min_similarity" in manifest["guard"] else ""))
         return 0
     try:
         if task == "rewriter":
@@ -132,7 +134,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         run_rewriter_eval(args.target, args.data, paradetox=args.paradetox, limit=args.limit,
                           out=Path(args.out) if args.out else None, compare=args.compare, per_slice=args.per_slice,
-                          num_candidates=args.num_candidates, embedder=args.embedder)
+                          num_candidates=args.num_candidates, embedder=args.embedder,
+                          only=[x for x in (args.slices or "").split(",") if x])
         return 0
     run_eval(args.target, args.data, Path(args.out) if args.out else None, show_errors=args.show_errors)
     return 0
@@ -245,7 +248,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     pack_release(args.classifier, args.rewriter, path(args.classifier_eval), path(args.rewriter_eval),
                  cards=Path(args.cards), out=path(args.out), force=args.force,
                  baseline_classifier_eval=path(args.baseline_classifier_eval),
-                 baseline_rewriter_eval=path(args.baseline_rewriter_eval))
+                 baseline_rewriter_eval=path(args.baseline_rewriter_eval),
+                 baseline_rewriter_system=args.baseline_rewriter_system)
     return 0
 
 
@@ -317,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "export.min_agreement)")
     p.add_argument("--overwrite", action="store_true", help="replace OUT_DIR if it exists")
     p.add_argument("--classifier", help="rewriter runs: classifier bundle to copy in for reranking candidates")
+    p.add_argument("--no-embedder", action="store_true",
+                   help="rewriter v2 runs: no MiniLM similarity embedder (23 MB); the guard then has no "
+                        "concern-similarity floor and reranking uses chrF")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("eval", help="evaluate a bundle or checkpoint on labelled data",
@@ -340,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rewriter: also score this bundle (e.g. release 1) on the same rows; repeatable")
     p.add_argument("--num-candidates", type=int, default=None,
                    help="rewriter: candidates per text (default: the bundle's generation.num_candidates)")
+    p.add_argument("--slices", help="rewriter: only these slices, comma-separated (e.g. corpus_test,threats)")
     p.add_argument("--embedder", default=None, help="rewriter: embedder bundle for SIM (default: the rewriter's, "
                                                     "else MiniLM exported once into the cache)")
     p.set_defaults(func=cmd_eval)
@@ -416,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline-classifier-eval", help="an eval of the shipped classifier on today's test split, "
                                                       "to compare with when the split changed since it shipped")
     p.add_argument("--baseline-rewriter-eval", help="the same for the shipped rewriter")
+    p.add_argument("--baseline-rewriter-system", default="model_reranked",
+                   help="the row of --baseline-rewriter-eval to compare with; `rewriter_reranked` when the shipped "
+                        "rewriter was scored with --compare in the new rewriter's eval (same rows, same run)")
     p.add_argument("--cards", default="model_cards", help="folder with classifier.md and rewriter.md")
     p.add_argument("--out", help="default: the installed package's callinkit/models")
     p.add_argument("--force", action="store_true", help="replace the shipped models even if they measure worse")

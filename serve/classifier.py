@@ -19,7 +19,7 @@ from callinkit.serve.runtime import Device, make_session, resolve_bundle
 DEFAULT_UNCERTAIN_BELOW = 0.6
 
 # Explanation spans: words scoring at least EXPLAIN_RELATIVE x the text's best word and EXPLAIN_MIN_SCORE log-odds.
-EXPLAIN_WINDOW = 3  # runs of up to this many adjacent words are left out
+EXPLAIN_WINDOW = 1  # runs of up to this many adjacent words are left out (1 agreed best with toxic spans)
 EXPLAIN_RELATIVE = 0.3  # chosen on the toxic-spans trial split (python -m callinkit.train.explain_eval)
 EXPLAIN_MIN_SCORE = 0.25
 

@@ -76,11 +76,13 @@ def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
 
 
 def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
-           embedder: Any | None, min_call_in: float) -> Rewrite:
+           embedder: Any | None, min_call_in: float, min_similarity: float | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
     cosine when the bundle has one, else character chrF); the score is their product, as in the J metric.
+    With an embedder and `min_similarity`, a candidate whose similarity to the source is below it is refused:
+    it has drifted from the concern (an invented harm, a reversed point, a reply to something else).
     """
     from callinkit.guard import check_candidate, chrf, source_facts
 
@@ -98,6 +100,10 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
             s["similarity"] = chrf(t, source)
     facts = source_facts(source)
     problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
+    if embedder is not None and min_similarity is not None and min_call_in >= 0:
+        problems = [p + ((f"strays from the source's concern (similarity {s['similarity']:.2f} < "
+                          f"{min_similarity:.2f})",) if s["similarity"] < min_similarity else ())
+                    for p, s in zip(problems, scores)]
     for s in scores:
         s["score"] = s.get("call_in", 1.0) * max(0.0, s["similarity"])
     order = sorted(range(len(texts)), key=lambda i: (not problems[i], scores[i]["score"]), reverse=True)

@@ -70,6 +70,8 @@ class LMRewriter:
         self.max_prompt_tokens = int(m.get("max_prompt_tokens", 256))
         self.generation: dict[str, Any] = dict(m["generation"])
         self.min_call_in = float((m.get("guard") or {}).get("min_call_in", 0.5))
+        floor = (m.get("guard") or {}).get("min_similarity")
+        self.min_similarity = None if floor is None else float(floor)
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
 
     @classmethod
@@ -153,7 +155,7 @@ class LMRewriter:
         for text, context in zip(texts, contexts):
             cands = self.candidates(text, k, max_new_tokens, context, strategy)
             result = select(text, cands, [{} for _ in cands], self.classifier, self.embedder,
-                            self.min_call_in if guard else -1.0)
+                            self.min_call_in if guard else -1.0, self.min_similarity)
             if not guard and not result.ok and result.candidates:
                 best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
                 result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)

@@ -197,9 +197,11 @@ def tiny_lm_run(tiny_lm_base, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_lm_bundle(tiny_lm_run, tiny_bundle, tmp_path_factory) -> Path:
+def tiny_lm_bundle(tiny_lm_run, tiny_bundle, tiny_base, tmp_path_factory) -> Path:
     from callinkit.train.rewriter_lm_export import export_rewriter_lm
 
     out = tmp_path_factory.mktemp("bundles") / "rewriter-lm"
-    export_rewriter_lm(tiny_lm_run, out, precision="fp32", classifier_bundle=str(tiny_bundle))
+    # The concern-similarity embedder is pooled from the tiny BERT here (MiniLM in real exports).
+    export_rewriter_lm(tiny_lm_run, out, precision="fp32", classifier_bundle=str(tiny_bundle),
+                       embedder_base=str(tiny_base))
     return out

@@ -25,6 +25,7 @@ from test_server_support import free_port, relabelled_bundle, wait_until_serving
 from callinkit import Classifier
 
 TESTS = Path(__file__).resolve().parent
+HOSTILE = "<img src=x onerror=\"window.pwned=1\"><script>window.pwned=1</script> you clown"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -182,6 +183,15 @@ def test_demo_page_shows_label_scores_and_call_in(tiny_bundle, tmp_path):
         page.type_and_submit(call_in)
         page.wait_for("document.getElementById('label').textContent === 'call_in'")
         kept = json.loads(page.evaluate(READ_RESULT))
+
+        # Model output is text, never markup: the fake rewriter echoes the message into its call-in.
+        page.type_and_submit(HOSTILE)
+        page.wait_for(f"document.getElementById('explained').textContent === {json.dumps(HOSTILE)}")
+        time.sleep(0.5)  # give an injected onerror handler the time it would need to run
+        injected = json.loads(page.evaluate(
+            "JSON.stringify({pwned: window.pwned === 1, imgs: document.querySelectorAll('#result img').length, "
+            "scripts: document.querySelectorAll('#result script').length, "
+            "shown: document.getElementById('result').textContent})"))
     finally:
         if browser is not None:
             browser.close()
@@ -195,4 +205,6 @@ def test_demo_page_shows_label_scores_and_call_in(tiny_bundle, tmp_path):
     # The words behind the label: the library's spans, highlighted in place in the whole message.
     assert shown["why"] and shown["marks"] == expected_marks and shown["explained"] == call_out
     assert kept["label"] == "call_in" and not kept["suggestion"] and kept["candidates"] == []
+    assert not injected["pwned"] and injected["imgs"] == 0 and injected["scripts"] == 0
+    assert HOSTILE in injected["shown"]  # shown literally (in the explained message), as text
     assert kept["note"] == "Not a call-out: nothing to rewrite."

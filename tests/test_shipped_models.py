@@ -29,8 +29,10 @@ def test_shipped_bundles_are_complete_and_small():
         card = (MODELS / kind / "MODEL_CARD.md").read_text(encoding="utf-8")
         assert "## Intended use" in card and "__" not in card  # no unfilled template slots
         assert json.loads((MODELS / kind / "eval.json").read_text())
+    # What the callinkit wheel holds (a rewriter shipped as its own model wheel is not in MODELS) must leave room
+    # for the code and the corpus under PyPI's 100 MiB per-file limit, even before compression.
     size = sum(p.stat().st_size for p in MODELS.rglob("*") if p.is_file())
-    assert size < 80e6, f"shipped models are {size / 1e6:.1f} MB; the package keeps them under 80 MB"
+    assert size < 95 * 2**20, f"shipped models are {size / 2**20:.1f} MiB; a wheel holding them nears PyPI's 100 MiB"
 
 
 def test_default_classifier_labels_clear_cases():

@@ -40,14 +40,16 @@ def classifier_score(evaluation: dict[str, Any]) -> tuple[float, int]:
                              "BUNDLE callin_corpus --out FILE`") from None
 
 
-def rewriter_score(evaluation: dict[str, Any]) -> tuple[float, int]:
-    """(J of the reranked model, n) on the corpus test split from a rewriter `callinkit eval --out` file."""
+def rewriter_score(evaluation: dict[str, Any], system: str = REWRITER_SYSTEM) -> tuple[float, int]:
+    """(J of the reranked model, n) on the corpus test split from a rewriter `callinkit eval --out` file.
+    `system` picks another row of the same table, e.g. `rewriter_reranked` for the bundle given to --compare."""
     try:
-        m = evaluation["table"][REWRITER_SLICE][REWRITER_SYSTEM]
+        m = evaluation["table"][REWRITER_SLICE][system]
         return float(m["j"]), int(m["n"])
     except (KeyError, TypeError):
-        raise CallinkitError(f"rewriter eval has no {REWRITER_SLICE}/{REWRITER_SYSTEM} row; make it with "
-                             "`callinkit eval BUNDLE callin_corpus --out FILE`") from None
+        raise CallinkitError(f"rewriter eval has no {REWRITER_SLICE}/{system} row; make it with "
+                             "`callinkit eval BUNDLE callin_corpus --out FILE` (with --compare for another "
+                             "bundle's rows)") from None
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -130,7 +132,8 @@ MAX_WHEEL_FILE_BYTES = 100 * 1024 * 1024  # PyPI (warehouse) default limit for o
 def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: Path | None,
                  rewriter_eval: Path | None, cards: Path = Path("model_cards"), out: Path | None = None,
                  force: bool = False, baseline_classifier_eval: Path | None = None,
-                 baseline_rewriter_eval: Path | None = None) -> list[str]:
+                 baseline_rewriter_eval: Path | None = None, baseline_rewriter_system: str = REWRITER_SYSTEM
+                 ) -> list[str]:
     """Copy the bundles into `out` (default: the package's models/); returns the comparison lines.
 
     `classifier` may be "keep": the shipped classifier stays, and only the rewriter is released; `rewriter` may
@@ -166,8 +169,9 @@ def pack_release(classifier: str | Path, rewriter: str | Path, classifier_eval: 
                               classifier_score, force, baseline_classifier_eval))
     elif not (out / "classifier" / MANIFEST).is_file():
         raise CallinkitError(f"classifier 'keep': there is no shipped classifier in {out} to keep")
-    lines.append(_compare("rewriter", rewriter_score(r_eval), out / "rewriter" / "eval.json", rewriter_score, force,
-                          baseline_rewriter_eval))
+    lines.append(_compare("rewriter", rewriter_score(r_eval), out / "rewriter" / "eval.json",
+                          lambda e: rewriter_score(e, baseline_rewriter_system if baseline_rewriter_eval else
+                                                   REWRITER_SYSTEM), force, baseline_rewriter_eval))
     reranking = dict(r_manifest.get("reranking") or {}, classifier="../classifier/")
     if not keep_classifier:
         _copy_bundle(classifier, out / "classifier", cards / "classifier.md", c_eval)

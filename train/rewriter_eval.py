@@ -170,7 +170,8 @@ def lm_outputs(rewriter, rows: Sequence[dict[str, Any]], num_candidates: int, de
         if src in out:
             continue
         cands = rewriter.candidates(src, num_candidates, context=r.get("context"))
-        chosen = select(src, cands, [{} for _ in cands], rewriter.classifier, rewriter.embedder, rewriter.min_call_in)
+        chosen = select(src, cands, [{} for _ in cands], rewriter.classifier, rewriter.embedder, rewriter.min_call_in,
+                        getattr(rewriter, "min_similarity", None))
         unguarded = max(chosen.candidates, key=lambda c: c.scores.get("score", 0.0)).text if chosen.candidates else None
         out[src] = {"greedy": cands[0] if cands else None, "reranked": chosen.text, "unguarded": unguarded,
                     "reason": chosen.reason, "candidates": [{"text": c.text, "problems": list(c.problems),
@@ -217,8 +218,8 @@ def eval_embedder(rewriter, path: str | None = None):
 
 def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str | None = "../shared/data/paradetox",
                       limit: int | None = None, num_candidates: int | None = None, out: Path | None = None,
-                      compare: Sequence[str] = (), per_slice: int | None = None, embedder: str | None = None
-                      ) -> dict[str, Any]:
+                      compare: Sequence[str] = (), per_slice: int | None = None, embedder: str | None = None,
+                      only: Sequence[str] = ()) -> dict[str, Any]:
     """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`.
 
     `data` is `callin_corpus` (the test split and its slices, held-out ParaDetox, and copy fidelity on the
@@ -227,7 +228,7 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     Abstentions (no candidate passed the guard) count as failures: STA, SIM and chrF 0."""
     from sacrebleu.metrics import CHRF
 
-    from callinkit.errors import BundleError
+    from callinkit.errors import BundleError, CallinkitError
     from callinkit.serve import Rewriter
 
     rewriter = Rewriter.load(bundle)
@@ -237,6 +238,11 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     corpus = data.split(":")[0] == "callin_corpus"
     slices = (pair_slices(paradetox=paradetox, limit=limit, per_slice=per_slice) if corpus
               else {Path(data).stem: file_pairs(data, limit)})
+    if only:
+        unknown = sorted(set(only) - set(slices))
+        if unknown:
+            raise CallinkitError(f"--slices: no slice {unknown}; choose from {sorted(slices)}")
+        slices = {k: v for k, v in slices.items() if k in only}
     all_rows = [r for rows in slices.values() for r in rows]
     unique = list(dict.fromkeys(r["call_out"] for r in all_rows))
     systems_by_source: dict[str, dict[str, Any]] = {s: {} for s in unique}

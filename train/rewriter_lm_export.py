@@ -122,10 +122,27 @@ def choose_min_call_in(classifier_bundle: str, config, quantile: float = 0.10) -
             "call_outs_passing": round(float(np.mean(np.array(srcs) >= threshold)), 3)}
 
 
+def choose_min_similarity(embedder_dir: Path, quantile: float = 0.10) -> dict[str, Any]:
+    """The guard's concern-similarity floor: the embedder cosine between call-out and call-in that 90% of
+    validation references reach."""
+    import numpy as np
+
+    from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
+    from callinkit.serve.embedder import SimilarityEmbedder, concern_similarity
+
+    rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "validation"]
+    sims = concern_similarity(SimilarityEmbedder(embedder_dir), [r["call_out"] for r in rows],
+                              [r["call_in"] for r in rows])
+    floor = float(np.quantile(sims, quantile))
+    return {"min_similarity": round(floor, 3),
+            "similarity_rule": f"the {quantile:.0%} quantile of the embedder cosine between call-out and reference "
+                               f"call-in over {len(rows)} corpus validation pairs"}
+
+
 def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = None,
                        classifier_bundle: str | None = None, overwrite: bool = False,
-                       extra_sources: list[str] | None = None, min_agreement: float | None = None
-                       ) -> dict[str, Any]:
+                       extra_sources: list[str] | None = None, min_agreement: float | None = None,
+                       with_embedder: bool = True, embedder_base: str = "minilm") -> dict[str, Any]:
     """Export `run_dir/best` (a rewriter_lm run) to a v2 rewriter bundle in `out_dir`; returns the manifest."""
     import yaml
     from sacrebleu.metrics import CHRF
@@ -186,6 +203,12 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                     f"{floor:.0%}) with chrF {chrf:.1f} against fp32 (floor {config.export.min_chrf_vs_fp32:g}); "
                     "export fp32 or int8, or lower the floors in the config's export section")
         guard = choose_min_call_in(classifier_bundle, config) if classifier_bundle else {"min_call_in": 0.5}
+        embedder = work / "embedder"
+        if with_embedder:
+            from callinkit.train.rewriter_export import export_embedder
+
+            export_embedder(embedder, "int8", base=embedder_base)
+            guard.update(choose_min_similarity(embedder))
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:
             for name in GENAI_FILES:
                 if (built / name).is_file():
@@ -194,6 +217,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
             if classifier_bundle:
                 shutil.copytree(classifier_bundle, tmp / "classifier")
+            if with_embedder:
+                shutil.copytree(embedder, tmp / "embedder")
             manifest = {
                 "format": FORMAT_NAME, "format_version": LM_FORMAT_VERSION, "kind": "rewriter",
                 "architecture": "decoder_lm", "runtime": "onnxruntime-genai", "name": config.name,
@@ -204,8 +229,9 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                                "temperature": gen.temperature, "top_p": gen.top_p,
                                "repetition_penalty": gen.repetition_penalty},
                 "guard": guard,
-                "reranking": {"classifier": "classifier/" if classifier_bundle else None, "embedder": None,
-                              "similarity": "chrf"},
+                "reranking": {"classifier": "classifier/" if classifier_bundle else None,
+                              "embedder": "embedder/" if with_embedder else None,
+                              "similarity": "embedding" if with_embedder else "chrf"},
                 "base_model": info.get("base_model"), "training": info.get("stages"), "validation": validation,
                 "export_seconds": round(time.perf_counter() - started, 1),
             }
