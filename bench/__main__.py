@@ -185,14 +185,15 @@ def bench_classifier(run: Path | None, quick: bool, int8_gops: float) -> dict[st
 # -- the rewriter ------------------------------------------------------------------------------------------
 
 
-def bench_rewriter(run: Path | None, quick: bool, bandwidth: float) -> dict[str, Any]:
+def bench_rewriter(run: Path | None, quick: bool, bandwidth: float, bundle: Path | None = None) -> dict[str, Any]:
     from callinkit import Rewriter
 
-    rewriter = Rewriter.load()
+    rewriter = Rewriter.load(bundle)
     out: dict[str, Any] = {"bundle": str(rewriter.bundle_dir), "architecture": rewriter.manifest.get("architecture",
                                                                                                      "seq2seq")}
     if not hasattr(rewriter, "candidates"):
-        out["skipped"] = "the shipped rewriter is release 1 (encoder-decoder); the v2 figures need a v2 bundle"
+        out["skipped"] = ("this rewriter is release 1 (encoder-decoder); pass --rewriter-bundle with a v2 bundle "
+                          "for the v2 figures")
         return out
     reps = 4 if quick else 12
     tokenizer = rewriter.tokenizer
@@ -246,7 +247,9 @@ def verdict(ok: bool | None) -> str:
 def report(results: dict[str, Any]) -> str:
     m, c, r = results["machine"], results["classifier"], results["rewriter"]
     lines = ["# Benchmark results", "",
-             f"`python -m bench{' --quick' if results['quick'] else ''}`, {results['date']}; "
+             f"`python -m bench{' --quick' if results['quick'] else ''}"
+             f"{' --rewriter-bundle ' + results['rewriter']['bundle'] if results['rewriter'].get('architecture') == 'decoder_lm' else ''}`"
+             f", {results['date']}; "
              f"{results['seconds']:.0f} s in all. Medians after warm-up; p90 / p99 and min-max in "
              "`bench/results.json`. Ratios are measured side by side in this run.", "",
              "## Machine", "",
@@ -328,7 +331,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--classifier-run", type=Path, default=Path("runs/release/classifier_v2"),
                         help="the shipped classifier's run folder, for the PyTorch baseline")
     parser.add_argument("--rewriter-run", type=Path, default=Path("runs/rewriter_lm"),
-                        help="the shipped v2 rewriter's run folder, for the generate() baseline")
+                        help="the v2 rewriter's run folder, for the generate() baseline")
+    parser.add_argument("--rewriter-bundle", type=Path, default=None,
+                        help="a v2 rewriter bundle exported from that run (default: the shipped rewriter)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for RESULTS.md)")
     parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md, results.json and plots/ go")
     args = parser.parse_args(argv)
@@ -342,7 +347,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("classifier ...", flush=True)
     results["classifier"] = bench_classifier(args.classifier_run, args.quick, results["peaks"]["int8_gops"])
     print("rewriter ...", flush=True)
-    results["rewriter"] = bench_rewriter(args.rewriter_run, args.quick, results["peaks"]["bandwidth_gbs"])
+    results["rewriter"] = bench_rewriter(args.rewriter_run, args.quick, results["peaks"]["bandwidth_gbs"],
+                                         args.rewriter_bundle)
     results["seconds"] = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
