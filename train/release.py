@@ -99,8 +99,6 @@ def _share_rewriter_weights(src: Path, tmp: Path) -> int:
 
 def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], skip: tuple[str, ...] = (),
                  manifest_update: dict[str, Any] | None = None) -> None:
-    from callinkit.train.export import sha256
-
     with atomic_directory(dst, overwrite=True) as tmp:
         for item in sorted(src.iterdir()):
             if item.name in skip:
@@ -116,10 +114,7 @@ def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], s
                 manifest_update = dict(manifest_update or {}, shared_weight_bytes=saved)
         shutil.copy2(card, tmp / "MODEL_CARD.md")
         write_json(tmp / "eval.json", {k: v for k, v in evaluation.items() if k != "samples"})
-        manifest = json.loads((tmp / MANIFEST).read_text(encoding="utf-8"))
-        manifest.update(manifest_update or {})
-        manifest["files"] = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file() and p.name != MANIFEST}
-        write_json(tmp / MANIFEST, manifest)
+        _rewrite_manifest(tmp, manifest_update)
 
 
 KEEP = "keep"
@@ -194,18 +189,19 @@ def _release_classifier_only(classifier: Path, classifier_eval: Path | None, rew
         r_eval = _read_json(rewriter_eval, "rewriter eval")
         rewriter_score(r_eval)  # it must be a rewriter eval
         write_json(out / "rewriter" / "eval.json", {k: v for k, v in r_eval.items() if k != "samples"})
-        _refresh_files(out / "rewriter")
+        _rewrite_manifest(out / "rewriter")
         lines.append(f"rewriter: kept; eval.json replaced by {rewriter_eval} (measured with the new classifier)")
     else:
         lines.append("rewriter: kept (its eval.json was measured with the previous classifier)")
     return _report(lines, out)
 
 
-def _refresh_files(bundle: Path) -> None:
-    """Rewrite a bundle's manifest `files` after a documentation file changed in place."""
+def _rewrite_manifest(bundle: Path, update: dict[str, Any] | None = None) -> None:
+    """Apply `update` to a bundle's manifest and record the sha256 of every file now in the folder."""
     from callinkit.train.export import sha256
 
     manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    manifest.update(update or {})
     manifest["files"] = {p.name: sha256(p) for p in sorted(bundle.iterdir()) if p.is_file() and p.name != MANIFEST}
     write_json(bundle / MANIFEST, manifest)
 
