@@ -253,6 +253,14 @@ class RewriterLMModelConfig:
     """Also keep the lowest N transformer layers fixed."""
     system_prompt: str | None = None
     """The instruction in the chat template; None uses callinkit.lm_prompt.SYSTEM_PROMPT."""
+    lora_rank: int = bounded(0, ge=0, le=512)
+    """0: full fine-tuning. R > 0: train low-rank adapters of rank R on `lora_targets` instead (every other
+    weight frozen) and merge them into the weights at the end of each stage (callinkit.train.lora)."""
+    lora_alpha: float = bounded(64.0, gt=0)
+    """The adapters' scale is lora_alpha / lora_rank."""
+    lora_dropout: float = bounded(0.0, ge=0, lt=1)
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    """Names of the linear layers that get adapters (SmolLM2's attention and MLP projections)."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +270,10 @@ class LMStageConfig:
     name: str
     sources: tuple[SourceConfig, ...]
     max_steps: int = bounded(500, ge=1)
+    epochs: float = bounded(0.0, ge=0)
+    """When > 0, train this many passes over the stage's data instead of max_steps."""
+    bf16: bool = False
+    """bf16 mixed precision where a CUDA GPU is present (ignored on CPU)."""
     batch_size: int = bounded(8, ge=1)
     gradient_accumulation_steps: int = bounded(1, ge=1)
     learning_rate: float = bounded(1e-4, gt=0, lt=1)

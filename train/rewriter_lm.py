@@ -125,15 +125,14 @@ class _Encoded:
 
 
 def encode_stage(stage: LMStageConfig, config: RewriterLMConfig, tokenizer) -> _Encoded:
-    import datasets
-
     splits = stage_rows(stage, config)
     system = system_prompt(config)
 
     def encode(rows):
-        enc = [encode_example(tokenizer, r["call_out"], r["call_in"], config.model.max_length, system,
-                              r.get("context")) for r in rows]
-        return datasets.Dataset.from_dict({k: [e[k] for e in enc] for k in ("input_ids", "attention_mask", "labels")})
+        # A plain list of dicts is a map-style dataset to the Trainer (and to its length-grouped sampler):
+        # this recipe needs no `datasets` package.
+        return [encode_example(tokenizer, r["call_out"], r["call_in"], config.model.max_length, system,
+                               r.get("context")) for r in rows]
 
     validation = splits["validation"][: stage.validation_examples]
     provenance = {"sources": [{"name": s.name, "path": s.path, "weight": s.weight, "mode": s.mode}
@@ -158,7 +157,7 @@ def generate_greedy(model, tokenizer, texts: Sequence[str], system: str, max_new
         for start in range(0, len(texts), batch_size):
             prompts = [render_prompt(t, c, system) for t, c in
                        zip(texts[start:start + batch_size], contexts[start:start + batch_size])]
-            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             with torch.no_grad():
                 ids = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos,
                                      pad_token_id=tokenizer.pad_token_id)
@@ -169,18 +168,51 @@ def generate_greedy(model, tokenizer, texts: Sequence[str], system: str, max_new
     return out
 
 
+def prepare_trainable(model, config: RewriterLMConfig) -> dict[str, Any]:
+    """Full fine-tuning (with the configured freezing) or LoRA adapters; returns parameter counts."""
+    m = config.model
+    if not m.lora_rank:
+        return apply_freezing(model, config)
+    from callinkit.train.lora import add_lora
+
+    layers = add_lora(model, m.lora_rank, m.lora_alpha, m.lora_dropout, m.lora_targets)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable_parameters": trainable, "total_parameters": total,
+            "lora": {"rank": m.lora_rank, "alpha": m.lora_alpha, "dropout": m.lora_dropout, "layers": layers}}
+
+
+def _adapter_callback(config: RewriterLMConfig):
+    """A TrainerCallback that writes the adapters alone at each save, into `<stage>/adapters/step-N/`.
+
+    Beside the checkpoints, not inside them: `save_total_limit` prunes old checkpoints, and the adapters of
+    earlier epochs are what lets one compare epochs without keeping 540 MB per checkpoint."""
+    from transformers import TrainerCallback
+
+    from callinkit.train.lora import save_adapter
+
+    class SaveAdapter(TrainerCallback):
+        def on_save(self, args, state, control, model=None, **kwargs):
+            if model is not None and state.is_world_process_zero:
+                folder = Path(args.output_dir).parent / "adapters" / f"step-{state.global_step}"
+                save_adapter(model, folder, config.model.lora_rank, config.model.lora_alpha)
+
+    return SaveAdapter()
+
+
 def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, stage_dir: Path,
               resume: bool) -> dict[str, Any]:
     import torch
     from transformers import Trainer, TrainingArguments
 
     enc = encode_stage(stage, config, tokenizer)
-    params = apply_freezing(model, config)
+    params = prepare_trainable(model, config)
     checkpoints = stage_dir / "checkpoints"
     checkpoint = last_checkpoint(checkpoints) if resume else None
     args = TrainingArguments(
         output_dir=str(checkpoints),
-        max_steps=stage.max_steps,
+        max_steps=-1 if stage.epochs else stage.max_steps,
+        num_train_epochs=stage.epochs or 1.0,
         per_device_train_batch_size=stage.batch_size,
         per_device_eval_batch_size=stage.batch_size * 2,
         gradient_accumulation_steps=stage.gradient_accumulation_steps,
@@ -198,13 +230,21 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
         data_seed=config.seed,
         train_sampling_strategy="group_by_length" if stage.group_by_length else "random",
         use_cpu=not torch.cuda.is_available(),
+        bf16=stage.bf16 and torch.cuda.is_available(),
         report_to="none",
         remove_unused_columns=False,
     )
     trainer = Trainer(model=model, args=args, train_dataset=enc.train, eval_dataset=enc.validation,
-                      data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer)
+                      data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer,
+                      callbacks=[_adapter_callback(config)] if config.model.lora_rank else None)
     started = time.perf_counter()
     result = train_with_signals(trainer, checkpoint, stage_dir / "checkpoints")
+    if config.model.lora_rank:
+        from callinkit.train.lora import merge_lora, save_adapter
+
+        # The adapter alone (small enough to copy between machines), then fold it in: final/ is a plain model.
+        save_adapter(model, stage_dir / "adapter", config.model.lora_rank, config.model.lora_alpha)
+        merge_lora(model)
     info = finish_stage(trainer, result, time.perf_counter() - started, checkpoint, config, stage, stage_dir,
                         tokenizer, {**params, "data": enc.provenance})
     rows = [r for r in enc.validation_rows if not r["source"].endswith(":copy")][:20]

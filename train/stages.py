@@ -93,7 +93,8 @@ def run_stages(config, run_dir: Path | None, resume: bool, resolve_base: Callabl
             continue
         if model is None:
             model, tokenizer = build(base)
-        print(f"stage {stage.name}: {stage.max_steps} steps")
+        length = f"{stage.epochs:g} epochs" if getattr(stage, "epochs", 0) else f"{stage.max_steps} steps"
+        print(f"stage {stage.name}: {length}")
         stages_info.append(run_stage(model, tokenizer, stage, config, stage_dir, resume))
     best = run_dir / "best"
     shutil.rmtree(best, ignore_errors=True)

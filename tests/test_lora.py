@@ -1,0 +1,114 @@
+"""LoRA adapters for rewriter v2 (callinkit.train.lora) and the epoch-comparison sampler (lm_samples)."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+def _logits(model, ids):
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def test_lora_starts_at_the_base_trains_only_adapters_and_merges_exactly(tiny_lm_base, tmp_path):
+    from callinkit.train.lora import add_lora, apply_adapter, merge_lora, save_adapter
+    from callinkit.train.rewriter_lm import load_lm
+
+    model, _ = load_lm(str(tiny_lm_base))
+    ids = torch.tensor([[1, 5, 9, 14, 3]])
+    before = _logits(model, ids)
+    wrapped = add_lora(model, rank=4, alpha=8)
+    assert wrapped == 7 * model.config.num_hidden_layers
+    assert torch.allclose(_logits(model, ids), before)  # B starts at zero: the same model
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.endswith(("lora_A", "lora_B")) for n in trainable)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith("lora_B"):
+                p.normal_(0, 0.05)  # as if trained
+    adapted = _logits(model, ids)
+    assert not torch.allclose(adapted, before)
+    save_adapter(model, tmp_path / "adapter", rank=4, alpha=8, dtype="float32")
+    assert merge_lora(model) == wrapped
+    assert not any("lora" in n for n, _ in model.named_parameters())
+    assert torch.allclose(_logits(model, ids), adapted, atol=1e-5)
+
+    fresh, _ = load_lm(str(tiny_lm_base))  # the saved adapter applied elsewhere gives the same model
+    assert apply_adapter(fresh, tmp_path / "adapter") == wrapped
+    assert torch.allclose(_logits(fresh, ids), adapted, atol=1e-5)
+
+
+def test_adapter_for_another_base_is_refused_with_the_layer_named(tiny_lm_base, tmp_path):
+    from callinkit.errors import CallinkitError
+    from callinkit.train.lora import add_lora, apply_adapter, save_adapter
+    from callinkit.train.rewriter_lm import load_lm
+
+    model, _ = load_lm(str(tiny_lm_base))
+    add_lora(model, rank=2, alpha=2)
+    save_adapter(model, tmp_path / "a", rank=2, alpha=2)
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tmp_path / "a" / "lora_adapter.safetensors"))
+    key = next(k for k in state if k.endswith("q_proj.lora_A"))
+    state[key] = torch.zeros(2, state[key].shape[1] + 3, dtype=state[key].dtype)
+    save_file(state, str(tmp_path / "a" / "lora_adapter.safetensors"))
+    plain, _ = load_lm(str(tiny_lm_base))
+    with pytest.raises(CallinkitError, match="q_proj.*another base model"):
+        apply_adapter(plain, tmp_path / "a")
+
+
+def test_unknown_lora_targets_say_what_the_layers_are_called(tiny_lm_base):
+    from callinkit.errors import CallinkitError
+    from callinkit.train.lora import add_lora
+    from callinkit.train.rewriter_lm import load_lm
+
+    model, _ = load_lm(str(tiny_lm_base))
+    with pytest.raises(CallinkitError, match="matched no linear layer.*q_proj"):
+        add_lora(model, 2, 2, targets=("query", "value"))
+
+
+def test_lora_recipe_trains_by_epochs_keeps_an_adapter_per_save_and_ends_with_a_plain_model(tiny_lm_base, tmp_path):
+    from conftest import tiny_lm_config
+
+    from callinkit.config import config_from_dict
+    from callinkit.train.rewriter_lm import train
+
+    cfg = tiny_lm_config(tiny_lm_base, tmp_path / "run")
+    cfg["model"].update({"lora_rank": 4, "lora_alpha": 8})
+    cfg["stages"][0].update({"epochs": 2, "eval_steps": 2, "save_steps": 2})
+    info = train(config_from_dict(cfg), tmp_path / "run")
+    stage = tmp_path / "run" / "stages" / "0-callin"
+    assert info["stages"][0]["lora"]["layers"] > 0
+    assert info["stages"][0]["trainable_parameters"] < info["stages"][0]["total_parameters"] / 2
+    steps = sorted(int(p.name.split("-")[1]) for p in (stage / "adapters").iterdir())
+    assert steps and steps[-1] == info["stages"][0]["steps"]
+    assert (stage / "adapter" / "lora.json").is_file()
+    from safetensors.torch import load_file
+
+    keys = load_file(str(tmp_path / "run" / "best" / "model.safetensors")).keys()
+    assert not any("lora" in k or ".base." in k for k in keys)  # export and eval need to know nothing of LoRA
+
+    # lm_samples: one greedy output per adapter and source, in the sources' order
+    sources = tmp_path / "sources.jsonl"
+    sources.write_text("\n".join(json.dumps({"id": i, "source": s, "context": c}) for i, s, c in
+                                 [("a", "you clown, delete this", None), ("b", "log off", "I like trains")]) + "\n")
+    from callinkit.train.lm_samples import write_samples
+
+    out = tmp_path / "samples.jsonl"
+    n = write_samples(str(tiny_lm_base), sources, out, [str(stage / "adapters" / f"step-{s}") for s in steps[-2:]],
+                      batch_size=2, max_new_tokens=4)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert n == len(rows) == 2 * min(2, len(steps))
+    assert [r["id"] for r in rows[:2]] == ["a", "b"] and all(isinstance(r["output"], str) for r in rows)
+
+
+def test_lm_samples_refuses_an_empty_source_with_its_line(tmp_path):
+    from callinkit.errors import DataError
+    from callinkit.train.lm_samples import read_sources
+
+    f = tmp_path / "s.jsonl"
+    f.write_text('{"id": 1, "source": "fine"}\n{"id": 2, "source": "  "}\n')
+    with pytest.raises(DataError, match=r"s.jsonl:2"):
+        read_sources(f)
