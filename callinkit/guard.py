@@ -144,7 +144,9 @@ def attack_terms(text: str) -> set[str]:
             | {m.group(0).lower() for m in PHRASE_RE.finditer(text)})
 
 
-def source_facts(text: str) -> SourceFacts:
+def source_facts(text: str, context: str | None = None) -> SourceFacts:
+    """What a candidate must keep of `text` and may use; the words, names, numbers and @mentions of the
+    message replied to (`context`) may appear in a rewrite without counting as invented."""
     attack = attack_terms(text)
     mentions = MENTION_RE.findall(text)
     # A tagging pile-on (three or more tags) keeps its addressee, the first tag, and drops the rest.
@@ -165,8 +167,8 @@ def source_facts(text: str) -> SourceFacts:
         required_mentions=required_mentions, required_channels=channels,
         urls=tuple(dict.fromkeys(URL_RE.findall(text))),
         numbers=tuple(dict.fromkeys(_norm_number(n) for n in NUMBER_RE.findall(text))),
-        quotes=tuple(quotes), words=frozenset(_words(text)),
-        mentions=frozenset(m.lower() for m in mentions),
+        quotes=tuple(quotes), words=frozenset(_words(text) + _words(context or "")),
+        mentions=frozenset(m.lower() for m in mentions + MENTION_RE.findall(context or "")),
     )
 
 

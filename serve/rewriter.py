@@ -76,7 +76,8 @@ def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
 
 
 def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
-           embedder: Any | None, min_call_in: float, min_similarity: float | None = None) -> Rewrite:
+           embedder: Any | None, min_call_in: float, min_similarity: float | None = None,
+           context: str | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -98,7 +99,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     else:
         for s, t in zip(scores, texts):
             s["similarity"] = chrf(t, source)
-    facts = source_facts(source)
+    facts = source_facts(source, context)
     problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
     if embedder is not None and min_similarity is not None and min_call_in >= 0:
         problems = [p + ((f"strays from the source's concern (similarity {s['similarity']:.2f} < "

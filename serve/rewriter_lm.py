@@ -155,7 +155,7 @@ class LMRewriter:
         for text, context in zip(texts, contexts):
             cands = self.candidates(text, k, max_new_tokens, context, strategy)
             result = select(text, cands, [{} for _ in cands], self.classifier, self.embedder,
-                            self.min_call_in if guard else -1.0, self.min_similarity)
+                            self.min_call_in if guard else -1.0, self.min_similarity, context)
             if not guard and not result.ok and result.candidates:
                 best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
                 result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)

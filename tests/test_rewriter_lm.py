@@ -202,3 +202,13 @@ print(type(r).__name__, len(r.candidates))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("Rewrite")
+
+
+def test_names_and_mentions_of_the_message_replied_to_are_not_invented():
+    from callinkit.guard import check_candidate, source_facts
+
+    reply = "skill issue tbh"
+    context = "@kai_plays the DLC is harder than the base game, says Miyazaki"
+    rewrite = "I think Miyazaki is right that the DLC is harder, @kai_plays"
+    assert check_candidate(source_facts(reply, context), rewrite, 0.9, 0.5) == []
+    assert any("invents" in p for p in check_candidate(reply, rewrite, 0.9, 0.5))  # without the context they are new

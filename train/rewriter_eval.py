@@ -171,7 +171,7 @@ def lm_outputs(rewriter, rows: Sequence[dict[str, Any]], num_candidates: int, de
             continue
         cands = rewriter.candidates(src, num_candidates, context=r.get("context"))
         chosen = select(src, cands, [{} for _ in cands], rewriter.classifier, rewriter.embedder, rewriter.min_call_in,
-                        getattr(rewriter, "min_similarity", None))
+                        getattr(rewriter, "min_similarity", None), r.get("context"))
         unguarded = max(chosen.candidates, key=lambda c: c.scores.get("score", 0.0)).text if chosen.candidates else None
         out[src] = {"greedy": cands[0] if cands else None, "reranked": chosen.text, "unguarded": unguarded,
                     "reason": chosen.reason, "candidates": [{"text": c.text, "problems": list(c.problems),

@@ -49,12 +49,15 @@ class RewriterExportError(CallinkitError):
     """The exported rewriter disagrees with PyTorch, or quantization cost too much."""
 
 
-def build_genai(hf_dir: Path, out_dir: Path, precision: str, log: Path, block_size: int = 128) -> float:
+def build_genai(hf_dir: Path, out_dir: Path, precision: str, log: Path, block_size: int = 128,
+                algo: str = "default") -> float:
     """Run onnxruntime-genai's builder; returns seconds. Its (long) output goes to `log`."""
     cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir),
            "-p", precision, "-e", "cpu"]
     if precision == "int4":
         cmd += ["--extra_options", f"block_size={block_size}", "accuracy_level=4"]
+        if algo != "default":
+            cmd.append(f"algo_config={algo}")
     started = time.perf_counter()
     with open(log, "a", encoding="utf-8") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
@@ -189,14 +192,16 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
         built = fp32
         if precision != "fp32":
             built = work / precision
-            build_genai(best, built, precision, log, block_size=config.export.int4_block_size)
+            build_genai(best, built, precision, log, block_size=config.export.int4_block_size,
+                        algo=config.export.int4_algo)
             q = genai_greedy_ids(built, prompts, gen.max_new_tokens, eos_id)
             same = sum(a == b for a, b in zip(got, q))
             chrf = CHRF().corpus_score([tokenizer.decode(t) for t in q], [[tokenizer.decode(t) for t in got]]).score
             floor = config.export.min_agreement if min_agreement is None else min_agreement
             validation.update({f"{precision}_greedy_identical_to_fp32": same, f"{precision}_chrf_vs_fp32": round(chrf, 1),
                                "min_agreement": floor, "min_chrf_vs_fp32": config.export.min_chrf_vs_fp32,
-                               "int4_block_size": config.export.int4_block_size if precision == "int4" else None})
+                               "int4_block_size": config.export.int4_block_size if precision == "int4" else None,
+                               "int4_algo": config.export.int4_algo if precision == "int4" else None})
             if same / len(sources) < floor or chrf < config.export.min_chrf_vs_fp32:
                 raise RewriterExportError(
                     f"{precision} greedy text equals fp32's on {same}/{len(sources)} check sources (floor "
