@@ -244,7 +244,7 @@ def _binary(header, blob, length=None):
                           "parameters": {"binary_data_size": 5}}]}, _blob(b"a")), "both data and"),
     (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
                           "parameters": {"shared_memory_region": "r0"}}]}, b""), "shared memory"),
-    (_binary({"inputs": [bytes_input(["a"])], "outputs": [{"name": "label", "parameters": {"class_count": 2}}]},
+    (_binary({"inputs": [bytes_input(["a"])], "outputs": [{"name": "label", "parameters": {"classification": 2}}]},
              b""), "classification extension"),
     (_binary({"inputs": [bytes_input(["a"])], "parameters": {"binary_data_output": "yes"}}, b""),
      "binary_data_output must be"),

@@ -4,7 +4,8 @@ Models: `classifier` (input `text` BYTES [n] -> `label` BYTES [n], `scores` FP32
 (input `text` BYTES [n], parameters `num_candidates`, `max_new_tokens` -> `rewrite` BYTES [n], `scores`
 FP32 [n, k]). The column names of each `scores` output are in its `labels` parameter, comma-separated.
 Tensors come as JSON or with the binary tensor data extension (v2_binary), whatever the content type.
-Errors use the server's one error shape, whose `error` key is where v2 clients look.
+Errors use the server's one error shape, whose `error` key is where v2 clients look; the protocol makes it
+a string, so tritonclient hands our {"code", "message"} object back as its exception's message().
 """
 
 from __future__ import annotations

@@ -163,9 +163,9 @@ def binary_output_names(outputs: list[Any] | None, parameters: dict[str, Any] | 
     binary = set()
     for output in outputs:
         params = output.parameters or {}
-        if params.get("class_count"):
-            raise ApiError(400, "bad_request", f"output {output.name!r}: the classification extension "
-                                               "(class_count) is not supported; read the label and scores outputs")
+        if params.get("classification") or params.get("class_count"):  # Triton's name, and KFServing's
+            raise ApiError(400, "bad_request", f"output {output.name!r}: the classification extension is not "
+                                               "supported; read the label and scores outputs")
         if "shared_memory_region" in params:
             raise ApiError(400, "bad_request", "the shared memory extension is not supported")
         wanted = params.get("binary_data", default)
