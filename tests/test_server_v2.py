@@ -1,14 +1,22 @@
-"""KServe / Open Inference Protocol v2 routes on the tiny classifier and the FakeRewriter."""
+"""KServe / Open Inference Protocol v2 routes on the tiny classifier and the FakeRewriter, in-process: JSON
+and binary tensors (tests/test_server_v2_clients.py drives a real server with Triton and KServe clients)."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
+import struct
+import zlib
 
+import numpy as np
 import pytest
 from conftest import fixture_texts
 from test_server_support import FakeRewriter, fake_rewriter_app, serving
 
 from callinkit import Classifier
+from callinkit.serve import Rewrite
+from callinkit.serve.http.v2_binary import decode_bytes_tensor
 
 
 def bytes_input(texts, shape=None):
@@ -30,7 +38,7 @@ def test_health_and_metadata(tiny_bundle):
         ("GET", "/v2/models/classifier", None), ("GET", "/v2/models/rewriter", None),
         ("GET", "/v2/models/classifier/ready", None), ("GET", "/v2/models/bert", None)])
     assert live.json() == {"live": True} and ready.json() == {"ready": True}
-    assert server.json()["name"] == "callinkit" and server.json()["extensions"] == []
+    assert server.json()["name"] == "callinkit" and server.json()["extensions"] == ["binary_tensor_data"]
     meta = classifier.json()
     assert meta["name"] == "classifier" and meta["platform"] == "onnxruntime" and len(meta["versions"]) == 1
     assert meta["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
@@ -106,3 +114,163 @@ def test_rewriter_parameters_are_checked(tiny_bundle):
                                                "inputs": [bytes_input(["a"])]})], max_candidates=8)
     assert bad_type.status_code == 400 and "num_candidates" in bad_type.json()["error"]["message"]
     assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "too_many_candidates"
+
+
+def binary_body(request, texts):
+    """A binary-extension body: the JSON header, then `texts` as one length-prefixed BYTES tensor."""
+    blob = b"".join(struct.pack("<I", len(t.encode())) + t.encode() for t in texts)
+    request = {**request, "inputs": [{"name": "text", "shape": [len(texts)], "datatype": "BYTES",
+                                      "parameters": {"binary_data_size": len(blob)}}]}
+    head = json.dumps(request).encode()
+    return head + blob, {"Inference-Header-Content-Length": str(len(head))}
+
+
+def raw_call(bundle, requests, rewriter=None, **overrides):
+    """Run (path, body bytes, headers) POSTs against one app; return the responses."""
+    async def scenario():
+        async with serving(fake_rewriter_app(bundle, rewriter, **overrides)) as client:
+            return [await client.post(path, content=body, headers=headers) for path, body, headers in requests]
+
+    return asyncio.run(scenario())
+
+
+def split_binary(response):
+    """(JSON header, {output name: raw bytes}) of a binary-extension response."""
+    length = int(response.headers["Inference-Header-Content-Length"])
+    header, offset, blobs = json.loads(response.content[:length]), length, {}
+    for output in header["outputs"]:
+        size = output.get("parameters", {}).get("binary_data_size")
+        if size is not None:
+            blobs[output["name"]], offset = response.content[offset:offset + size], offset + size
+    assert offset == len(response.content)
+    return header, blobs
+
+
+@pytest.mark.parametrize("content_type", [None, "application/octet-stream", "text/plain"])
+def test_json_body_is_read_whatever_the_content_type(tiny_bundle, content_type):
+    texts = ["you clown", "the bus is late"]
+    expected = [p.label for p in Classifier.load(tiny_bundle).predict(texts)]
+    headers = {"Content-Type": content_type} if content_type else {}
+    body = json.dumps({"inputs": [bytes_input(texts)]}).encode()
+    (response,) = raw_call(tiny_bundle, [("/v2/models/classifier/infer", body, headers)])
+    assert response.status_code == 200, response.text
+    assert response.json()["outputs"][0]["data"] == expected
+
+
+@pytest.mark.parametrize("encoding, compress", [("gzip", gzip.compress), ("deflate", zlib.compress)])
+def test_compressed_bodies_are_inflated(tiny_bundle, encoding, compress):
+    body = json.dumps({"inputs": [bytes_input(["you clown"])]}).encode()
+    (response,) = raw_call(tiny_bundle, [("/v2/models/classifier/infer", compress(body),
+                                          {"Content-Encoding": encoding})])
+    assert response.status_code == 200, response.text
+    assert response.json()["outputs"][0]["shape"] == [1]
+
+
+def test_binary_inputs_and_outputs_match_the_json_answer(tiny_bundle):
+    texts = ["you absolute clown 🤡", "the bus is late", "ok"]
+    expected = Classifier.load(tiny_bundle).predict(texts)
+    body, headers = binary_body({"id": "b-1", "parameters": {"binary_data_output": True}}, texts)
+    (response,) = raw_call(tiny_bundle, [("/v2/models/classifier/infer", body, headers)])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/octet-stream"
+    header, blobs = split_binary(response)
+    assert header["id"] == "b-1" and set(blobs) == {"label", "scores"}
+    label, scores = header["outputs"]
+    assert "data" not in label and "data" not in scores and scores["shape"] == [3, 3]
+    assert scores["parameters"]["labels"] == "call_out,call_in,neutral"
+    assert decode_bytes_tensor(blobs["label"], "label") == [p.label for p in expected]
+    got = np.frombuffer(blobs["scores"], dtype="<f4").reshape(3, 3)
+    want = [[p.scores[c] for c in ("call_out", "call_in", "neutral")] for p in expected]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_each_requested_output_chooses_binary_or_json(tiny_bundle):
+    body, headers = binary_body({"parameters": {"binary_data_output": True},
+                                 "outputs": [{"name": "label", "parameters": {"binary_data": False}},
+                                             {"name": "scores"}]}, ["a", "b"])
+    json_in = json.dumps({"inputs": [bytes_input(["a", "b"])],
+                          "outputs": [{"name": "scores", "parameters": {"binary_data": True}}]}).encode()
+    mixed, only_scores = raw_call(tiny_bundle, [("/v2/models/classifier/infer", body, headers),
+                                                ("/v2/models/classifier/infer", json_in, {})])
+    header, blobs = split_binary(mixed)
+    assert len(header["outputs"][0]["data"]) == 2 and set(blobs) == {"scores"}  # scores takes the default
+    header, blobs = split_binary(only_scores)
+    assert [o["name"] for o in header["outputs"]] == ["scores"] and len(blobs["scores"]) == 2 * 3 * 4
+
+
+def test_binary_rewriter_output_keeps_nan_scores_of_an_abstention(tiny_bundle):
+    class AbstainOnSecond(FakeRewriter):
+        def rewrite(self, texts, num_candidates=None, max_new_tokens=None):
+            first = super().rewrite(texts[:1], num_candidates, max_new_tokens)
+            return first + [Rewrite(None, {}, [], ok=False, reason="no candidate passed the guard")]
+
+    body, headers = binary_body({"parameters": {"binary_data_output": True, "num_candidates": 2}},
+                                ["you clown", "nope"])
+    as_json = json.dumps({"inputs": [bytes_input(["you clown", "nope"])]}).encode()
+    binary, plain = raw_call(tiny_bundle, [("/v2/models/rewriter/infer", body, headers),
+                                           ("/v2/models/rewriter/infer", as_json, {})], rewriter=AbstainOnSecond())
+    header, blobs = split_binary(binary)
+    assert decode_bytes_tensor(blobs["rewrite"], "rewrite") == ["Call-in #0: you clown", ""]
+    assert decode_bytes_tensor(blobs["reason"], "reason") == ["", "no candidate passed the guard"]
+    scores = np.frombuffer(blobs["scores"], dtype="<f4").reshape(2, 3)
+    np.testing.assert_allclose(scores[0], [0.9, 0.8, 0.72], atol=1e-6)
+    assert np.isnan(scores[1]).all()
+    assert plain.json()["outputs"][2]["data"][3:] == [None, None, None]  # JSON has no NaN: null
+
+
+def _blob(*texts):
+    return b"".join(struct.pack("<I", len(t)) + t for t in texts)
+
+
+def _binary(header, blob, length=None):
+    head = json.dumps(header).encode()
+    return head + blob, {"Inference-Header-Content-Length": str(len(head) if length is None else length)}
+
+
+@pytest.mark.parametrize("body_headers, message", [
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                          "parameters": {"binary_data_size": 9}}]}, _blob(b"abc")), "binary_data_size 9"),
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                          "parameters": {"binary_data_size": 7}}]}, struct.pack("<I", 10) + b"abc"), "claims 10"),
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                          "parameters": {"binary_data_size": 5}}]}, _blob(b"a") + b"zz"), "2 bytes follow"),
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                          "parameters": {"binary_data_size": 6}}]}, _blob(b"\xff\xfe")), "not valid UTF-8"),
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                          "parameters": {"binary_data_size": 2}}]}, b"\x01\x00"), "4-byte length"),
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "FP32",
+                          "parameters": {"binary_data_size": 4}}]}, b"\x00" * 4), "expected datatype BYTES"),
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["a"],
+                          "parameters": {"binary_data_size": 5}}]}, _blob(b"a")), "both data and"),
+    (_binary({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES",
+                          "parameters": {"shared_memory_region": "r0"}}]}, b""), "shared memory"),
+    (_binary({"inputs": [bytes_input(["a"])], "outputs": [{"name": "label", "parameters": {"classification": 2}}]},
+             b""), "classification extension"),
+    (_binary({"inputs": [bytes_input(["a"])], "parameters": {"binary_data_output": "yes"}}, b""),
+     "binary_data_output must be"),
+    (_binary({"inputs": [bytes_input(["a"])]}, b"", length=9999), "must be a byte count"),
+    (_binary({"inputs": [bytes_input(["a"])]}, b"", length="-1"), "must be a byte count"),
+    ((b"{not json" + _blob(b"a"), {"Inference-Header-Content-Length": "9"}), "not a JSON inference request"),
+    ((b"\x1f\x8b\x08garbage", {"Content-Encoding": "gzip"}), "not valid gzip"),
+])
+def test_malformed_binary_requests_get_a_clear_400(tiny_bundle, body_headers, message):
+    body, headers = body_headers
+    (response,) = raw_call(tiny_bundle, [("/v2/models/classifier/infer", body, headers)])
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "bad_request" and message in response.json()["error"]["message"]
+
+
+def test_unknown_encoding_is_refused_and_inflation_is_capped(tiny_bundle):
+    bomb = gzip.compress(json.dumps({"inputs": [bytes_input(["a" * 5000])]}).encode())
+    unknown, too_big = raw_call(tiny_bundle, [
+        ("/v2/models/classifier/infer", b"{}", {"Content-Encoding": "br"}),
+        ("/v2/models/classifier/infer", bomb, {"Content-Encoding": "gzip"})], max_body_bytes=2048)
+    assert len(bomb) < 2048
+    assert unknown.status_code == 415 and unknown.json()["error"]["code"] == "unsupported_media_type"
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "body_too_large"
+
+
+def test_infer_route_keeps_its_documented_json_body(tiny_bundle):
+    schema = fake_rewriter_app(tiny_bundle).openapi()
+    body = schema["paths"]["/v2/models/{name}/infer"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/InferRequest")

@@ -3,15 +3,16 @@
 Models: `classifier` (input `text` BYTES [n] -> `label` BYTES [n], `scores` FP32 [n, 3]) and `rewriter`
 (input `text` BYTES [n], parameters `num_candidates`, `max_new_tokens` -> `rewrite` BYTES [n], `scores`
 FP32 [n, k]). The column names of each `scores` output are in its `labels` parameter, comma-separated.
-JSON tensors only (no binary extension). Errors use the server's one error shape, whose `error` key is
-where v2 clients look.
+Tensors come as JSON or with the binary tensor data extension (v2_binary), whatever the content type.
+Errors use the server's one error shape, whose `error` key is where v2 clients look; the protocol makes it
+a string, so tritonclient hands our {"code", "message"} object back as its exception's message().
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from callinkit import __version__
@@ -19,6 +20,7 @@ from callinkit.serve.http.errors import ApiError, ErrorResponse
 from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
 from callinkit.serve.http.models import CLASSIFIER, REWRITER, ServedModels
 from callinkit.serve.http.routes_v1 import bundle_version
+from callinkit.serve.http.v2_binary import InferRoute, binary_output_names, infer_response
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 
@@ -136,7 +138,7 @@ async def ready(request: Request) -> Ready:
 
 @router.get("", response_model=ServerMetadata, summary="Server metadata")
 async def server_metadata() -> ServerMetadata:
-    return ServerMetadata(name="callinkit", version=__version__, extensions=[])
+    return ServerMetadata(name="callinkit", version=__version__, extensions=["binary_tensor_data"])
 
 
 @router.get("/models/{name}", response_model=ModelMetadata, responses=_ERRORS, summary="Model metadata")
@@ -159,16 +161,16 @@ async def model_ready(name: str, request: Request) -> ModelReady:
     return ModelReady(name=name, ready=True)
 
 
-@router.post("/models/{name}/infer", response_model=InferResponse, response_model_exclude_none=True,
-             responses=_ERRORS, summary="Run a model on a BYTES tensor of texts")
-async def infer(name: str, body: InferRequest, request: Request) -> InferResponse:
+async def infer(name: str, body: InferRequest, request: Request) -> InferResponse | Response:
     _known(name)
     models = _models(request)
     settings = request.app.state.settings
     models.check_available(name)
     texts = _texts(body)
     check_texts(texts, settings, field="inputs[0].data")
-    wanted = _requested_outputs(body, {o.name for o in _outputs(name, [])})
+    available = {o.name for o in _outputs(name, [])}
+    wanted = _requested_outputs(body, available)
+    binary = binary_output_names(body.outputs, body.parameters, available)
     manifest = getattr(models.instances[name], "manifest", None) or {}
     if name == CLASSIFIER:
         predictions = await until_disconnected(request, models.classify(texts))
@@ -180,8 +182,14 @@ async def infer(name: str, body: InferRequest, request: Request) -> InferRespons
         check_rewrite_options(num_candidates, max_new_tokens, settings)
         rewrites = await until_disconnected(request, models.rewrite(texts, num_candidates, max_new_tokens))
         outputs = _rewriter_outputs(rewrites)
-    return InferResponse(model_name=name, model_version=bundle_version(manifest), id=body.id,
-                         outputs=[o for o in outputs if o.name in wanted])
+    return infer_response(InferResponse(model_name=name, model_version=bundle_version(manifest), id=body.id,
+                                        outputs=[o for o in outputs if o.name in wanted]), binary)
+
+
+# InferRoute hands this route plain JSON whatever the content type, compression or binary tensors.
+router.add_api_route("/models/{name}/infer", infer, methods=["POST"], route_class_override=InferRoute,
+                     response_model=InferResponse, response_model_exclude_none=True, responses=_ERRORS,
+                     summary="Run a model on a BYTES tensor of texts")
 
 
 def _texts(body: InferRequest) -> list[str]:
@@ -193,7 +201,8 @@ def _texts(body: InferRequest) -> list[str]:
                                            f"of {tensor.datatype}")
     texts = _flatten(tensor.data)
     if any(not isinstance(t, str) for t in texts):
-        raise ApiError(400, "bad_request", "BYTES data must be strings (the binary extension is not supported)")
+        raise ApiError(400, "bad_request", "BYTES data must be strings in JSON (or binary, with the "
+                                           "Inference-Header-Content-Length header)")
     expected = 1
     for dim in tensor.shape:
         expected *= dim
