@@ -87,11 +87,15 @@ def test_the_cli_names_the_file_without_a_traceback(copied_bundle, capsys):
     assert code == 2 and "tokenizer.json does not belong to this bundle's model" in err and "Traceback" not in err
 
 
-def test_serve_refuses_to_start(copied_bundle, capsys):
+def test_serve_refuses_to_start(copied_bundle, capsys, monkeypatch):
     from callinkit.cli import main
+    from callinkit.serve.http import command
 
+    def started(*args, **kwargs):
+        raise AssertionError("the server started with another model's tokenizer")
+
+    monkeypatch.setattr(command, "run_server", started)  # fail, rather than serve forever, if the check is gone
     resize_tokenizer(copied_bundle, 5000)
-    # It fails before uvicorn starts: the port is never bound, and main returns instead of serving.
     code = main(["serve", "--classifier-bundle", str(copied_bundle), "--rewriter-bundle", "none", "--port", "0"])
     err = capsys.readouterr().err
     assert code == 2 and f"{copied_bundle / 'tokenizer.json'} does not belong" in err and "Traceback" not in err
