@@ -90,8 +90,8 @@ def verify_files(root: Path, manifest: dict[str, Any]) -> None:
 
 
 def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None, verify: bool = True) -> dict[str, Any]:
-    """Read and check a bundle's manifest, and (with `verify`) the sha256 of its model files. Raises
-    BundleError saying what is wrong and how to fix it."""
+    """Read and check a bundle's manifest, and (with `verify`) that its tokenizer fits its model and the
+    sha256 of its model files. Raises BundleError saying what is wrong and how to fix it."""
     root = Path(bundle)
     if not root.is_dir():
         raise BundleError(f"bundle folder not found: {root} (export one with `callinkit export RUN_DIR OUT_DIR`)")
@@ -116,6 +116,9 @@ def read_manifest(bundle: str | os.PathLike[str], kind: str | None = None, verif
     if missing:
         raise BundleError(f"bundle {root} is incomplete: missing {', '.join(missing)}")
     if verify:
+        from callinkit.vocab import check_tokenizer
+
+        check_tokenizer(root, manifest)  # before the checksums: "another model's tokenizer" says more than a sha256
         verify_files(root, manifest)
     return manifest
 

@@ -302,6 +302,53 @@ def test_bearer_auth_guards_everything_but_health(tiny_bundle):
     assert right.status_code == 200 and len(right.json()["results"]) == 1
 
 
+def test_api_keys_are_compared_in_constant_time_with_every_key(tiny_bundle, monkeypatch):
+    """Every configured key goes through hmac.compare_digest (no `==`, no early exit at the first match), so
+    the answer's timing says nothing about which key or prefix was close; the decision is compare_digest's."""
+    import hmac
+
+    real = hmac.compare_digest
+    calls: list[tuple[bytes, bytes]] = []
+    verdict = {"override": None}
+
+    def spy(given, key):
+        calls.append((given, key))
+        return real(given, key) if verdict["override"] is None else verdict["override"]
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    keys = (b"key-one", b"a-much-longer-second-key")
+    body = {"texts": ["x"]}
+
+    async def scenario():
+        app = create_app(settings(tiny_bundle, api_keys="key-one, a-much-longer-second-key"))
+        async with serving(app) as client:
+            out = {}
+            for name, token in [("first", "key-one"), ("short", "k"), ("long", "x" * 300), ("prefix", "key-on")]:
+                calls.clear()
+                response = await client.post("/v1/classify", json=body, headers={"Authorization": f"Bearer {token}"})
+                out[name] = (response, list(calls))
+            calls.clear()
+            out["missing"] = (await client.post("/v1/classify", json=body), list(calls))
+            verdict["override"] = False  # compare_digest says no: the right key is refused too
+            out["overridden"] = (await client.post("/v1/classify", json=body,
+                                                   headers={"Authorization": "Bearer key-one"}), None)
+            return out
+
+    out = run(scenario())
+    response, compared = out["first"]
+    assert response.status_code == 200
+    assert compared == [(b"key-one", k) for k in keys]  # the second key is compared although the first matched
+    for name, token in [("short", b"k"), ("long", b"x" * 300), ("prefix", b"key-on")]:
+        response, compared = out[name]
+        assert_error(response, 401, "unauthorized")
+        assert response.json()["error"]["message"] == "missing or invalid bearer token"
+        assert compared == [(token, k) for k in keys], name
+    response, compared = out["missing"]
+    assert_error(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"] == "Bearer" and compared == []
+    assert_error(out["overridden"][0], 401, "unauthorized")
+
+
 def test_cors_is_off_by_default_and_allows_configured_origins(tiny_bundle):
     preflight = {"Origin": "https://mods.example", "Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "content-type,authorization"}

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 
 from callinkit import __version__
 from callinkit.serve.http import routes_v1, v2
+from callinkit.serve.http.drain import DrainState
 from callinkit.serve.http.errors import ApiError, ErrorResponse, install_error_handlers
 from callinkit.serve.http.metrics import ServerMetrics
 from callinkit.serve.http.middleware import REQUEST_ID_HEADER, RequestMiddleware
@@ -66,6 +67,7 @@ def create_app(settings: ServerSettings | None = None, *, classifier_loader: Cla
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.models = models
+    app.state.drain = drain = DrainState()  # DrainingServer (callinkit serve) starts it on SIGTERM
     install_error_handlers(app)
     app.include_router(routes_v1.router)
     app.include_router(v2.router)
@@ -73,7 +75,7 @@ def create_app(settings: ServerSettings | None = None, *, classifier_loader: Cla
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes,
-                       api_keys=[k.get_secret_value() for k in settings.api_keys])
+                       api_keys=[k.get_secret_value() for k in settings.api_keys], drain=drain)
     if settings.cors_origins:  # added last, so it runs first: preflights are answered before auth
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],

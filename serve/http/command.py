@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
+from typing import Any
 
 from callinkit.bundle import read_manifest
 from callinkit.errors import CallinkitError
@@ -58,17 +60,46 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     settings = with_default_rewriter(settings_from_args(vars(args)))
     check_bundles(settings)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(settings)
+    if settings.workers == 1:
+        from callinkit.serve.http.app import create_app
+
+        return run_server(create_app(settings), settings)
     import uvicorn
 
-    from callinkit.serve.http.app import create_app
+    # Each worker process builds its own app from the environment: pass every setting through it.
+    os.environ.update(settings.to_env())
+    uvicorn.run("callinkit.serve.http.app:create_app", factory=True, workers=settings.workers,
+                **_uvicorn_options(settings))
+    return 0
 
-    common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-              "timeout_graceful_shutdown": 10}
-    if settings.workers == 1:
-        uvicorn.run(create_app(settings), **common)
-    else:
-        # Each worker process builds its own app from the environment: pass every setting through it.
-        os.environ.update(settings.to_env())
-        uvicorn.run("callinkit.serve.http.app:create_app", factory=True, workers=settings.workers, **common)
+
+def _configure_logging(settings: ServerSettings) -> None:
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
+    return {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+            "timeout_graceful_shutdown": settings.drain_timeout_s}
+
+
+def run_server(app: Any, settings: ServerSettings) -> int:
+    """Serve `app` (from create_app) until SIGTERM has drained it or Ctrl-C stops it; 0 either way. A drain
+    that timed out leaves model calls running in threads: the process then exits without waiting for them."""
+    import uvicorn
+
+    from callinkit.serve.http.drain import DrainingServer
+
+    _configure_logging(settings)
+    server = DrainingServer(uvicorn.Config(app, **_uvicorn_options(settings)), app.state.drain,
+                            settings.drain_timeout_s)
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+        pass
+    if server.timed_out:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

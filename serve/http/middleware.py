@@ -1,4 +1,5 @@
-"""The request middleware: request ids, bearer auth, the body size limit, metrics, and internal errors.
+"""The request middleware: request ids, bearer auth, the body size limit, metrics, internal errors, and the
+drain on shutdown (requests in flight counted; new work and readiness probes refused while draining).
 
 A plain ASGI middleware (not Starlette's BaseHTTPMiddleware) so it sees every response, including the
 error responses of FastAPI's exception handlers, and passes the client's disconnect through to routes.
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from callinkit.serve.http.drain import DrainState
 from callinkit.serve.http.errors import error_response
 from callinkit.serve.http.metrics import ServerMetrics
 
@@ -24,6 +26,9 @@ logger = logging.getLogger("callinkit.serve.http")
 REQUEST_ID_HEADER = "X-Request-ID"
 # Health checks stay open when auth is on, so orchestrators can probe without a token.
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
+READY_PATHS = frozenset({"/readyz", "/v2/health/ready"})
+# While draining these still answer normally (liveness, metrics); readiness turns 503 and work is refused.
+OPEN_WHILE_DRAINING = frozenset({"/healthz", "/v2/health/live", "/metrics"})
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -49,11 +54,12 @@ class RequestMiddleware:
     """Wraps the whole app: see the module docstring."""
 
     def __init__(self, app: ASGIApp, *, metrics: ServerMetrics, max_body_bytes: int,
-                 api_keys: Iterable[str] = ()) -> None:
+                 api_keys: Iterable[str] = (), drain: DrainState | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.api_keys = tuple(k.encode() for k in api_keys)
+        self.drain = drain if drain is not None else DrainState()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,6 +70,9 @@ class RequestMiddleware:
         request_id = _request_id(headers)
         scope.setdefault("state", {})["request_id"] = request_id
         response = {"status": 500, "started": False}
+        counted = scope["path"] not in PUBLIC_PATHS  # probes never hold up a drain
+        if counted:
+            self.drain.in_flight += 1
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -72,6 +81,11 @@ class RequestMiddleware:
             await send(message)
 
         try:
+            if self.drain.draining and scope["path"] not in OPEN_WHILE_DRAINING:
+                await error_response(503, "shutting_down", "the server is shutting down and takes no new work; "
+                                     "retry on another instance", {"Retry-After": "1", "Connection": "close"}
+                                     )(scope, receive, send_with_id)
+                return
             if self.api_keys and scope["path"] not in PUBLIC_PATHS and not self._authorized(headers):
                 await error_response(401, "unauthorized", "missing or invalid bearer token",
                                      {"WWW-Authenticate": "Bearer"})(scope, receive, send_with_id)
@@ -94,6 +108,8 @@ class RequestMiddleware:
                 await error_response(500, "internal_error", f"internal error (request id {request_id})"
                                      )(scope, receive, send_with_id)
         finally:
+            if counted:
+                self.drain.in_flight -= 1
             self.metrics.observe_request(scope["method"], _route_template(scope), int(response["status"]),
                                          time.perf_counter() - start)
 

@@ -46,6 +46,9 @@ class ServerSettings(BaseSettings):
     max_queue: int = Field(256, ge=1, description="texts waiting per model; beyond it requests get 429")
     request_timeout_s: float = Field(30.0, gt=0, le=600, description="deadline of a request's model work; "
                                                                       "past it the request gets 504")
+    drain_timeout_s: float = Field(30.0, ge=0, le=3600, description="on SIGTERM, how long requests in flight may "
+                                                                  "take to finish (new work and /readyz get 503 "
+                                                                  "meanwhile) before the server exits")
 
     max_texts: int = Field(64, ge=1, description="most texts in one request")
     max_chars: int = Field(2000, ge=1, description="most characters in one text")

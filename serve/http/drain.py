@@ -1,0 +1,64 @@
+"""Graceful drain on SIGTERM: stop taking work, finish what is in flight, then exit 0.
+
+When an orchestrator stops a server it sends SIGTERM, then SIGKILL after a grace period. On SIGTERM this
+server keeps its socket open but answers 503 `shutting_down` to new work and to the readiness probes (so a
+load balancer moves traffic away), lets the requests already in flight finish, and exits 0 once none is
+left or `drain_timeout_s` has passed (the stragglers are then cut off). A second SIGTERM, or Ctrl-C, stops at
+once as uvicorn does. With `--workers` > 1 uvicorn's supervisor handles the signal: each worker still
+finishes its requests within `drain_timeout_s`, but its readiness probes do not turn 503 first.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from types import FrameType
+
+import uvicorn
+
+logger = logging.getLogger("callinkit.serve.http")
+
+
+class DrainState:
+    """Shared by the request middleware (which counts requests and refuses new work while draining) and the
+    server (which starts the drain and exits when nothing is in flight)."""
+
+    def __init__(self) -> None:
+        self.draining = False
+        self.in_flight = 0
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with the drain described in the module docstring."""
+
+    def __init__(self, config: uvicorn.Config, drain: DrainState, drain_timeout_s: float) -> None:
+        super().__init__(config)
+        self.drain = drain
+        self.drain_timeout_s = drain_timeout_s
+        self.deadline: float | None = None
+        self.timed_out = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and self.deadline is None and not self.should_exit:
+            self.deadline = time.monotonic() + self.drain_timeout_s
+            self.drain.draining = True
+            logger.info("SIGTERM: draining %d request(s) in flight (at most %.0f s); new work gets 503",
+                        self.drain.in_flight, self.drain_timeout_s)
+            # Not recorded as a captured signal: uvicorn would re-raise it after shutting down, and the
+            # process would end killed by SIGTERM instead of exiting 0.
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.deadline is not None and not self.should_exit:
+            if self.drain.in_flight == 0:
+                logger.info("drained: no request in flight; shutting down")
+                self.should_exit = True
+            elif time.monotonic() >= self.deadline:
+                logger.warning("drain timeout (%.0f s): cutting off %d request(s) still in flight",
+                               self.drain_timeout_s, self.drain.in_flight)
+                self.timed_out = True
+                self.config.timeout_graceful_shutdown = 0  # uvicorn cancels them rather than waiting again
+                self.should_exit = True
+        return await super().on_tick(counter)
