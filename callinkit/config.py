@@ -317,6 +317,11 @@ class RewriterLMExportConfig:
     """onnxruntime-genai's int4 weight quantizer (its `algo_config`): round-to-nearest ('default', 'rtn') or
     k_quant. Measured on the LoRA rewriter, greedy text against fp32's on 40 corpus-test call-outs: default
     chrF 54.7, k_quant 54.7 (k_quant with int8 in the sensitive layers: 63.0, but 112 MiB)."""
+    lora_branch: bool = True
+    """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
+    MatMuls (needs the `peft` package), not from the merged weights. Measured on the LoRA rewriter (int4, 100
+    corpus-test call-outs): greedy J 0.255 against 0.233 merged (fp32 0.286), copy fidelity chrF 84.7 against
+    65.9 (fp32 86.5)."""
     classifier_bundle: str | None = None
 
 

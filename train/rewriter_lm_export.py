@@ -50,14 +50,22 @@ class RewriterExportError(CallinkitError):
 
 
 def build_genai(hf_dir: Path, out_dir: Path, precision: str, log: Path, block_size: int = 128,
-                algo: str = "default") -> float:
-    """Run onnxruntime-genai's builder; returns seconds. Its (long) output goes to `log`."""
+                algo: str = "default", adapter: Path | None = None) -> float:
+    """Run onnxruntime-genai's builder; returns seconds. Its (long) output goes to `log`.
+
+    `adapter`: a PEFT LoRA folder; the builder then makes each adapter its own pair of low-rank MatMuls beside
+    the base weights of `hf_dir` instead of folding it into them."""
     cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf_dir), "-o", str(out_dir),
            "-p", precision, "-e", "cpu"]
+    extra = []
     if precision == "int4":
-        cmd += ["--extra_options", f"block_size={block_size}", "accuracy_level=4"]
+        extra += [f"block_size={block_size}", "accuracy_level=4"]
         if algo != "default":
-            cmd.append(f"algo_config={algo}")
+            extra.append(f"algo_config={algo}")
+    if adapter is not None:
+        extra.append(f"adapter_path={adapter}")
+    if extra:
+        cmd += ["--extra_options", *extra]
     started = time.perf_counter()
     with open(log, "a", encoding="utf-8") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
@@ -105,6 +113,25 @@ def torch_greedy_ids(model, prompts: list[list[int]], max_new_tokens: int, eos_i
         seq = gen[0, len(ids):].tolist()
         out.append(seq[: seq.index(eos_id)] if eos_id in seq else seq)
     return out
+
+
+def lora_branch_source(run_dir: Path, config) -> tuple[Path, Path] | None:
+    """(the weights the last stage's LoRA adapter was trained on, that adapter) for a LoRA run, else None.
+
+    The first stage's adapter sits on the base model (run_info.json's base_model.location); a later stage's
+    on the previous stage's merged `final/`."""
+    if not config.model.lora_rank:
+        return None
+    last = len(config.stages) - 1
+    adapter = run_dir / "stages" / f"{last}-{config.stages[last].name}" / "adapter"
+    if not (adapter / "lora.json").is_file():
+        return None
+    if last == 0:
+        info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
+        base = Path(str((info.get("base_model") or {}).get("location", ""))).expanduser()
+    else:
+        base = run_dir / "stages" / f"{last - 1}-{config.stages[last - 1].name}" / "final"
+    return (base, adapter) if (base / "config.json").is_file() else None
 
 
 def choose_min_call_in(classifier_bundle: str, config, quantile: float = 0.10) -> dict[str, Any]:
@@ -192,8 +219,18 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
         built = fp32
         if precision != "fp32":
             built = work / precision
-            build_genai(best, built, precision, log, block_size=config.export.int4_block_size,
-                        algo=config.export.int4_algo)
+            branch = lora_branch_source(run_dir, config) if config.export.lora_branch else None
+            if branch is not None:
+                # LoRA runs: quantize the base weights, and keep the adapter as its own low-rank MatMuls
+                # (merged first, int4 rounds most of the small update away: measured in the model card).
+                from callinkit.train.lora import to_peft
+
+                base_folder, adapter = branch
+                build_genai(base_folder, built, precision, log, block_size=config.export.int4_block_size,
+                            algo=config.export.int4_algo, adapter=to_peft(adapter, work / "peft", str(base_folder)))
+            else:
+                build_genai(best, built, precision, log, block_size=config.export.int4_block_size,
+                            algo=config.export.int4_algo)
             q = genai_greedy_ids(built, prompts, gen.max_new_tokens, eos_id)
             same = sum(a == b for a, b in zip(got, q))
             chrf = CHRF().corpus_score([tokenizer.decode(t) for t in q], [[tokenizer.decode(t) for t in got]]).score
@@ -201,7 +238,9 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             validation.update({f"{precision}_greedy_identical_to_fp32": same, f"{precision}_chrf_vs_fp32": round(chrf, 1),
                                "min_agreement": floor, "min_chrf_vs_fp32": config.export.min_chrf_vs_fp32,
                                "int4_block_size": config.export.int4_block_size if precision == "int4" else None,
-                               "int4_algo": config.export.int4_algo if precision == "int4" else None})
+                               "int4_algo": config.export.int4_algo if precision == "int4" else None,
+                               "lora_branch": bool(precision != "fp32" and config.export.lora_branch
+                                                   and lora_branch_source(run_dir, config))})
             if same / len(sources) < floor or chrf < config.export.min_chrf_vs_fp32:
                 raise RewriterExportError(
                     f"{precision} greedy text equals fp32's on {same}/{len(sources)} check sources (floor "
