@@ -8,9 +8,10 @@ summary are the local engine's, with the differences that parallel reading bring
 --id-column is required and a bad row is reported by its id; a line that is not JSON stops the run (Ray's
 reader cannot skip it; the local engine can); --resume is not supported (write into a new folder).
 
-A dead actor (a lost machine, an out-of-memory kill) is restarted and its batch retried by Ray (`max_restarts`,
-`max_task_retries`); the scored rows are materialized before they are written, so a retried batch is written
-once. Ray is the optional extra `callinkit[ray]`, imported only here.
+A dead actor (a lost machine, an out-of-memory kill) is restarted and its batch retried by Ray: Ray Data's
+actor pools default to `max_restarts=-1, max_task_retries=-1` (tests/test_score_ray.py kills one). The
+scored rows are materialized before they are written, so a retried batch is written once. Ray is the
+optional extra `callinkit[ray]`, imported only here.
 """
 
 from __future__ import annotations
@@ -184,8 +185,7 @@ def _run(ray: Any, input_path: str, output_path: str, in_fmt: str, out_fmt: str,
         scored = _read(ray, input_path, in_fmt, scorer_kwargs["text_column"], scorer_kwargs["id_column"]).map_batches(
             scorer, fn_constructor_kwargs=scorer_kwargs, batch_format="pyarrow", batch_size=batch_size,
             compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1,
-            num_gpus=1 if scorer_kwargs["device"] == "cuda" else 0,
-            max_restarts=-1, max_task_retries=-1).materialize()
+            num_gpus=1 if scorer_kwargs["device"] == "cuda" else 0).materialize()
     except ray.exceptions.RayTaskError as exc:
         if "ray::Read" in str(exc).split("\n", 1)[0]:  # the failed task was a read, not a batch
             raise DataError(f"Ray could not read {input_path}: {exc.cause!r}. Fix the file, or score it with "
