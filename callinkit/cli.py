@@ -186,6 +186,10 @@ def _highlight(text: str, spans) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return _score_on_ray(args)
+    if args.address is not None or args.workers is not None:
+        raise CallinkitError("--address and --workers choose where Ray runs; add --engine ray")
     from callinkit.serve import Classifier
     from callinkit.serve.score import score_file
 
@@ -198,6 +202,22 @@ def cmd_score(args: argparse.Namespace) -> int:
     summary = score_file(args.input, args.output, classifier, text_column=args.text_column, id_column=args.id_column,
                          explain=args.explain, rewriter=rewriter, batch_size=args.batch_size, resume=args.resume,
                          keep_text=args.keep_text, progress=not args.quiet)
+    print(summary.report())
+    if args.summary:
+        Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    return 0
+
+
+def _score_on_ray(args: argparse.Namespace) -> int:
+    from callinkit.serve.score_ray import score_file_ray
+
+    if args.resume:
+        raise CallinkitError("--resume works with --engine local; with --engine ray, write into a new OUTPUT folder")
+    summary = score_file_ray(args.input, args.output, bundle=args.bundle, rewriter_bundle=args.rewriter_bundle,
+                             rewrite=args.rewrite, text_column=args.text_column, id_column=args.id_column,
+                             explain=args.explain, batch_size=args.batch_size, keep_text=args.keep_text,
+                             device=args.device, address=args.address, workers=args.workers,
+                             progress=not args.quiet)
     print(summary.report())
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
@@ -384,6 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--summary", help="also write the summary as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: one process (default); ray: Ray Data actors, each with its own model, writing "
+                        "OUTPUT as a folder of part files (needs callinkit[ray] and --id-column)")
+    p.add_argument("--address", help="--engine ray: connect to this Ray cluster (e.g. ray://head:10001 or auto); "
+                                     "without it Ray starts on this machine")
+    p.add_argument("--workers", type=int, help="--engine ray: model-holding actors, one CPU each (default: every "
+                                               "CPU but one, which reads and writes)")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("rewrite", help="rewrite call-outs as call-ins with a bundle",

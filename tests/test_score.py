@@ -104,3 +104,29 @@ def test_score_cli_prints_a_summary(tiny_bundle, tmp_path, capsys):
                  "--quiet", "--summary", str(tmp_path / "s.json")]) == 0
     assert "scored 40 of 40 rows" in capsys.readouterr().out
     assert json.loads((tmp_path / "s.json").read_text())["scored"] == 40
+
+
+def test_ray_engine_without_ray_says_what_to_install(tiny_bundle, tmp_path):
+    import subprocess
+    import sys
+
+    src = write_input(tmp_path / "in.jsonl", n=5, bad=False)
+    blocker = ("import sys\nclass Block:\n    def find_spec(self, name, path=None, target=None):\n"
+               "        if name.split('.')[0] == 'ray': raise ImportError('blocked ray')\n"
+               "sys.meta_path.insert(0, Block())\n")
+    proc = subprocess.run([sys.executable, "-c", blocker + "from callinkit.cli import main; raise SystemExit(main("
+                           f"['score', {str(src)!r}, {str(tmp_path / 'o.parquet')!r}, '--bundle', {str(tiny_bundle)!r}, "
+                           "'--text-column', 'body', '--id-column', 'msg_id', '--engine', 'ray']))"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "pip install 'callinkit[ray]'" in proc.stderr, proc.stderr
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_ray_options_without_the_ray_engine_are_refused(tiny_bundle, tmp_path, capsys):
+    from callinkit.cli import main
+
+    src = write_input(tmp_path / "in.jsonl", n=5, bad=False)
+    assert main(["score", str(src), str(tmp_path / "o.jsonl"), "--bundle", str(tiny_bundle), "--text-column", "body",
+                 "--workers", "4"]) != 0
+    assert "add --engine ray" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

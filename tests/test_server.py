@@ -18,6 +18,7 @@ from test_server_support import (
     serving,
     settings,
     until_ready,
+    v2_error,
 )
 
 from callinkit import Classifier
@@ -119,9 +120,9 @@ def test_without_a_rewriter_the_rewrite_routes_answer_503(tiny_bundle):
             }.items()}
 
     r = run(scenario())
-    for name in ("rewrite", "suggest", "v2"):
-        message = assert_error(r[name], 503, "model_unavailable")["message"]
-        assert "--rewriter-bundle" in message
+    for name in ("rewrite", "suggest"):
+        assert "--rewriter-bundle" in assert_error(r[name], 503, "model_unavailable")["message"]
+    assert "--rewriter-bundle" in v2_error(r["v2"], 503, "model_unavailable")
     assert r["classify"].status_code == 200
     assert r["readyz"].json() == {"ready": True, "models": {"classifier": "ready", "rewriter": "absent"}}
     assert [(m["name"], m["status"]) for m in r["models"].json()["models"]] == [("classifier", "ready"),
@@ -150,7 +151,7 @@ def test_readyz_is_503_until_the_models_have_loaded(tiny_bundle):
     assert before["/healthz"].json() == {"status": "ok"}
     assert before["/v2/health/live"].json() == {"live": True}
     assert "classifier loading" in assert_error(before["/readyz"], 503, "not_ready")["message"]
-    assert_error(before["/v2/health/ready"], 503, "not_ready")
+    assert "classifier loading" in v2_error(before["/v2/health/ready"], 503, "not_ready")
     assert_error(classify_before, 503, "not_ready")
     assert classify_before.headers["retry-after"] == "1"
     assert after.json() == {"ready": True, "models": {"classifier": "ready", "rewriter": "absent"}}
@@ -257,7 +258,7 @@ def test_404_405_and_internal_errors_share_the_error_shape(tiny_bundle, caplog):
         missing, wrong_method, crashed, no_model = run(scenario())
     assert assert_error(missing, 404, "not_found")["message"] == "no route GET /no/such/route"
     assert_error(wrong_method, 405, "method_not_allowed")
-    assert_error(no_model, 404, "model_not_found")
+    v2_error(no_model, 404, "model_not_found")
     message = assert_error(crashed, 500, "internal_error")["message"]
     assert "secret" not in crashed.text and "req-42" in message
     assert crashed.headers["x-request-id"] == "req-42"
@@ -285,20 +286,21 @@ def test_bearer_auth_guards_everything_but_health(tiny_bundle):
         async with serving(app) as client:
             open_routes = [await client.get(p) for p in ("/healthz", "/readyz", "/v2/health/live",
                                                          "/v2/health/ready")]
-            guarded = [await client.get(p) for p in ("/v1/models", "/metrics", "/", "/docs", "/openapi.json",
-                                                     "/v2/models/classifier")]
+            guarded = [await client.get(p) for p in ("/v1/models", "/metrics", "/", "/docs", "/openapi.json")]
+            guarded_v2 = await client.get("/v2/models/classifier")
             body = {"texts": ["x"]}
-            return (open_routes, guarded,
+            return (open_routes, guarded, guarded_v2,
                     await client.post("/v1/classify", json=body),
                     await client.post("/v1/classify", json=body, headers={"Authorization": "Bearer wrong"}),
                     await client.post("/v1/classify", json=body, headers={"Authorization": "Basic key-two"}),
                     await client.post("/v1/classify", json=body, headers={"Authorization": "Bearer key-two"}))
 
-    open_routes, guarded, none, wrong, basic, right = run(scenario())
+    open_routes, guarded, guarded_v2, none, wrong, basic, right = run(scenario())
     assert [r.status_code for r in open_routes] == [200, 200, 200, 200]
     for response in [*guarded, none, wrong, basic]:
         assert_error(response, 401, "unauthorized")
         assert response.headers["www-authenticate"] == "Bearer"
+    assert "bearer token" in v2_error(guarded_v2, 401, "unauthorized")
     assert right.status_code == 200 and len(right.json()["results"]) == 1
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from conftest import fixture_texts
-from test_server_support import GatedClassifier, metric_value, serving, settings
+from test_server_support import GatedClassifier, metric_value, serving, settings, v2_error
 
 from callinkit import Classifier
 from callinkit.serve.http import DynamicBatcher, create_app
@@ -235,7 +235,8 @@ def test_app_answers_429_with_retry_after_when_the_queue_is_full(tiny_bundle):
     assert busy.status_code == 200 and queued.status_code == 200
     for response in (refused, v2_refused):
         assert response.status_code == 429 and response.headers["retry-after"] == "1"
-        assert response.json()["error"]["code"] == "queue_full"
+    assert refused.json()["error"]["code"] == "queue_full"
+    assert "queue" in v2_error(v2_refused, 429, "queue_full")
     assert metric_value(metrics, "callinkit_http_requests_total", route="/v1/classify", status="429") == 1
 
 

@@ -148,6 +148,16 @@ def fake_rewriter_app(bundle: Path, rewriter: FakeRewriter | None = None, **over
     return create_app(settings(bundle, **overrides), rewriter_loader=lambda s, classifier: rewriter)
 
 
+def v2_error(response, status: int, code: str) -> str:
+    """Under /v2, the Open Inference Protocol's error shape `{"error": "<message>"}` with our code beside it
+    (other paths answer `{"error": {"code", "message"}}`); returns the message."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "code"} and isinstance(body["error"], str) and body["error"], body
+    assert body["code"] == code, body
+    return body["error"]
+
+
 def metric_value(text: str, name: str, **labels: str) -> float | None:
     """The value of one sample in Prometheus text output, or None when absent."""
     for line in text.splitlines():

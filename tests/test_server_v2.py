@@ -12,7 +12,7 @@ import zlib
 import numpy as np
 import pytest
 from conftest import fixture_texts
-from test_server_support import FakeRewriter, fake_rewriter_app, serving
+from test_server_support import FakeRewriter, fake_rewriter_app, serving, v2_error
 
 from callinkit import Classifier
 from callinkit.serve import Rewrite
@@ -46,7 +46,7 @@ def test_health_and_metadata(tiny_bundle):
                                {"name": "scores", "datatype": "FP32", "shape": [-1, 3]}]
     assert [o["name"] for o in rewriter.json()["outputs"]] == ["rewrite", "reason", "scores"]
     assert classifier_ready.json() == {"name": "classifier", "ready": True}
-    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
+    assert "no model named 'bert'" in v2_error(unknown, 404, "model_not_found")
 
 
 def test_classifier_infer_returns_labels_and_row_major_scores(tiny_bundle):
@@ -102,8 +102,7 @@ def test_rewriter_infer_passes_parameters(tiny_bundle):
 ])
 def test_infer_errors(tiny_bundle, body, status, code):
     (response,) = call(tiny_bundle, [("POST", "/v2/models/classifier/infer", body)], max_texts=2, max_chars=20)
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
+    v2_error(response, status, code)
 
 
 def test_rewriter_parameters_are_checked(tiny_bundle):
@@ -112,8 +111,8 @@ def test_rewriter_parameters_are_checked(tiny_bundle):
                                                "inputs": [bytes_input(["a"])]}),
         ("POST", "/v2/models/rewriter/infer", {"parameters": {"num_candidates": 9},
                                                "inputs": [bytes_input(["a"])]})], max_candidates=8)
-    assert bad_type.status_code == 400 and "num_candidates" in bad_type.json()["error"]["message"]
-    assert too_many.status_code == 422 and too_many.json()["error"]["code"] == "too_many_candidates"
+    assert "num_candidates" in v2_error(bad_type, 400, "bad_request")
+    v2_error(too_many, 422, "too_many_candidates")
 
 
 def binary_body(request, texts):
@@ -256,8 +255,7 @@ def _binary(header, blob, length=None):
 def test_malformed_binary_requests_get_a_clear_400(tiny_bundle, body_headers, message):
     body, headers = body_headers
     (response,) = raw_call(tiny_bundle, [("/v2/models/classifier/infer", body, headers)])
-    assert response.status_code == 400, response.text
-    assert response.json()["error"]["code"] == "bad_request" and message in response.json()["error"]["message"]
+    assert message in v2_error(response, 400, "bad_request")
 
 
 def test_unknown_encoding_is_refused_and_inflation_is_capped(tiny_bundle):
@@ -266,11 +264,81 @@ def test_unknown_encoding_is_refused_and_inflation_is_capped(tiny_bundle):
         ("/v2/models/classifier/infer", b"{}", {"Content-Encoding": "br"}),
         ("/v2/models/classifier/infer", bomb, {"Content-Encoding": "gzip"})], max_body_bytes=2048)
     assert len(bomb) < 2048
-    assert unknown.status_code == 415 and unknown.json()["error"]["code"] == "unsupported_media_type"
-    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "body_too_large"
+    assert "'br'" in v2_error(unknown, 415, "unsupported_media_type")
+    v2_error(too_big, 413, "body_too_large")
 
 
 def test_infer_route_keeps_its_documented_json_body(tiny_bundle):
     schema = fake_rewriter_app(tiny_bundle).openapi()
     body = schema["paths"]["/v2/models/{name}/infer"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["$ref"].endswith("/InferRequest")
+
+
+def test_every_error_under_v2_takes_the_protocols_shape_and_v1_keeps_its_own(tiny_bundle):
+    """Errors from the middleware (401, 413, 500), FastAPI (404, 405, 422) and routes, on both APIs."""
+    class Exploding:
+        labels = ("call_out", "call_in", "neutral")
+        manifest: dict = {}
+
+        def predict(self, texts):
+            raise RuntimeError("secret internal detail")
+
+    from test_server_support import settings
+
+    from callinkit.serve.http import create_app
+
+    big = {"texts": ["x" * 1500]}
+    big_v2 = {"inputs": [bytes_input(["x" * 1500])]}
+
+    async def scenario():
+        guarded = create_app(settings(tiny_bundle, api_keys="k", max_body_bytes=1024),
+                             classifier_loader=lambda s: Exploding())
+        async with serving(guarded) as client:
+            auth = {"Authorization": "Bearer k"}
+            return {
+                "401": (await client.get("/v2/models/classifier"), await client.get("/v1/models")),
+                "413": (await client.post("/v2/models/classifier/infer", json=big_v2, headers=auth),
+                        await client.post("/v1/classify", json=big, headers=auth)),
+                "500": (await client.post("/v2/models/classifier/infer", json={"inputs": [bytes_input(["a"])]},
+                                          headers={**auth, "X-Request-ID": "r-9"}),
+                        await client.post("/v1/classify", json={"texts": ["a"]}, headers=auth)),
+                "404": (await client.get("/v2/no/such/route", headers=auth),
+                        await client.get("/v1/no/such/route", headers=auth)),
+                "405": (await client.delete("/v2/health/live", headers=auth),
+                        await client.delete("/v1/classify", headers=auth)),
+                "422": (await client.post("/v2/models/classifier/infer", json={"inputs": 3}, headers=auth),
+                        await client.post("/v1/classify", json={"texts": 3}, headers=auth)),
+            }
+
+    responses = asyncio.run(scenario())
+    codes = {"401": "unauthorized", "413": "body_too_large", "500": "internal_error", "404": "not_found",
+             "405": "method_not_allowed", "422": "validation_error"}
+    for status, (v2, v1) in responses.items():
+        message = v2_error(v2, int(status), codes[status])
+        assert v1.status_code == int(status) and v1.json() == {"error": {"code": codes[status],
+                                                                         "message": v1.json()["error"]["message"]}}
+        assert isinstance(v1.json()["error"]["message"], str) and v1.json()["error"]["message"]
+        if status == "500":
+            assert "r-9" in message and "secret" not in v2.text
+        if status == "404":
+            assert message == "no route GET /v2/no/such/route"
+
+
+def test_v2_errors_are_documented_in_their_shape(tiny_bundle):
+    schema = fake_rewriter_app(tiny_bundle).openapi()
+    v2_error_ref = schema["paths"]["/v2/models/{name}/infer"]["post"]["responses"]["422"]["content"]
+    v1_error_ref = schema["paths"]["/v1/classify"]["post"]["responses"]["422"]["content"]
+    assert v2_error_ref["application/json"]["schema"]["$ref"].endswith("/V2ErrorResponse")
+    assert v1_error_ref["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert schema["components"]["schemas"]["V2ErrorResponse"]["properties"]["error"]["type"] == "string"
+
+
+@pytest.mark.parametrize("path, root_path, v2", [
+    ("/v2", "", True), ("/v2/models/classifier/infer", "", True), ("/v2models", "", False),
+    ("/v1/classify", "", False), ("/", "", False), ("/api/v2/health/ready", "/api", True),
+    ("/api/v1/classify", "/api", False),
+])
+def test_the_v2_shape_is_chosen_by_path_also_behind_a_root_path(path, root_path, v2):
+    from callinkit.serve.http.errors import is_v2_path
+
+    assert is_v2_path({"path": path, "root_path": root_path}) is v2

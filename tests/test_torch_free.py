@@ -50,3 +50,13 @@ def test_cli_predict_with_torch_blocked(tiny_bundle):
 def test_blocker_really_blocks():
     proc = run("import torch")
     assert proc.returncode != 0 and "blocked import of torch" in proc.stderr
+
+
+def test_import_does_not_load_ray():
+    """Ray is the optional extra callinkit[ray]; only `score --engine ray` imports it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, callinkit, callinkit.serve, callinkit.serve.score, callinkit.cli; "
+         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

@@ -38,7 +38,9 @@ def _description(settings: ServerSettings) -> str:
         f"Limits: {settings.max_texts} texts per request, {settings.max_chars} characters per text, "
         f"{settings.max_body_bytes} bytes per body, num_candidates <= {settings.max_candidates}, "
         f"max_new_tokens <= {settings.max_new_tokens}. Auth: {auth}.\n\n"
-        'Every failure answers `{"error": {"code": ..., "message": ...}}`; every response carries '
+        'Every failure answers `{"error": {"code": ..., "message": ...}}`, except under /v2, where the Open '
+        'Inference Protocol\'s `{"error": "<message>"}` carries our code beside it: `{"error": ..., "code": ...}`. '
+        "Every response carries "
         f"`{REQUEST_ID_HEADER}` (yours, or a generated one) to quote when reporting a problem."
     )
 

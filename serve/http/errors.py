@@ -1,7 +1,9 @@
 """One error shape for every failure: `{"error": {"code": "...", "message": "..."}}`.
 
-Routes raise `ApiError`; FastAPI's own validation errors, 404s and 405s are turned into the same shape
-here. Unexpected exceptions never reach this module's handlers: the request middleware logs them with the
+Under /v2 the Open Inference Protocol fixes the body as `{"error": "<message>"}`, and its clients read that
+key as a string (tritonclient's exception cannot print anything else), so responses to /v2 paths answer
+`{"error": "<message>", "code": "..."}`: the protocol's string, with the same code as a sibling key. Routes
+raise `ApiError`; FastAPI's own validation errors, 404s and 405s are turned into the right shape here. Unexpected exceptions never reach this module's handlers: the request middleware logs them with the
 request id and answers a generic 500 (their text is never sent to clients).
 """
 
@@ -14,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from callinkit.serve.http.batching import BatcherStopped, DeadlineExceeded, QueueFull
 
@@ -34,6 +37,13 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class V2ErrorResponse(BaseModel):
+    """The body of every non-2xx response under /v2 (the Open Inference Protocol's, plus our code)."""
+
+    error: str = Field(description="what went wrong, for people", examples=["no model named 'bert'"])
+    code: str = Field(description="stable, machine-readable reason", examples=["model_not_found"])
+
+
 class ApiError(Exception):
     """A failure the client should hear about, with its HTTP status, code and message."""
 
@@ -45,8 +55,19 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+def is_v2_path(scope: Scope) -> bool:
+    """Whether the request is under /v2 (behind a proxy's root path too), so its errors take the v2 shape."""
+    path, root = str(scope.get("path", "")), str(scope.get("root_path", ""))
+    if root and path.startswith(root):  # ASGI servers may include the root path in `path`
+        path = path[len(root):]
+    return path == "/v2" or path.startswith("/v2/")
+
+
+def error_response(scope: Scope, status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    """The error in the shape the request's path calls for (see the module docstring)."""
+    body = {"error": message, "code": code} if is_v2_path(scope) else {"error": {"code": code, "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def describe_validation_errors(errors: list[dict[str, Any]], limit: int = 5) -> str:
@@ -61,15 +82,15 @@ def describe_validation_errors(errors: list[dict[str, Any]], limit: int = 5) -> 
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Make FastAPI's and the batcher's exceptions answer in the one error shape."""
+    """Make FastAPI's and the batcher's exceptions answer in the error shape of their path."""
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(request.scope, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "validation_error", describe_validation_errors(list(exc.errors())))
+        return error_response(request.scope, 422, "validation_error", describe_validation_errors(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -77,16 +98,16 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 404:
             message = f"no route {request.method} {request.url.path}"
-        return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+        return error_response(request.scope, exc.status_code, code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(QueueFull)
     async def _queue_full(request: Request, exc: QueueFull) -> JSONResponse:
-        return error_response(429, "queue_full", str(exc), {"Retry-After": str(exc.retry_after_s)})
+        return error_response(request.scope, 429, "queue_full", str(exc), {"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(DeadlineExceeded)
     async def _deadline(request: Request, exc: DeadlineExceeded) -> JSONResponse:
-        return error_response(504, "deadline_exceeded", str(exc))
+        return error_response(request.scope, 504, "deadline_exceeded", str(exc))
 
     @app.exception_handler(BatcherStopped)
     async def _stopped(request: Request, exc: BatcherStopped) -> JSONResponse:
-        return error_response(503, "shutting_down", "the server is shutting down; retry on another replica")
+        return error_response(request.scope, 503, "shutting_down", "the server is shutting down; retry on another replica")

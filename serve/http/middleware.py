@@ -87,13 +87,13 @@ class RequestMiddleware:
                                      )(scope, receive, send_with_id)
                 return
             if self.api_keys and scope["path"] not in PUBLIC_PATHS and not self._authorized(headers):
-                await error_response(401, "unauthorized", "missing or invalid bearer token",
+                await error_response(scope, 401, "unauthorized", "missing or invalid bearer token",
                                      {"WWW-Authenticate": "Bearer"})(scope, receive, send_with_id)
                 return
             if scope["method"] in _BODY_METHODS:
                 body = await self._read_body(headers, receive)
                 if body is None:
-                    await error_response(413, "body_too_large",
+                    await error_response(scope, 413, "body_too_large",
                                          f"request body is larger than {self.max_body_bytes} bytes"
                                          )(scope, receive, send_with_id)
                     return
@@ -105,7 +105,7 @@ class RequestMiddleware:
             # Logged with the request id for operators; the client only learns the id, never the exception.
             logger.exception("%s %s failed (request id %s)", scope["method"], scope["path"], request_id)
             if not response["started"]:
-                await error_response(500, "internal_error", f"internal error (request id {request_id})"
+                await error_response(scope, 500, "internal_error", f"internal error (request id {request_id})"
                                      )(scope, receive, send_with_id)
         finally:
             if counted:

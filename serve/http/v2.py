@@ -4,8 +4,9 @@ Models: `classifier` (input `text` BYTES [n] -> `label` BYTES [n], `scores` FP32
 (input `text` BYTES [n], parameters `num_candidates`, `max_new_tokens` -> `rewrite` BYTES [n], `scores`
 FP32 [n, k]). The column names of each `scores` output are in its `labels` parameter, comma-separated.
 Tensors come as JSON or with the binary tensor data extension (v2_binary), whatever the content type.
-Errors use the server's one error shape, whose `error` key is where v2 clients look; the protocol makes it
-a string, so tritonclient hands our {"code", "message"} object back as its exception's message().
+Errors follow the protocol: `{"error": "<message>", "code": "<code>"}`, the string that Triton and KServe
+clients read from `error`, with the server's machine-readable code beside it (every other path answers
+`{"error": {"code", "message"}}`). This holds for every error under /v2, whoever raised it (see errors.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from callinkit import __version__
-from callinkit.serve.http.errors import ApiError, ErrorResponse
+from callinkit.serve.http.errors import ApiError, V2ErrorResponse
 from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
 from callinkit.serve.http.models import CLASSIFIER, REWRITER, ServedModels
 from callinkit.serve.http.routes_v1 import bundle_version
@@ -100,7 +101,7 @@ class InferResponse(BaseModel):
     outputs: list[InferOutput]
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": ErrorResponse} for s in (400, 404, 422, 429, 503, 504)}
+_ERRORS: dict[int | str, dict[str, Any]] = {s: {"model": V2ErrorResponse} for s in (400, 404, 422, 429, 503, 504)}
 
 
 def _models(request: Request) -> ServedModels:
@@ -127,7 +128,7 @@ async def live() -> Live:
     return Live(live=True)
 
 
-@router.get("/health/ready", response_model=Ready, responses={503: {"model": ErrorResponse}},
+@router.get("/health/ready", response_model=Ready, responses={503: {"model": V2ErrorResponse}},
             summary="Every configured model is loaded")
 async def ready(request: Request) -> Ready:
     models = _models(request)
