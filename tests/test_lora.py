@@ -112,3 +112,47 @@ def test_lm_samples_refuses_an_empty_source_with_its_line(tmp_path):
     f.write_text('{"id": 1, "source": "fine"}\n{"id": 2, "source": "  "}\n')
     with pytest.raises(DataError, match=r"s.jsonl:2"):
         read_sources(f)
+
+
+def test_peft_copy_of_an_adapter_loads_in_peft_as_the_same_model(tiny_lm_base, tmp_path):
+    peft = pytest.importorskip("peft")
+    from callinkit.train.lora import add_lora, save_adapter, to_peft
+    from callinkit.train.rewriter_lm import load_lm
+
+    model, _ = load_lm(str(tiny_lm_base))
+    add_lora(model, rank=4, alpha=8)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith("lora_B"):
+                p.normal_(0, 0.05)
+    ids = torch.tensor([[1, 5, 9, 14, 3]])
+    want = _logits(model, ids)
+    save_adapter(model, tmp_path / "adapter", rank=4, alpha=8, dtype="float32")
+    to_peft(tmp_path / "adapter", tmp_path / "peft", str(tiny_lm_base))
+    plain, _ = load_lm(str(tiny_lm_base))
+    got = _logits(peft.PeftModel.from_pretrained(plain, str(tmp_path / "peft")), ids)
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_export_finds_the_weights_under_the_last_lora_stage(tmp_path):
+    from callinkit.config import config_from_dict
+    from callinkit.train.rewriter_lm_export import lora_branch_source
+
+    def cfg(rank, stages):
+        return config_from_dict({"task": "rewriter_lm", "model": {"lora_rank": rank},
+                                 "stages": [{"name": n, "sources": [{"name": "callin_corpus"}]} for n in stages]})
+
+    run, base = tmp_path / "run", tmp_path / "base"
+    (base).mkdir()
+    (base / "config.json").write_text("{}")
+    (run / "stages" / "0-a" / "adapter").mkdir(parents=True)
+    (run / "stages" / "0-a" / "adapter" / "lora.json").write_text("{}")
+    (run / "run_info.json").write_text(json.dumps({"base_model": {"location": str(base)}}))
+    assert lora_branch_source(run, cfg(8, ["a"])) == (base, run / "stages" / "0-a" / "adapter")
+    assert lora_branch_source(run, cfg(0, ["a"])) is None  # full fine-tuning: export the merged weights
+    (run / "stages" / "1-b" / "adapter").mkdir(parents=True)
+    (run / "stages" / "1-b" / "adapter" / "lora.json").write_text("{}")
+    (run / "stages" / "0-a" / "final").mkdir()
+    (run / "stages" / "0-a" / "final" / "config.json").write_text("{}")
+    assert lora_branch_source(run, cfg(8, ["a", "b"])) == (run / "stages" / "0-a" / "final",
+                                                           run / "stages" / "1-b" / "adapter")
