@@ -70,6 +70,29 @@ _THREAT_PATTERNS = (
     r"\b(?:call|calling|tell|telling|email|emailing|contact|contacting|message|messaging|ring|ringing) (?:your|ur) "
     r"(?:boss|employer|manager|hr|school|family|wife|husband|mum|mom|parents)\b",
     r"\bwhen i find (?:you|u)\b", r"\bi'?m coming for (?:you|u)\b", r"\bcoming to (?:your|ur) (?:house|home|work)\b",
+    # Added from the round-3 corpus's train and validation threats (the test split's were not looked at):
+    # "see what happens", leverage over someone's job, family or secrets, turning up where they are.
+    r"\bsee (?:what|wat|wot|whit|wetin) (?:happens|happen|go happen)\b", r"\btry me\b",
+    r"\b(?:ill|imma|ima|i'ma|im gonna)\s+(?:\w+\s+){0,3}?(?:find|hurt|kill|break|beat|punch|smash|slap|stab|shoot|end|"
+    r"ruin|destroy|track|hunt|dox+|leak|expose|visit|show up|pull up|run (?:u|you) over|swat|key|burn|get (?:u|you))\b",
+    r"\b(?:you|u)(?:'re| are| r|r)? (?:gonna |going to )?(?:get(?:ting)?|be(?:ing)?) (?:jumped|slapped|hit|hurt|smacked|"
+    r"battered|stabbed|shot|keyed|dealt with|sorted out)\b",
+    r"\bget(?:ting)? keyed\b", r"\bkey (?:your|ur) (?:car|truck|motor)\b",
+    r"\b(?:you|u)(?:'d| had)? better hope (?:i|we) (?:never|don't|dont) see\b",
+    r"\b(?:show(?:ing)?|turn(?:ing)?|pull(?:ing)?) up (?:at|to|on|outside) (?:ur|your|u\b|you\b)",
+    r"\bpull up on (?:u|you)\b", r"\b(?:i'?ll|ill|i will|i'?m|im|i am) (?:\w+ ){0,2}?(?:at|outside|round|by) "
+    r"(?:ur|your) (?:door|house|home|place|work|office|school|shop|salon|block|gates?|car)\b",
+    r"\bi (?:know|found|got|have) (?:\w+ ){0,2}?(?:your|ur) (?:school|office|work|house|address|salon|shop|unit|"
+    r"hotel|location|reg|plate|number|ip|real name|family|kids|class|car)\b",
+    r"\bi know (?:which|what|where) (?:\w+ ){0,3}?(?:you|u|yours|ur)\b",
+    r"\b(?:i'?ll|ill|i will|i'?m gonna|we'?ll) make sure (?:\w+ ){0,5}?(?:sees?|knows?|hears?|finds? out|reads?|gets?)\b",
+    r"\b(?:your|ur) (?:boss|dad|mum|mom|mam|parents|wife|husband|missus|family|principal|pastor|manager|md|teacher|"
+    r"employer|followers|following|whole \w+) (?:and \w+ )?(?:gets?|sees?|will see|hears?|knows?|finds? out)\b",
+    r"\b(?:pics|photos|screenshots|messages|texts|chats|voice notes|dms|receipts)\b(?:\s+\w+){0,5}?\s+(?:go|goes|get|gets"
+    r"|will go|are going) (?:on|in|to|up)\b",
+    r"\b(?:leak|post|share|forward|print|send|put|paste|drop)(?:ing)? (?:\w+ ){0,4}?(?:your|ur) (?:messages|chats|texts|"
+    r"voice notes|dms|screenshots|ip|address|number|id|real name|location|pics|photos|nudes|profile)\b",
+    r"\bur done\b|\byou'?re done\b|\bfinal warning\b|\bone call only\b",
 )
 THREAT_RE = re.compile("|".join(f"(?:{p})" for p in _THREAT_PATTERNS), re.IGNORECASE)
 

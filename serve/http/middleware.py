@@ -82,7 +82,7 @@ class RequestMiddleware:
 
         try:
             if self.drain.draining and scope["path"] not in OPEN_WHILE_DRAINING:
-                await error_response(503, "shutting_down", "the server is shutting down and takes no new work; "
+                await error_response(scope, 503, "shutting_down", "the server is shutting down and takes no new work; "
                                      "retry on another instance", {"Retry-After": "1", "Connection": "close"}
                                      )(scope, receive, send_with_id)
                 return
