@@ -317,6 +317,10 @@ class RewriterLMExportConfig:
     """onnxruntime-genai's int4 weight quantizer (its `algo_config`): round-to-nearest ('default', 'rtn') or
     k_quant. Measured on the LoRA rewriter, greedy text against fp32's on 40 corpus-test call-outs: default
     chrF 54.7, k_quant 54.7 (k_quant with int8 in the sensitive layers: 63.0, but 112 MiB)."""
+    abstain_on_threat: bool = True
+    """Written into the bundle's guard: a message the guard's threat patterns match is not rewritten (`ok=False`
+    with the reason). Measured with a blind judge on corpus-test threats: the LoRA rewriter's answers to them
+    were mostly unfaithful, and abstaining on them took "not worse than release 1" from 61% to 93%."""
     lora_branch: bool = True
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
     MatMuls (needs the `peft` package), not from the merged weights. Measured on the LoRA rewriter (int4, 100

@@ -21,6 +21,7 @@ import numpy as np
 
 from callinkit.bundle import read_manifest
 from callinkit.errors import BundleError, CallinkitError
+from callinkit.guard import THREAT_RE
 from callinkit.lm_prompt import render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.rewriter import Rewrite, reranking_models, select
@@ -72,6 +73,9 @@ class LMRewriter:
         self.min_call_in = float((m.get("guard") or {}).get("min_call_in", 0.5))
         floor = (m.get("guard") or {}).get("min_similarity")
         self.min_similarity = None if floor is None else float(floor)
+        # Threat sources: the measured model rewrites most of them unfaithfully (a blind judge preferred
+        # abstaining), so a bundle may refuse them before generating anything.
+        self.abstain_on_threat = bool((m.get("guard") or {}).get("abstain_on_threat", False))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
 
     @classmethod
@@ -153,6 +157,14 @@ class LMRewriter:
             raise ValueError("contexts must have one entry per text")
         out = []
         for text, context in zip(texts, contexts):
+            if guard and self.abstain_on_threat:
+                threat = THREAT_RE.search(text)
+                if threat:
+                    out.append(Rewrite(None, {}, [], ok=False, reason=(
+                        f"not rewritten: the message carries a threat ({threat.group(0)!r}); a call-in drops it "
+                        "entirely, and this model does not do that reliably yet. Say the concern without it, if "
+                        "there is one")))
+                    continue
             cands = self.candidates(text, k, max_new_tokens, context, strategy)
             result = select(text, cands, [{} for _ in cands], self.classifier, self.embedder,
                             self.min_call_in if guard else -1.0, self.min_similarity, context)

@@ -212,3 +212,19 @@ def test_names_and_mentions_of_the_message_replied_to_are_not_invented():
     rewrite = "I think Miyazaki is right that the DLC is harder, @kai_plays"
     assert check_candidate(source_facts(reply, context), rewrite, 0.9, 0.5) == []
     assert any("invents" in p for p in check_candidate(reply, rewrite, 0.9, 0.5))  # without the context they are new
+
+
+def test_a_bundle_that_abstains_on_threats_says_so_without_generating(tiny_lm_bundle):
+    from callinkit.serve import Rewriter
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    assert json.loads((tiny_lm_bundle / "manifest.json").read_text())["guard"]["abstain_on_threat"] is True
+    calls = []
+    original = rw.candidates
+    rw.candidates = lambda *a, **k: calls.append(a) or original(*a, **k)
+    threat, plain = "say that again and I'll break your jaw", "you clown, delete this"
+    out = rw.rewrite([threat, plain])
+    assert not out[0].ok and out[0].text is None and "threat" in out[0].reason and "break" in out[0].reason
+    assert [a[0] for a in calls] == [plain]  # the threat was refused before any generation
+    rw.abstain_on_threat = False
+    assert rw.rewrite([threat])[0].candidates  # without the setting it generates (and the guard still checks)

@@ -247,6 +247,7 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                     f"{floor:.0%}) with chrF {chrf:.1f} against fp32 (floor {config.export.min_chrf_vs_fp32:g}); "
                     "export fp32 or int8, or lower the floors in the config's export section")
         guard = choose_min_call_in(classifier_bundle, config) if classifier_bundle else {"min_call_in": 0.5}
+        guard["abstain_on_threat"] = config.export.abstain_on_threat
         embedder = work / "embedder"
         if with_embedder:
             from callinkit.train.rewriter_export import export_embedder
