@@ -299,11 +299,12 @@ class LMGenerationSettings:
     max_new_tokens: int = bounded(80, ge=1, le=512)
     temperature: float = bounded(0.7, gt=0, le=5)
     top_p: float = bounded(0.9, gt=0, le=1)
-    repetition_penalty: float = bounded(1.0, ge=1, le=5)
-    """1.0 (none). A penalty also counts the prompt's tokens, and a call-in must reuse the source's names,
-    quotes and words: at 1.1 the LoRA rewriter misspelt them ("baNAS", "@oldschooldevdev") and rewrote
-    neutral text. Measured (int4, 100 corpus-test call-outs, 4 candidates + guard): J 0.183 (57% answered)
-    at 1.1 against 0.267 (75%) at 1.0; copy fidelity chrF 65.0 against 84.7."""
+    repetition_penalty: float = bounded(1.1, ge=1, le=5)
+    """The penalty also counts the prompt's tokens, and a call-in reuses the source's names and words: at 1.1
+    the LoRA rewriter misspells some ("baNAS") and rewrites neutral text (copy fidelity chrF 65.0 against 84.7
+    at 1.0). But 1.0 is not better for people: J rose (0.183 -> 0.267, answering 57% -> 75% of 100 corpus-test
+    call-outs), yet a blind judge found more unfaithful suggestions shown (not worse than release 1 in 68%
+    against 79%): fluent unfaithful text passes the guard where misspelt text did not. Kept at 1.1."""
 
 
 @dataclass(frozen=True)
