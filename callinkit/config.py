@@ -326,11 +326,12 @@ class RewriterLMExportConfig:
     """Written into the bundle's guard: a message the guard's threat patterns match is not rewritten (`ok=False`
     with the reason). Measured with a blind judge on corpus-test threats: the LoRA rewriter's answers to them
     were mostly unfaithful, and abstaining on them took "not worse than release 1" from 61% to 93%."""
-    lora_branch: bool = True
+    lora_branch: bool = False
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
-    MatMuls (needs the `peft` package), not from the merged weights. Measured on the LoRA rewriter (int4, 100
-    corpus-test call-outs): greedy J 0.255 against 0.233 merged (fp32 0.286), copy fidelity chrF 84.7 against
-    65.9 (fp32 86.5)."""
+    MatMuls (needs the `peft` package) instead of from the merged weights, so int4 cannot round the small
+    update away. Measured on the LoRA rewriter (int4, 100 corpus-test call-outs, the same decoding): greedy J
+    0.241 against 0.233 merged, guarded J 0.183 (57% answered) against 0.194 (61%), copy fidelity 65.0
+    against 65.9, 92 MB against 86 MB: no clear gain, so off by default."""
     classifier_bundle: str | None = None
 
 
