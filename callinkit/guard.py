@@ -111,7 +111,7 @@ INSULT_RE = _word_re(INSULTS)
 SLUR_RE = _word_re(SLURS)
 PHRASE_RE = re.compile("|".join(re.escape(p) for p in sorted(INSULT_PHRASES, key=len, reverse=True)), re.IGNORECASE)
 
-MENTION_RE = re.compile(r"(?<![\w@])@\w+(?:\.\w+)*")
+MENTION_RE = re.compile(r"(?<![\w@])@\w+(?:[.-]\w+)*")  # @dan_r, @the.queer.bookclub, @release-team
 HASHTAG_RE = re.compile(r"(?<![\w#&])#\w+(?:-\w+)*")
 URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 NUMBER_RE = re.compile(r"(?<![\w.])\$?\d+(?:[.,:]\d+)*%?(?:k|m|x)?(?![\w])", re.IGNORECASE)

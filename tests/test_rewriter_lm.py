@@ -228,3 +228,12 @@ def test_a_bundle_that_abstains_on_threats_says_so_without_generating(tiny_lm_bu
     assert [a[0] for a in calls] == [plain]  # the threat was refused before any generation
     rw.abstain_on_threat = False
     assert rw.rewrite([threat])[0].candidates  # without the setting it generates (and the guard still checks)
+
+
+def test_handles_with_hyphens_are_kept_whole():
+    from callinkit.guard import check_candidate, source_facts
+
+    facts = source_facts("@release-team @priyar the store listing still shows his deadname. fix it, people.")
+    assert facts.required_mentions == ("@release-team", "@priyar")
+    assert any("drops @release-team" in p for p in check_candidate(facts, "@release @priyar could the listing use his name?", 0.9, 0.5))
+    assert check_candidate(facts, "@release-team @priyar could the store listing use his current name?", 0.9, 0.5) == []
