@@ -41,10 +41,12 @@ MESSAGES = [
 ]
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (nearest rank) of `values`; None when there are none."""
+    if not values:
+        return None
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def summarize(latencies_s: list[float], wall_s: float) -> dict[str, float]:
@@ -121,18 +123,30 @@ def start_server(bundle: Path, port: int, max_wait_ms: float, threads: int | Non
     if threads:
         command += ["--threads", str(threads)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc, 120)
+    except RuntimeError:
+        raise SystemExit(f"server exited: {proc.communicate()[0]}") from None
+    except TimeoutError:
+        proc.kill()
+        raise SystemExit("server did not become ready within 120 s") from None
+    return proc
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout_s: float) -> None:
+    """Poll GET /readyz until it answers 200; RuntimeError if the process exits first, TimeoutError after
+    timeout_s."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.communicate()[0]}")
+            raise RuntimeError(f"the server exited with {proc.returncode} before it was ready")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
+            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                return
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("server did not become ready within 120 s")
+    raise TimeoutError(f"{base} was not ready after {timeout_s:.0f} s")
 
 
 def plot(results: dict[str, Any], path: Path) -> None:

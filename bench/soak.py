@@ -23,7 +23,6 @@ import os
 import platform
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from bench.bench_server import (  # one copy of each, shared with the server bench
+    free_port,
+    percentile,
+    wait_ready,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -95,19 +100,6 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
-
-
 def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "callinkit", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--log-level", "warning", "--drain-timeout-s", "30"]
@@ -118,20 +110,6 @@ def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subproc
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLINKIT_")}
     log = log_path.open("w")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-
-
-def wait_ready(base: str, proc: subprocess.Popen, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode} before it was ready")
-        try:
-            if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{base} was not ready after {timeout_s:.0f} s")
 
 
 async def drive(base: str, duration_s: float, concurrency: int, seed: int, timeout_s: float) -> list[dict[str, Any]]:

@@ -70,12 +70,13 @@ class LMRewriter:
         self.eos_id = int(m["eos_token_id"])
         self.max_prompt_tokens = int(m.get("max_prompt_tokens", 256))
         self.generation: dict[str, Any] = dict(m["generation"])
-        self.min_call_in = float((m.get("guard") or {}).get("min_call_in", 0.5))
-        floor = (m.get("guard") or {}).get("min_similarity")
+        guard = m.get("guard") or {}
+        self.min_call_in = float(guard.get("min_call_in", 0.5))
+        floor = guard.get("min_similarity")
         self.min_similarity = None if floor is None else float(floor)
         # Threat sources: the measured model rewrites most of them unfaithfully (a blind judge preferred
         # abstaining), so a bundle may refuse them before generating anything.
-        self.abstain_on_threat = bool((m.get("guard") or {}).get("abstain_on_threat", False))
+        self.abstain_on_threat = bool(guard.get("abstain_on_threat", False))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
 
     @classmethod

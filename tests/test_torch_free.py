@@ -19,13 +19,18 @@ def run(code: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def test_import_does_not_load_torch():
+def loaded_after_import(modules: str, roots: tuple[str, ...]) -> str:
+    """In a fresh interpreter, import `modules` (comma-separated) and print which modules under `roots` loaded."""
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, callinkit, callinkit.serve, callinkit.cli; "
-         "print(sorted(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))"],
+        [sys.executable, "-c", f"import sys, {modules}; "
+         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {roots!r}))"],
         capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    return proc.stdout.strip()
+
+
+def test_import_does_not_load_torch():
+    assert loaded_after_import("callinkit, callinkit.serve, callinkit.cli", ("torch", "transformers", "datasets")) == "[]"
 
 
 def test_classify_with_torch_blocked(tiny_bundle):
@@ -54,9 +59,4 @@ def test_blocker_really_blocks():
 
 def test_import_does_not_load_ray():
     """Ray is the optional extra callinkit[ray]; only `score --engine ray` imports it."""
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sys, callinkit, callinkit.serve, callinkit.serve.score, callinkit.cli; "
-         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'ray'))"],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    assert loaded_after_import("callinkit, callinkit.serve, callinkit.serve.score, callinkit.cli", ("ray",)) == "[]"

@@ -38,7 +38,7 @@ def write_samples(model_folder: str, sources: Path, out: Path, adapters: Sequenc
 
     from callinkit.lm_prompt import SYSTEM_PROMPT
     from callinkit.train.lora import apply_adapter
-    from callinkit.train.rewriter_lm import generate_greedy, load_lm
+    from callinkit.train.rewriter_lm import load_lm
 
     rows = read_sources(sources)
     model, tokenizer = load_lm(model_folder)
@@ -54,7 +54,7 @@ def write_samples(model_folder: str, sources: Path, out: Path, adapters: Sequenc
                 model.load_state_dict(original)  # each adapter applies to the same untouched weights
                 apply_adapter(model, Path(name))
             started = time.perf_counter()
-            outs = _generate(model, tokenizer, rows, system, max_new_tokens, batch_size, device, generate_greedy)
+            outs = _generate(model, tokenizer, rows, system, max_new_tokens, batch_size)
             label = str(name or model_folder)
             for r, o in zip(rows, outs):
                 fh.write(json.dumps({"model": label, "id": r.get("id"), "output": o}, ensure_ascii=False) + "\n")
@@ -63,8 +63,10 @@ def write_samples(model_folder: str, sources: Path, out: Path, adapters: Sequenc
     return written
 
 
-def _generate(model, tokenizer, rows, system, max_new_tokens, batch_size, device, generate_greedy):
-    # Sort by length so each batch pads little; restore the order afterwards.
+def _generate(model, tokenizer, rows, system, max_new_tokens, batch_size):
+    """generate_greedy over the rows sorted by length (each batch pads little), returned in the rows' order."""
+    from callinkit.train.rewriter_lm import generate_greedy
+
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["source"]) + len(rows[i].get("context") or ""))
     texts = [rows[i]["source"] for i in order]
     contexts = [rows[i].get("context") for i in order]

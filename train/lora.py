@@ -84,10 +84,6 @@ def _lora_modules(model):
     return [(name, m) for name, m in model.named_modules() if hasattr(m, "lora_A") and hasattr(m, "base")]
 
 
-def has_lora(model) -> bool:
-    return bool(_lora_modules(model))
-
-
 def adapter_state(model, dtype=None) -> dict:
     """{'<module>.lora_A': tensor, '<module>.lora_B': tensor} of every wrapped layer (detached, on CPU)."""
     out = {}
@@ -154,6 +150,27 @@ def apply_adapter(model, adapter_folder: Path) -> int:
         raise CallinkitError(f"{adapter_folder}: lora.json names {info['layers']} layers, the file holds {done}")
     return done
 
+def to_peft(adapter_folder: Path, out_folder: Path, base_model: str) -> Path:
+    """Write the adapter in PEFT's LoRA format (adapter_config.json + adapter_model.safetensors).
+
+    onnxruntime-genai's model builder reads that format (`adapter_path=`) and builds the adapters as their own
+    low-rank MatMuls beside the quantized base weights instead of quantizing the merged weights
+    (`export.lora_branch`). The target modules are read off the adapter's own keys."""
+    from safetensors.torch import load_file, save_file
+
+    info = json.loads((adapter_folder / ADAPTER_INFO).read_text())
+    state = load_file(str(adapter_folder / ADAPTER_FILE))
+    out_folder.mkdir(parents=True, exist_ok=True)
+    save_file({f"base_model.model.{k}.weight": v.float().contiguous() for k, v in state.items()},
+              str(out_folder / "adapter_model.safetensors"))
+    (out_folder / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model,
+        "r": info["rank"], "lora_alpha": info["alpha"], "lora_dropout": 0.0, "bias": "none",
+        "target_modules": sorted({k.rsplit(".", 2)[-2] for k in state}), "fan_in_fan_out": False,
+        "inference_mode": True}, indent=2) + "\n")
+    return out_folder
+
+
 
 def _main(argv: Sequence[str]) -> int:
     import argparse
@@ -178,24 +195,3 @@ def _main(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
-
-
-def to_peft(adapter_folder: Path, out_folder: Path, base_model: str, targets: Sequence[str] = DEFAULT_TARGETS) -> Path:
-    """Write the adapter in PEFT's LoRA format (adapter_config.json + adapter_model.safetensors).
-
-    onnxruntime-genai's model builder reads that format (`adapter_path=`) and builds the adapters as their own
-    low-rank MatMuls beside the quantized base weights, so int4 does not round the (small) update away as it
-    does when the update is merged into the weights first."""
-    from safetensors.torch import load_file, save_file
-
-    info = json.loads((adapter_folder / ADAPTER_INFO).read_text())
-    state = load_file(str(adapter_folder / ADAPTER_FILE))
-    out_folder.mkdir(parents=True, exist_ok=True)
-    save_file({f"base_model.model.{k}.weight": v.float().contiguous() for k, v in state.items()},
-              str(out_folder / "adapter_model.safetensors"))
-    (out_folder / "adapter_config.json").write_text(json.dumps({
-        "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": base_model,
-        "r": info["rank"], "lora_alpha": info["alpha"], "lora_dropout": 0.0, "bias": "none",
-        "target_modules": sorted({k.rsplit(".", 2)[-2] for k in state}), "fan_in_fan_out": False,
-        "inference_mode": True}, indent=2) + "\n")
-    return out_folder

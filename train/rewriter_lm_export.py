@@ -217,12 +217,13 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                 f" of {len(sources)} sources (first: {sources[bad]!r}: {tokenizer.decode(want[bad])!r} vs "
                 f"{tokenizer.decode(got[bad])!r})")
         built = fp32
+        branch = (lora_branch_source(run_dir, config)
+                  if precision != "fp32" and config.export.lora_branch else None)
         if precision != "fp32":
             built = work / precision
-            branch = lora_branch_source(run_dir, config) if config.export.lora_branch else None
             if branch is not None:
-                # LoRA runs: quantize the base weights, and keep the adapter as its own low-rank MatMuls
-                # (merged first, int4 rounds most of the small update away: measured in the model card).
+                # export.lora_branch: quantize the base weights and keep the adapter as its own low-rank
+                # MatMuls (measured against the merged build in the config field's docstring).
                 from callinkit.train.lora import to_peft
 
                 base_folder, adapter = branch
@@ -239,8 +240,7 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                                "min_agreement": floor, "min_chrf_vs_fp32": config.export.min_chrf_vs_fp32,
                                "int4_block_size": config.export.int4_block_size if precision == "int4" else None,
                                "int4_algo": config.export.int4_algo if precision == "int4" else None,
-                               "lora_branch": bool(precision != "fp32" and config.export.lora_branch
-                                                   and lora_branch_source(run_dir, config))})
+                               "lora_branch": branch is not None})
             if same / len(sources) < floor or chrf < config.export.min_chrf_vs_fp32:
                 raise RewriterExportError(
                     f"{precision} greedy text equals fp32's on {same}/{len(sources)} check sources (floor "
