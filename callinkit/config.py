@@ -326,12 +326,18 @@ class RewriterLMExportConfig:
     """Written into the bundle's guard: a message the guard's threat patterns match is not rewritten (`ok=False`
     with the reason). Measured with a blind judge on corpus-test threats: the LoRA rewriter's answers to them
     were mostly unfaithful, and abstaining on them took "not worse than release 1" from 61% to 93%."""
-    lora_branch: bool = False
+    lora_branch: bool = True
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
-    MatMuls (needs the `peft` package) instead of from the merged weights, so int4 cannot round the small
-    update away. Measured on the LoRA rewriter (int4, 100 corpus-test call-outs, the same decoding): greedy J
-    0.241 against 0.233 merged, guarded J 0.183 (57% answered) against 0.194 (61%), copy fidelity 65.0
-    against 65.9, 92 MB against 86 MB: no clear gain, so off by default."""
+    MatMuls (needs the `peft` package) instead of from the merged weights. Alone (the builder quantizing both
+    base and adapter to int4) it measured no clear gain (100 corpus-test call-outs: greedy J 0.241 against
+    0.233 merged); it is on by default because `exact_base` needs the base and the adapter apart."""
+    exact_base: bool = True
+    """int4 with `lora_branch` on the offline base (de-quantized from a Q4_1 GGUF): store the base weights
+    exactly on the GGUF's own grids (Q4_1 layers, Q8_0 embedding and head) and the adapter in fp16, instead
+    of rounding the base a second time onto the builder's int4 grid. Measured on the LoRA rewriter, greedy text
+    against the fp32 model on 40 corpus-test call-outs: identical 33/40, chrF 97.5, against 1/40 and 54.7 for
+    the builder's int4 (127 MiB against 86 MiB). A weight not on its GGUF grid (a hub or fully fine-tuned
+    base) keeps the builder's quantization; the manifest's validation.exact_base says which."""
     classifier_bundle: str | None = None
 
 

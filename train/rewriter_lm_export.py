@@ -7,6 +7,9 @@ the tied embedding and output head stored once). What this module adds, all reco
 
   - fp32 check: greedy token ids from the builder's fp32 model equal `transformers.generate` greedy ids on
     fixed sources (the prompt, the stop token and the decoding loop agree with training);
+  - int4 of a LoRA run on the GGUF-derived base (`export.exact_base`, `exact_int4.py`): the base weights are
+    stored exactly on the GGUF file's own Q4_1 / Q8_0 grids and the adapter in full precision, instead of
+    being rounded a second time;
   - quantization gate: the share of quantized greedy rewrites identical to fp32's and their chrF against
     fp32 (refused below `export.min_agreement`);
   - guard threshold: the classifier's P(call_in) that 90% of validation call-in references reach;
@@ -229,6 +232,13 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                 base_folder, adapter = branch
                 build_genai(base_folder, built, precision, log, block_size=config.export.int4_block_size,
                             algo=config.export.int4_algo, adapter=to_peft(adapter, work / "peft", str(base_folder)))
+                if precision == "int4" and config.export.exact_base:
+                    from callinkit.train.exact_int4 import load_base_and_adapter, rewrite_exact
+
+                    base_weights, adapter_weights, scale = load_base_and_adapter(base_folder, adapter)
+                    exact = rewrite_exact(built / "model.onnx", base_weights, adapter_weights, scale)
+                    del base_weights, adapter_weights
+                    validation["exact_base"] = exact
             else:
                 build_genai(best, built, precision, log, block_size=config.export.int4_block_size,
                             algo=config.export.int4_algo)

@@ -1,0 +1,149 @@
+"""int4 export that keeps a GGUF-derived base exactly on its own grids (train/exact_int4.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime_genai")
+pytest.importorskip("peft")
+
+from callinkit.train.exact_int4 import pack_4bit, recover_q4_1, recover_q8_0  # noqa: E402
+
+
+def snap_q4_1(w: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+    """What llama.cpp's Q4_1 followed by de-quantization to float32 gives for `w` ([N, K])."""
+    n, k = w.shape
+    b = w.reshape(n, k // 32, 32).astype(np.float32)
+    m = b.min(-1).astype(np.float16).astype(np.float32)
+    d = ((b.max(-1) - m) / 15).astype(np.float16).astype(np.float32)
+    q = np.clip(np.rint((b - m[..., None]) / np.where(d == 0, 1, d)[..., None]), 0, 15)
+    return (d[..., None] * q + m[..., None]).reshape(n, k).astype(np.float32)
+
+
+def snap_q8_0(w: np.ndarray) -> np.ndarray:
+    n, k = w.shape
+    b = w.reshape(n, k // 32, 32).astype(np.float32)
+    d = (np.abs(b).max(-1) / 127).astype(np.float16).astype(np.float32)
+    q = np.clip(np.rint(b / np.where(d == 0, 1, d)[..., None]), -127, 127)
+    return (d[..., None] * q).reshape(n, k).astype(np.float32)
+
+
+def test_blocks_are_recovered_bit_for_bit_or_refused():
+    rng = np.random.default_rng(0)
+    w = snap_q4_1(rng.normal(0, 0.05, (48, 96)))
+    q, d, m = recover_q4_1(w)
+    assert q.shape == (48, 3, 32) and q.max() == 15 and q.min() == 0
+    assert np.array_equal(d[..., None] * q + m[..., None], w.reshape(48, 3, 32))
+    nudged = w.copy()
+    nudged[5, 7] += 1e-4  # off the grid: refused, not silently rounded
+    assert recover_q4_1(nudged) is None
+    assert recover_q4_1(rng.normal(0, 0.05, (4, 40)).astype(np.float32)) is None  # K not a multiple of 32
+
+    e = snap_q8_0(rng.normal(0, 0.05, (64, 64)))
+    q8, d8 = recover_q8_0(e)
+    assert np.array_equal(d8[..., None] * q8, e.reshape(64, 2, 32))
+    assert recover_q8_0(rng.normal(0, 0.05, (64, 64)).astype(np.float32)) is None
+
+    packed = pack_4bit(np.arange(32, dtype=np.uint8).reshape(1, 1, 32) % 16)
+    assert packed[0, 0, 0] == 0x10 and packed[0, 0, 1] == 0x32  # element 0 in the low nibble
+
+
+def _snapped_tiny_base(src: Path, out: Path) -> Path:
+    """The tiny test Llama with every linear weight on a Q4_1 grid and the tied embedding on Q8_0, as the
+    offline SmolLM2 base is."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(src, out)
+    weights = load_file(str(out / "model.safetensors"))
+    for name, w in weights.items():
+        if name.endswith("_proj.weight"):
+            weights[name] = snap_q4_1(w)
+        elif name == "model.embed_tokens.weight":
+            weights[name] = snap_q8_0(w)
+    save_file(weights, str(out / "model.safetensors"), metadata={"format": "pt"})
+    return out
+
+
+def _last_logits(folder: Path, ids: list[int]) -> np.ndarray:
+    import onnxruntime_genai as og
+
+    model = og.Model(str(folder))
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(ids) + 1)
+    gen = og.Generator(model, params)
+    gen.append_tokens(np.array([ids], dtype=np.int32))
+    return np.asarray(gen.get_output("logits"))[0, -1]
+
+
+def test_exact_int4_decoder_computes_what_the_fp32_model_with_its_adapter_computes(tiny_lm_base, tmp_path):
+    import torch
+
+    from callinkit.train.exact_int4 import load_base_and_adapter, rewrite_exact
+    from callinkit.train.lora import add_lora, merge_lora, save_adapter, to_peft
+    from callinkit.train.rewriter_lm import load_lm
+    from callinkit.train.rewriter_lm_export import build_genai
+
+    base = _snapped_tiny_base(tiny_lm_base, tmp_path / "base")
+    model, _ = load_lm(str(base))
+    add_lora(model, rank=4, alpha=8)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith("lora_B"):
+                p.normal_(0, 0.05)
+    save_adapter(model, tmp_path / "adapter", rank=4, alpha=8, dtype="float32")
+    merge_lora(model)
+    ids = [1, 40, 77, 120, 9, 300, 2, 1, 55]
+    with torch.no_grad():
+        want = model(torch.tensor([ids])).logits[0, -1].numpy()
+
+    built = tmp_path / "int4"
+    build_genai(base, built, "int4", tmp_path / "build.log", block_size=32,
+                adapter=to_peft(tmp_path / "adapter", tmp_path / "peft", str(base)))
+    builder_error = np.abs(_last_logits(built, ids) - want).max()
+    weights, adapter, scale = load_base_and_adapter(base, tmp_path / "adapter")
+    assert scale == 2.0
+    stats = rewrite_exact(built / "model.onnx", weights, adapter, scale, head_accuracy_level=0)
+    assert stats["exact"] == 14 and stats["adapter_float"] == 28 and stats["head"] == "exact Q8_0"
+    assert stats["kept_builder_quantization"] == []
+    exact_error = np.abs(_last_logits(built, ids) - want).max()
+    assert exact_error < 1e-4, exact_error
+    assert builder_error > 50 * exact_error  # the builder's own int4 rounds the base a second time
+
+
+def test_a_base_off_the_gguf_grid_keeps_the_builders_quantization(tiny_lm_base, tmp_path):
+    from callinkit.train.exact_int4 import load_base_and_adapter, rewrite_exact
+    from callinkit.train.rewriter_lm_export import build_genai
+
+    built = tmp_path / "int4"
+    build_genai(tiny_lm_base, built, "int4", tmp_path / "build.log", block_size=32)
+    weights, adapter, _ = load_base_and_adapter(tiny_lm_base, None)
+    stats = rewrite_exact(built / "model.onnx", weights, adapter)
+    assert stats["exact"] == 0 and len(stats["kept_builder_quantization"]) == 10  # qkv fused: 5 per layer
+    assert stats["head"] == "builder int4"
+    assert _last_logits(built, [1, 40, 77]).shape[-1] == json.loads((tiny_lm_base / "config.json").read_text())["vocab_size"]
+
+
+def test_fused_qkv_of_a_gguf_base_without_adapter_is_exact_too(tiny_lm_base, tmp_path):
+    import torch
+
+    from callinkit.train.exact_int4 import load_base_and_adapter, rewrite_exact
+    from callinkit.train.rewriter_lm import load_lm
+    from callinkit.train.rewriter_lm_export import build_genai
+
+    base = _snapped_tiny_base(tiny_lm_base, tmp_path / "base")
+    model, _ = load_lm(str(base))
+    ids = [1, 40, 77, 120, 9]
+    with torch.no_grad():
+        want = model(torch.tensor([ids])).logits[0, -1].numpy()
+    built = tmp_path / "int4"
+    build_genai(base, built, "int4", tmp_path / "build.log", block_size=32)
+    weights, _, _ = load_base_and_adapter(base, None)
+    stats = rewrite_exact(built / "model.onnx", weights, None, head_accuracy_level=0)
+    assert stats["exact"] == 10 and stats["kept_builder_quantization"] == []
+    assert np.abs(_last_logits(built, ids) - want).max() < 1e-4
