@@ -16,7 +16,8 @@ Both GGUF grids fit onnxruntime's operators without any rounding:
     8 bits over the same bytes for the embedding.
 
 The adapter's low-rank MatMuls, which the builder quantizes to int4 as well, become float MatMuls (stored in
-fp16), so the update trained on top of the base is not rounded either. `rewrite_exact` recovers (q, d, m)
+fp16), so the update trained on top of the base is not rounded either. Scales and minima are stored in fp16,
+as in the GGUF file, and cast to float once when onnxruntime loads the model. `rewrite_exact` recovers (q, d, m)
 from the de-quantized base weights and checks that every block reproduces them bit for bit; a weight that is
 not on its grid keeps the builder's quantization, and the returned stats say which.
 """
@@ -108,6 +109,13 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
         new_inits.append(numpy_helper.from_array(array, name))
         return name
 
+    def fp16_to_float(name: str, array: np.ndarray) -> onnx.NodeProto:
+        """`name` as a float tensor stored in fp16 (GGUF's scales and minima are fp16, so nothing is lost;
+        onnxruntime folds the Cast into a float initializer when the session loads, before MatMulNBits
+        pre-packs its weights)."""
+        const(f"{name}_fp16", array.astype(np.float16))
+        return helper.make_node("Cast", [f"{name}_fp16"], [name], to=onnx.TensorProto.FLOAT, name=f"{name}/Cast")
+
     def sums_of(x: str, k: int) -> list[onnx.NodeProto] | str:
         if x in block_sums:
             return block_sums[x]
@@ -130,10 +138,9 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
             w = adapter[f"{_hf_name(layer, part, proj)}.{half}"].astype(np.float32)
             if half == "lora_B":
                 w = w * adapter_scale
-            stored = const(f"{node.input[1]}_fp16", np.ascontiguousarray(w.T).astype(np.float16))
-            new_nodes[i] = [helper.make_node("Cast", [stored], [f"{stored}/float"], to=onnx.TensorProto.FLOAT,
-                                             name=f"{node.name}/Cast"),
-                            helper.make_node("MatMul", [node.input[0], f"{stored}/float"], list(node.output),
+            weight = node.input[1].removesuffix("_Q4")
+            new_nodes[i] = [fp16_to_float(weight, np.ascontiguousarray(w.T)),
+                            helper.make_node("MatMul", [node.input[0], weight], list(node.output),
                                              name=node.name.replace("MatMul_Q4", "MatMul"))]
             stats["adapter_float"] += 1
         elif match:
@@ -152,18 +159,17 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
             name = node.input[1].removesuffix("_Q4")
             zp = const(f"{name}_zp0", np.zeros(n * ((k // BLOCK + 1) // 2), dtype=np.uint8))
             y = node.output[0]
-            nodes = [helper.make_node(
-                "MatMulNBits", [node.input[0], const(f"{name}_Q4_1", pack_4bit(q)),
-                                const(f"{name}_Q4_1_scales", d.reshape(-1)), zp], [f"{y}/dq"],
+            scales = f"{name}_Q4_1_scales"
+            nodes = [fp16_to_float(scales, d.reshape(-1)), helper.make_node(
+                "MatMulNBits", [node.input[0], const(f"{name}_Q4_1", pack_4bit(q)), scales, zp], [f"{y}/dq"],
                 domain="com.microsoft", name=node.name, K=k, N=n, bits=4, block_size=BLOCK,
                 accuracy_level=accuracy_level)]
             got = sums_of(node.input[0], k)
             if isinstance(got, list):
                 nodes[:0] = got
-            mins = const(f"{name}_Q4_1_mins_fp16", np.ascontiguousarray(m.T).astype(np.float16))
-            nodes += [helper.make_node("Cast", [mins], [f"{mins}/float"], to=onnx.TensorProto.FLOAT,
-                                       name=f"{node.name}/Cast_mins"),
-                      helper.make_node("MatMul", [block_sums[node.input[0]], f"{mins}/float"], [f"{y}/mins"],
+            mins = f"{name}_Q4_1_mins"
+            nodes += [fp16_to_float(mins, np.ascontiguousarray(m.T)),
+                      helper.make_node("MatMul", [block_sums[node.input[0]], mins], [f"{y}/mins"],
                                        name=f"{node.name}/MatMul_mins"),
                       helper.make_node("Add", [f"{y}/dq", f"{y}/mins"], [y], name=f"{node.name}/Add_mins")]
             new_nodes[i] = nodes
@@ -175,9 +181,10 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
             q, d = found
             n, k = int(attrs["N"]), int(attrs["K"])
             data = const("lm_head.MatMul.weight_Q8_0", (q.astype(np.int16) + 128).astype(np.uint8))
-            scales = const("lm_head.MatMul.weight_Q8_0_scales", d)
+            scales = "lm_head.MatMul.weight_Q8_0_scales"
             zp = const("lm_head.MatMul.weight_Q8_0_zp", np.full(d.shape, 128, dtype=np.uint8))
-            new_nodes[i] = [helper.make_node("MatMulNBits", [node.input[0], data, scales, zp], list(node.output),
+            new_nodes[i] = [fp16_to_float(scales, d),
+                            helper.make_node("MatMulNBits", [node.input[0], data, scales, zp], list(node.output),
                                              domain="com.microsoft", name="/lm_head/MatMul_Q8", K=k, N=n, bits=8,
                                              block_size=BLOCK, accuracy_level=head_accuracy_level)]
             stats["head"] = "exact Q8_0"
