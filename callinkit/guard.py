@@ -7,6 +7,8 @@ A candidate fails when it
   - drops an @mention, a #channel, a URL or a number of the source, or most of a quoted phrase, unless that
     item is the attack itself (a quote made of insults, a pile-on hashtag, the extra tags of a pile-on);
   - invents an @mention, a number or a capitalised name that the source does not have;
+  - misspells a name or a quoted word of the source ('sikhs' -> 'ikhs', 'Connie' -> 'Conny'): a mangled copy
+    of what someone wrote reads as mockery or as a different fact;
   - is empty, or is the source copied unchanged.
 The classifier part of the guard (P(call_in) above the bundle's threshold) lives in the rewriter, which has
 the classifier; `check_candidate` takes that probability as an argument.
@@ -14,6 +16,7 @@ the classifier; `check_candidate` takes that probability as an argument.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -144,6 +147,7 @@ class SourceFacts:
     quotes: tuple[tuple[str, ...], ...]
     words: frozenset[str]
     mentions: frozenset[str]
+    exact_words: frozenset[str] = frozenset()
 
 
 def _norm_number(n: str) -> str:
@@ -185,14 +189,83 @@ def source_facts(text: str, context: str | None = None) -> SourceFacts:
         words = _content_words(q)
         if words:
             quotes.append(words)
+    words = _words(text) + _words(context or "")
+    words += [w[:-2] for w in words if w.endswith("'s")]  # Noa's -> Noa may be written without the 's
+    # names and quoted words, which a rewrite must spell as the source does
+    exact = {w for q in quotes for w in q if len(w) >= 4 and w not in attack}
+    exact |= {m.group(1).lower() for m in CAPITAL_RE.finditer(text)
+              if len(m.group(1)) >= 4 and m.group(1).lower() not in COMMON_CAPITALISED}
     return SourceFacts(
         text=text, attack_words=frozenset(attack), has_threat=bool(THREAT_RE.search(text)),
         required_mentions=required_mentions, required_channels=channels,
         urls=tuple(dict.fromkeys(URL_RE.findall(text))),
         numbers=tuple(dict.fromkeys(_norm_number(n) for n in NUMBER_RE.findall(text))),
-        quotes=tuple(quotes), words=frozenset(_words(text) + _words(context or "")),
+        quotes=tuple(quotes), words=frozenset(words),
         mentions=frozenset(m.lower() for m in mentions + MENTION_RE.findall(context or "")),
+        exact_words=frozenset(exact),
     )
+
+
+_SUFFIXES = ("s", "es", "'s", "d", "ed", "ing", "n't")
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "d"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of two short words, stopping once it exceeds `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+        if min(row) > limit:
+            return limit + 1
+    return row[-1]
+
+
+@functools.lru_cache(maxsize=1)
+def known_words() -> frozenset[str]:
+    """Words written in at least two texts of the shipped corpus (about 20,000): real words, which a rewrite
+    may use even when they are one letter away from a word of its source (they / the, woman / women)."""
+    from collections import Counter
+
+    from callinkit.corpus import KINDS, read_records
+
+    df: Counter[str] = Counter()
+    for kind in KINDS:
+        for record in read_records(kind):
+            df.update({w for v in record.data.values() if isinstance(v, str) for w in _words(v)})
+    return frozenset(w for w, n in df.items() if n >= 2)
+
+
+def misspelt(facts: SourceFacts, text: str) -> list[tuple[str, str]]:
+    """(source word, candidate word) pairs where the candidate writes a name or quoted word of the source
+    with one or two letters changed into a word that is not a known word ('sikhs' -> 'ikhs'); inflections
+    (Kevin's, posts, deleted) are not misspellings."""
+    if not facts.exact_words:
+        return []
+    out = []
+    for word in dict.fromkeys(_words(text)):
+        if word in facts.words or len(word) < 3 or any(
+                word + s in facts.words or (word.endswith(s) and word[: -len(s)] in facts.words) for s in _SUFFIXES):
+            continue
+        if word in known_words():
+            continue
+        for exact in facts.exact_words:
+            if any(word == exact + s or exact == word + s for s in _SUFFIXES) or _stem(word) == _stem(exact):
+                continue
+            limit = 1 if len(exact) <= 5 else 2
+            if _edit_distance(word, exact, limit) <= limit:
+                out.append((exact, word))
+                break
+    return out
 
 
 def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float | None = None,
@@ -239,6 +312,9 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
         if sentence_start or word.lower() in COMMON_CAPITALISED or word.lower() in facts.words:
             continue
         new_names.append(word)
+    wrong = misspelt(facts, text)
+    if wrong:
+        problems.append("misspells " + ", ".join(f"'{a}' as '{b}'" for a, b in wrong))
     invented = new_mentions + new_numbers + new_names
     if invented:
         problems.append(f"invents {', '.join(dict.fromkeys(invented))}")

@@ -138,6 +138,15 @@ class LMRewriter:
             raise ValueError(f"strategy must be 'sample' or 'beam', got {strategy!r}")
         return list(dict.fromkeys(o for o in outs))
 
+    def refusal(self, text: str) -> str | None:
+        """Why `text` is not rewritten at all (the bundle's guard abstains on threats), or None."""
+        threat = THREAT_RE.search(text) if self.abstain_on_threat else None
+        if threat:
+            return (f"not rewritten: the message carries a threat ({threat.group(0)!r}); a call-in drops it "
+                    "entirely, and this model does not do that reliably yet. Say the concern without it, if "
+                    "there is one")
+        return None
+
     # -- the public API ---------------------------------------------------------------------------------------
 
     def rewrite(self, texts: Sequence[str], num_candidates: int | None = None, max_new_tokens: int | None = None,
@@ -158,14 +167,10 @@ class LMRewriter:
             raise ValueError("contexts must have one entry per text")
         out = []
         for text, context in zip(texts, contexts):
-            if guard and self.abstain_on_threat:
-                threat = THREAT_RE.search(text)
-                if threat:
-                    out.append(Rewrite(None, {}, [], ok=False, reason=(
-                        f"not rewritten: the message carries a threat ({threat.group(0)!r}); a call-in drops it "
-                        "entirely, and this model does not do that reliably yet. Say the concern without it, if "
-                        "there is one")))
-                    continue
+            refusal = self.refusal(text) if guard else None
+            if refusal:
+                out.append(Rewrite(None, {}, [], ok=False, reason=refusal))
+                continue
             cands = self.candidates(text, k, max_new_tokens, context, strategy)
             result = select(text, cands, [{} for _ in cands], self.classifier, self.embedder,
                             self.min_call_in if guard else -1.0, self.min_similarity, context)

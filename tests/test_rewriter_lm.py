@@ -237,3 +237,21 @@ def test_handles_with_hyphens_are_kept_whole():
     assert facts.required_mentions == ("@release-team", "@priyar")
     assert any("drops @release-team" in p for p in check_candidate(facts, "@release @priyar could the listing use his name?", 0.9, 0.5))
     assert check_candidate(facts, "@release-team @priyar could the store listing use his current name?", 0.9, 0.5) == []
+
+
+def test_a_mangled_name_or_quoted_word_is_refused_but_real_words_and_inflections_pass():
+    from callinkit.guard import check_candidate
+
+    def misspells(source, candidate):
+        return [p for p in check_candidate(source, candidate) if p.startswith("misspells")]
+
+    assert misspells("'sikhs all drive taxis' joke in the group chat. peak comedy 🙄",
+                     "the 'ikhs all drive taxis' joke lands on people. maybe leave it out?") == [
+        "misspells 'sikhs' as 'ikhs'"]
+    assert misspells("Bless your heart, Connie. Really.", "Conny, I see it another way.")
+    # a possessive name, a real word one letter from a quoted one, and an inflection are not misspellings
+    assert not misspells("you tagged Noa's old account with her deadname. read the damn room",
+                         "Noa's old account was tagged with her deadname; could you fix it? Noa asked before.")
+    assert not misspells('"if you need surgery to be a woman you\'re not one." the absolute state of this',
+                         '"If you need surgery to be a woman you\'re not one" hurts women who read it.')
+    assert not misspells("it 'flushes toxins from the liver'? really?", "it says it flushed toxins; is there a source?")

@@ -173,8 +173,11 @@ def lm_outputs(rewriter, rows: Sequence[dict[str, Any]], num_candidates: int, de
         chosen = select(src, cands, [{} for _ in cands], rewriter.classifier, rewriter.embedder, rewriter.min_call_in,
                         getattr(rewriter, "min_similarity", None), r.get("context"))
         unguarded = max(chosen.candidates, key=lambda c: c.scores.get("score", 0.0)).text if chosen.candidates else None
-        out[src] = {"greedy": cands[0] if cands else None, "reranked": chosen.text, "unguarded": unguarded,
-                    "reason": chosen.reason, "candidates": [{"text": c.text, "problems": list(c.problems),
+        # the guarded answer is what `rewrite()` gives: a bundle that abstains on threats never shows one
+        refusal = rewriter.refusal(src) if hasattr(rewriter, "refusal") else None
+        out[src] = {"greedy": cands[0] if cands else None, "reranked": None if refusal else chosen.text,
+                    "unguarded": unguarded, "reason": refusal or chosen.reason,
+                    "candidates": [{"text": c.text, "problems": list(c.problems),
                                                              "score": round(c.scores.get("score", 0.0), 4)}
                                                             for c in chosen.candidates]}
     return out
