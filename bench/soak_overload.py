@@ -402,8 +402,9 @@ def plot(report: dict[str, Any], rss: list[tuple[float, float]], readyz: list[di
     for axis in (counts, latency, memory):
         axis.axvline(sigterm, color="black", linestyle=":", linewidth=1)
         axis.axvline(exited, color="black", linestyle="--", linewidth=1)
-    memory.annotate("SIGTERM", (sigterm, memory.get_ylim()[0]), fontsize=8)
-    memory.annotate("exit", (exited, memory.get_ylim()[0]), fontsize=8)
+    low, high = memory.get_ylim()
+    memory.annotate("SIGTERM ", (sigterm, low), fontsize=8, ha="right")
+    memory.annotate(" exit", (exited, high), fontsize=8, ha="left", va="top")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
