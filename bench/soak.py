@@ -12,6 +12,11 @@ the server's documented answers to load), the
 server's resident memory (RSS, from /proc) over time, and whether it answered afterwards. Exits 1 when a
 request got a 500 or the server stopped answering. Bounded: a timeout per request, and the server is stopped
 at the end whatever happens. The load generator shares the machine with the server.
+
+    python -m bench.soak --overload --duration 300
+
+is the soak above the queue limit (bench/soak_overload.py): more valid work than the server's queues hold,
+/readyz probed throughout, then SIGTERM with requests in flight; it writes bench/soak_overload.json / .png.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,9 +106,11 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def start_server(args: argparse.Namespace, port: int, log_path: Path) -> subprocess.Popen:
+def start_server(args: argparse.Namespace, port: int, log_path: Path,
+                 extra_flags: Sequence[str] = ()) -> subprocess.Popen:
+    """`callinkit serve` on 127.0.0.1:`port` with the chosen bundles (and `extra_flags`), logging to `log_path`."""
     command = [sys.executable, "-m", "callinkit", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "warning", "--drain-timeout-s", "30"]
+               "--log-level", "warning", "--drain-timeout-s", str(args.drain_timeout_s), *extra_flags]
     if args.classifier_bundle:
         command += ["--classifier-bundle", str(args.classifier_bundle)]
     if args.rewriter_bundle:
@@ -284,7 +292,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=300, help="seconds of load (default 300)")
-    parser.add_argument("--concurrency", type=int, default=4, help="clients sending at once (default 4)")
+    parser.add_argument("--concurrency", type=int, help="clients sending at once (default 4; --overload: 32)")
     parser.add_argument("--classifier-bundle", type=Path, help="default: the shipped classifier")
     parser.add_argument("--rewriter-bundle", help="default: the shipped rewriter; 'none' for none")
     parser.add_argument("--window-s", type=float, default=None, help="latency window (default duration / 10)")
@@ -292,23 +300,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--request-timeout-s", type=float, default=60.0, help="client timeout per request")
     parser.add_argument("--startup-timeout-s", type=float, default=180.0, help="how long loading may take")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(HERE / "soak"), help="writes OUT.json, OUT.png and OUT.server.log")
+    parser.add_argument("--drain-timeout-s", type=float, default=30.0, help="server --drain-timeout-s (30)")
+    parser.add_argument("--out", help="writes OUT.json, OUT.png and OUT.server.log (default bench/soak, "
+                                      "--overload: bench/soak_overload)")
+    from bench import soak_overload  # imported here: it imports this module's helpers
+
+    soak_overload.add_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.concurrency = args.concurrency or (32 if args.overload else 4)
+    args.out = args.out or str(HERE / ("soak_overload" if args.overload else "soak"))
     if args.duration <= 0 or args.concurrency < 1:
         raise SystemExit("--duration must be > 0 and --concurrency >= 1")
     args.window_s = args.window_s or max(args.duration / 10, 1.0)
     args.argv = argv
+    if args.overload:
+        return overload_main(args)
     report = run(args)
     print(json.dumps({k: report[k] for k in ("requests", "throughput_rps", "by_status", "status_500",
                                              "latency_ms", "rss_mb", "answered_after", "server_exit_code")},
                      indent=2))
     print(f"wrote {Path(args.out).with_suffix('.json')} and {Path(args.out).with_suffix('.png')}")
     return 0 if report["status_500"] == 0 and report["answered_after"] else 1
+
+
+def overload_main(args: argparse.Namespace) -> int:
+    from bench import soak_overload
+
+    report = soak_overload.run(args)
+    print(json.dumps({k: report[k] for k in ("ok", "requests", "p99_ms", "unexpected", "max_queue_depth_scraped",
+                                             "readyz", "new_work_while_draining", "shutdown", "rss_mb")}
+                     | {"load_by_status": report["load_phase"]["by_status"]}, indent=2))
+    print(f"wrote {Path(args.out).with_suffix('.json')} and {Path(args.out).with_suffix('.png')}")
+    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -107,6 +107,36 @@ def test_suggest_rewrites_only_call_outs(callout_bundle):
     assert rewriter.calls == [([call_out], 3, None)]  # the call-in was never sent to the rewriter
 
 
+def test_suggest_has_one_deadline_for_both_models(tiny_bundle):
+    """The rewrite of a suggestion gets what the classification left of the request's deadline: 0.7 s of
+    classifying then 0.7 s of rewriting answer 504 under a 1 s deadline, although each model alone answers."""
+    from callinkit.serve.classifier import Prediction
+
+    class SlowCallOuts:
+        def predict(self, texts):
+            threading.Event().wait(0.7)
+            return [Prediction("call_out", {"call_out": 0.9, "call_in": 0.05, "neutral": 0.05}) for _ in texts]
+
+    class SlowRewriter(FakeRewriter):
+        def rewrite(self, texts, num_candidates=None, max_new_tokens=None):
+            threading.Event().wait(0.7)
+            return super().rewrite(texts, num_candidates, max_new_tokens)
+
+    rewriter = SlowRewriter()
+    app = create_app(settings(tiny_bundle, request_timeout_s=1.0), classifier_loader=lambda s: SlowCallOuts(),
+                     rewriter_loader=lambda s, classifier: rewriter)
+
+    async def scenario():
+        async with serving(app) as client:
+            return [await client.post("/v1/suggest", json={"text": "you clown"}),
+                    await client.post("/v1/classify", json={"texts": ["you clown"]}),
+                    await client.post("/v1/rewrite", json={"texts": ["you clown"]})]
+
+    suggest, classify, rewrite = run(scenario())
+    assert_error(suggest, 504, "deadline_exceeded")
+    assert classify.status_code == 200 and rewrite.status_code == 200
+
+
 def test_without_a_rewriter_the_rewrite_routes_answer_503(tiny_bundle):
     async def scenario():
         async with serving(create_app(settings(tiny_bundle))) as client:

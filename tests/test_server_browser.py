@@ -126,7 +126,9 @@ class Page:
         raise TimeoutError(f"never true: {expression}")
 
     def type_and_submit(self, text: str) -> None:
-        """Focus the message box, clear it, type `text` as keyboard input, and press the Check button."""
+        """Once the previous check has finished (its button is disabled until then, and a click on it is lost),
+        focus the message box, clear it, type `text` as keyboard input, and press the Check button."""
+        self.wait_for("!document.getElementById('check').disabled")
         self.evaluate("(() => { const box = document.getElementById('message'); box.value = ''; box.focus(); })(); true")
         self.browser.send("Input.insertText", {"text": text}, self.session)
         self.evaluate("document.getElementById('check').click(); true")

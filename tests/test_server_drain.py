@@ -139,3 +139,93 @@ def test_without_requests_in_flight_sigterm_exits_0_at_once(tmp_path):
             proc.kill()
     assert proc.returncode == 0, output
     assert "drained: no request in flight" in output
+
+
+# `callinkit serve --workers 2` with the stand-in model. Workers are spawned processes that re-run this script's
+# top level (as `__mp_main__`), so the stand-in replaces the bundle loader in each of them. "sleep:S" texts
+# touch MARKERS/<worker pid> and take S seconds per batch.
+WORKERS_SERVER = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from callinkit.serve.classifier import Prediction
+    from callinkit.serve.http import models
+
+    class SlowClassifier:
+        def predict(self, texts):
+            seconds = max([float(t.split(":")[1]) for t in texts if t.startswith("sleep:")] or [0])
+            if seconds:
+                (Path(os.environ["SLOW_MARKERS"]) / str(os.getpid())).touch()
+                time.sleep(seconds)
+            return [Prediction("neutral", {"call_out": 0.1, "call_in": 0.1, "neutral": 0.8}) for _ in texts]
+
+    models.load_classifier = lambda settings: SlowClassifier()
+
+    if __name__ == "__main__":
+        from callinkit.serve.http.command import main
+        raise SystemExit(main(sys.argv[1:]))
+""")
+
+
+def test_sigterm_drains_every_worker(tmp_path):
+    """SIGTERM to the supervisor of 2 workers (and to the workers too, as a process-group kill sends it): each
+    worker finishes its requests in flight (200), readiness and new work answer 503 meanwhile, every worker
+    logs its drain, and the supervisor exits 0."""
+    script, markers = tmp_path / "server.py", tmp_path / "markers"
+    script.write_text(WORKERS_SERVER)
+    markers.mkdir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLINKIT_")} | {"SLOW_MARKERS": str(markers)}
+    proc = subprocess.Popen([sys.executable, str(script), "--workers", "2", "--port", str(port),
+                             "--rewriter-bundle", "none",
+                             "--max-wait-ms", "0", "--drain-timeout-s", "60", "--log-level", "info"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    outcomes: list[dict] = []
+    threads: list[threading.Thread] = []
+    try:
+        wait_until_serving(base, proc)
+
+        def send() -> None:
+            outcome: dict = {}
+            outcomes.append(outcome)
+            try:
+                outcome["response"] = httpx.post(base + "/v1/classify", json={"texts": ["sleep:3"]}, timeout=120)
+            except httpx.HTTPError as exc:
+                outcome["error"] = exc
+
+        # Each request opens its own connection, and the kernel hands each to one worker: send until both
+        # workers are computing one (a worker computes one batch at a time, so later ones wait in its queue).
+        deadline = time.monotonic() + 30
+        while len(list(markers.iterdir())) < 2:
+            assert time.monotonic() < deadline and len(threads) < 40, "requests never reached both workers"
+            threads.append(threading.Thread(target=send))
+            threads[-1].start()
+            time.sleep(0.1)
+        workers = sorted(int(p.name) for p in markers.iterdir())
+        proc.send_signal(signal.SIGTERM)
+        for pid in workers:  # as a process-group kill (systemd's default) would: a second SIGTERM each
+            os.kill(pid, signal.SIGTERM)
+        first_ready = poll(base, "/readyz", 503)
+        # Fresh connections land on either worker: every one must say it is shutting down.
+        ready = [httpx.get(base + "/readyz", timeout=5) for _ in range(6)]
+        new_work = [httpx.post(base + "/v1/classify", json={"texts": ["hello"]}, timeout=5) for _ in range(4)]
+        still_running = proc.poll() is None and any(t.is_alive() for t in threads)
+        for t in threads:
+            t.join(60)
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert first_ready.status_code == 503, first_ready.text
+    assert [r.status_code for r in ready] == [503] * 6
+    assert {r.json()["error"]["code"] for r in ready} == {"shutting_down"}
+    assert [r.status_code for r in new_work] == [503] * 4
+    assert still_running  # the supervisor waited for the workers' requests in flight
+    assert all("error" not in o for o in outcomes), outcomes
+    assert [o["response"].status_code for o in outcomes] == [200] * len(threads)
+    assert proc.returncode == 0, output
+    for pid in workers:  # each worker drained its own requests (log lines carry the process id)
+        assert f"[{pid}] callinkit.serve.http: SIGTERM: draining" in output, output
+        assert f"[{pid}] callinkit.serve.http: SIGTERM again: still draining" in output, output
+        assert f"[{pid}] callinkit.serve.http: drained: no request in flight" in output, output
+    assert "cutting off" not in output

@@ -6,12 +6,15 @@ import argparse
 import logging
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callinkit.bundle import read_manifest
 from callinkit.errors import CallinkitError
 from callinkit.serve.http.settings import ServerSettings, add_arguments, settings_from_args
 from callinkit.serve.runtime import default_bundle, resolve_bundle
+
+if TYPE_CHECKING:
+    from callinkit.serve.http.drain import DrainingServer
 
 EPILOG = """\
 every flag can also be set by its CALLINKIT_* environment variable; flags win.
@@ -65,17 +68,12 @@ def main(argv: list[str]) -> int:
         from callinkit.serve.http.app import create_app
 
         return run_server(create_app(settings), settings)
-    import uvicorn
-
-    # Each worker process builds its own app from the environment: pass every setting through it.
-    os.environ.update(settings.to_env())
-    uvicorn.run("callinkit.serve.http.app:create_app", factory=True, workers=settings.workers,
-                **_uvicorn_options(settings))
-    return 0
+    return run_workers(settings)
 
 
 def _configure_logging(settings: ServerSettings) -> None:
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
 
 
 def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
@@ -83,23 +81,73 @@ def _uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
             "timeout_graceful_shutdown": settings.drain_timeout_s}
 
 
-def run_server(app: Any, settings: ServerSettings) -> int:
-    """Serve `app` (from create_app) until SIGTERM has drained it or Ctrl-C stops it; 0 either way. A drain
-    that timed out leaves model calls running in threads: the process then exits without waiting for them."""
+def build_server(app: Any, settings: ServerSettings, *, in_worker: bool = False) -> DrainingServer:
+    """The uvicorn server that runs `app` (from create_app) and drains it on SIGTERM."""
     import uvicorn
 
     from callinkit.serve.http.drain import DrainingServer
 
+    return DrainingServer(uvicorn.Config(app, **_uvicorn_options(settings)), app.state.drain,
+                          settings.drain_timeout_s, repeated_sigterm_stops=not in_worker)
+
+
+def run_server(app: Any, settings: ServerSettings) -> int:
+    """Serve `app` (from create_app) until SIGTERM has drained it or Ctrl-C stops it; 0 either way."""
     _configure_logging(settings)
-    server = DrainingServer(uvicorn.Config(app, **_uvicorn_options(settings)), app.state.drain,
-                            settings.drain_timeout_s)
+    server = build_server(app, settings)
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
         pass
+    exit_if_cut_off(server)
+    return 0
+
+
+def exit_if_cut_off(server: DrainingServer) -> None:
+    """After a drain that timed out, model calls may still be running in threads that the interpreter would
+    wait for at exit: exit 0 now without waiting for them."""
     if server.timed_out:
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def worker_server() -> DrainingServer:
+    """In a `--workers` process: the app and its draining server, from the CALLINKIT_* environment."""
+    from callinkit.serve.http.app import create_app
+
+    settings = ServerSettings()
+    _configure_logging(settings)
+    return build_server(create_app(settings), settings, in_worker=True)
+
+
+def run_workers(settings: ServerSettings) -> int:
+    """`--workers N`: uvicorn's supervisor with N `DrainingWorker` processes on one socket. SIGTERM (or Ctrl-C)
+    to the supervisor reaches every worker, and each drains as a single server does. Returns 0 when every
+    worker exited 0, else 1."""
+    from uvicorn import Config
+    from uvicorn.supervisors import multiprocess
+
+    from callinkit.serve.http.drain import DrainingWorker
+
+    os.environ.update(settings.to_env())  # each worker rebuilds the settings from the environment
+    config = Config("callinkit.serve.http.app:create_app", factory=True, workers=settings.workers,
+                    **_uvicorn_options(settings))
+    sock = config.bind_socket()
+    # uvicorn's supervisor has no option for its workers' class: it builds `Process(config, sockets)` from its
+    # module's global when it starts a worker, replaces a dead one, and on SIGHUP / SIGTTIN. Substituted for the
+    # supervisor's life so that every worker drains (uvicorn is pinned to the versions with this shape).
+    plain = multiprocess.Process
+    multiprocess.Process = DrainingWorker
+    try:
+        supervisor = multiprocess.Multiprocess(config, sockets=[sock])
+        supervisor.run()
+    finally:
+        multiprocess.Process = plain
+        sock.close()
+    failed = {p.pid: p.exitcode for p in supervisor.processes if p.exitcode != 0}
+    if failed:
+        logging.getLogger("callinkit.serve.http").error("worker(s) exited with an error: %s", failed)
+        return 1
     return 0

@@ -113,10 +113,14 @@ class ServedModels:
                            {"Retry-After": "1"})
         raise ApiError(503, "model_unavailable", f"the {name} failed to load; see the server log")
 
-    async def classify(self, texts: Sequence[str]) -> list[Any]:
-        """One Prediction per text, computed in merged batches."""
+    def _timeout(self, timeout_s: float | None) -> float:
+        return self.settings.request_timeout_s if timeout_s is None else timeout_s
+
+    async def classify(self, texts: Sequence[str], timeout_s: float | None = None) -> list[Any]:
+        """One Prediction per text, computed in merged batches. Raises DeadlineExceeded after `timeout_s`
+        (default: the server's request timeout), as `explain` and `rewrite` do."""
         self.check_available(CLASSIFIER)
-        return await self._batchers[CLASSIFIER].submit(list(texts), self.settings.request_timeout_s)
+        return await self._batchers[CLASSIFIER].submit(list(texts), self._timeout(timeout_s))
 
     async def explain(self, texts: Sequence[str]) -> list[Any]:
         """One Explanation (prediction and spans) per text, computed in merged batches."""
@@ -126,11 +130,12 @@ class ServedModels:
                                                        "send the request without \"explain\"")
         return await self._batchers[EXPLAIN].submit(list(texts), self.settings.request_timeout_s)
 
-    async def rewrite(self, texts: Sequence[str], num_candidates: int | None, max_new_tokens: int | None) -> list[Any]:
+    async def rewrite(self, texts: Sequence[str], num_candidates: int | None, max_new_tokens: int | None,
+                      timeout_s: float | None = None) -> list[Any]:
         """One Rewrite per text, computed in merged batches."""
         self.check_available(REWRITER)
         payloads = [(t, num_candidates, max_new_tokens) for t in texts]
-        return await self._batchers[REWRITER].submit(payloads, self.settings.request_timeout_s)
+        return await self._batchers[REWRITER].submit(payloads, self._timeout(timeout_s))
 
 
 def _rewrite_batch(rewriter: Any) -> Callable[[list[tuple[str, int | None, int | None]]], list[Any]]:

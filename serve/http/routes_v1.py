@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from callinkit.serve.http.batching import DeadlineExceeded
 from callinkit.serve.http.errors import ErrorResponse
 from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
 from callinkit.serve.http.models import CLASSIFIER, REWRITER, ServedModels
@@ -97,11 +99,16 @@ async def suggest(body: SuggestRequest, request: Request) -> SuggestResponse:
     check_rewrite_options(body.num_candidates, body.max_new_tokens, settings)
 
     async def work() -> SuggestResponse:
+        # One deadline for the request: the rewrite gets what the classification left of it.
+        deadline = time.monotonic() + settings.request_timeout_s
         prediction = (await models.classify([body.text]))[0]
         rewritten = None
         if prediction.label == "call_out":
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"suggest did not answer within {settings.request_timeout_s:g} s")
             rewritten = rewrite_result((await models.rewrite([body.text], body.num_candidates,
-                                                             body.max_new_tokens))[0])
+                                                             body.max_new_tokens, timeout_s=remaining))[0])
         return SuggestResponse(label=prediction.label, scores=dict(prediction.scores), rewrite=rewritten)
 
     return await until_disconnected(request, work())
