@@ -338,6 +338,11 @@ class RewriterLMExportConfig:
     against the fp32 model on 40 corpus-test call-outs: identical 33/40, chrF 97.5, against 1/40 and 54.7 for
     the builder's int4 (127 MiB against 86 MiB). A weight not on its GGUF grid (a hub or fully fine-tuned
     base) keeps the builder's quantization; the manifest's validation.exact_base says which."""
+    exact_accuracy_level: Literal[0, 4] = 0
+    """MatMulNBits' accuracy level for the exact base: 0 computes in fp32 (text equal to fp32's on 33/40), 4
+    quantizes activations to int8 per block (8/40, chrF 74.8). Measured with `python -m bench.int4_variants`
+    (25-word call-out, 2-core CPU under load): 27.9 ms per token at 0, 21.9 at 4, against 13.0 for the
+    builder's int4 of the merged weights and 47.7 for fp32."""
     classifier_bundle: str | None = None
 
 
