@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         return (time.perf_counter() - started) * 1000
 
     times: dict[str, dict[str, list[float]]] = {name: {"prompt": [], "full": []} for name in models}
-    for name, model in models.items():  # warm-up
+    for model in models.values():  # warm-up
         run(model, 2)
     for _ in range(args.repeats):
         for name, model in models.items():

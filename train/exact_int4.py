@@ -98,7 +98,6 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
     model_path = Path(model_path)
     model = onnx.load(str(model_path))
     graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
     new_inits: list[onnx.TensorProto] = []
     new_nodes: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes that replace it
     block_sums: dict[str, str] = {}  # input name -> its per-block sums
