@@ -67,10 +67,13 @@ def main(argv: list[str]) -> int:
         return run_server(create_app(settings), settings)
     import uvicorn
 
+    from callinkit.serve.http.metrics import multiprocess_folder
+
     # Each worker process builds its own app from the environment: pass every setting through it.
     os.environ.update(settings.to_env())
-    uvicorn.run("callinkit.serve.http.app:create_app", factory=True, workers=settings.workers,
-                **_uvicorn_options(settings))
+    with multiprocess_folder():  # before the workers start: /metrics then sums over all of them
+        uvicorn.run("callinkit.serve.http.app:create_app", factory=True, workers=settings.workers,
+                    **_uvicorn_options(settings))
     return 0
 
 
