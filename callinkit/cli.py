@@ -40,7 +40,9 @@ def cmd_validate_config(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from callinkit.config import check_data, load_config
+    from callinkit.train.distributed import check_launch
 
+    check_launch()  # before torch loads: `accelerate launch` may have started 1 of several processes
     config = load_config(args.config, args.overrides)
     check_data(config, args.config)  # before a run folder exists
     try:

@@ -7,7 +7,8 @@ from callinkit.configlib import apply_overrides
 from callinkit.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO / "configs").rglob("*.yaml"))
+ACCELERATE_CONFIGS = sorted((REPO / "configs" / "accelerate").glob("*.yaml"))
+CONFIGS = sorted(set((REPO / "configs").rglob("*.yaml")) - set(ACCELERATE_CONFIGS))  # callinkit run configs
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
@@ -20,6 +21,27 @@ def test_every_shipped_config_is_valid_and_says_how_to_run_it(path):
 
 def test_configs_folder_is_not_empty():
     assert {p.name for p in CONFIGS} >= {"classifier.yaml", "quickstart.yaml"}
+    assert {p.name for p in ACCELERATE_CONFIGS} == {"cpu.yaml", "multi_gpu.yaml", "multi_node.yaml"}
+
+
+@pytest.mark.parametrize("path", ACCELERATE_CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+def test_accelerate_configs_load_in_accelerate_and_say_how_to_run(path):
+    """configs/accelerate/: accelerate's own loader reads them (it refuses unknown keys), each starts with the
+    command that uses it on a shipped callinkit config, and each launches through torchrun (MULTI_GPU)."""
+    pytest.importorskip("accelerate")
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.utils import DistributedType
+
+    cluster = load_config_from_file(str(path))
+    first = path.read_text().splitlines()[0]
+    prefix = f"# Run: accelerate launch --config_file {path.relative_to(REPO)} "
+    assert first.startswith(prefix) and " -m callinkit train configs/" in first, first
+    assert (REPO / first.split(" -m callinkit train ")[1].split()[0]).is_file()
+    # MULTI_CPU would start one process and wait for mpirun (see configs/accelerate/cpu.yaml).
+    assert cluster.distributed_type == DistributedType.MULTI_GPU
+    assert cluster.num_processes >= 2 * cluster.num_machines >= 2
+    if cluster.num_machines > 1:
+        assert cluster.main_process_ip and cluster.main_process_port and "--machine_rank" in first
 
 
 def test_all_problems_are_reported_together_with_did_you_mean():

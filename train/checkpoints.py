@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from callinkit.errors import TrainingInterrupted
@@ -91,3 +92,10 @@ def checkpoint_bytes(model, keep: int = 2) -> int:
     """Rough disk need of a run: `keep` checkpoints of weights plus AdamW's two moments, and the best model."""
     params = sum(p.numel() for p in model.parameters())
     return int(params * 4 * (3 * keep + 1) * 1.1)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `path` through a temporary file and a rename, so a reader sees the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

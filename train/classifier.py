@@ -1,8 +1,8 @@
 """The classifier recipe: fine-tune MiniLM for call_out / call_in / neutral with the Hugging Face Trainer.
 
 setup() builds tokenizer, model and tokenized data from a ClassifierConfig; train() runs the Trainer
-(accelerate underneath, so `accelerate launch -m callinkit train ...` works unchanged on several GPUs);
-save() writes the run folder:
+(accelerate underneath, so `accelerate launch -m callinkit train ...` runs it on several processes, GPUs or
+CPUs: see `callinkit.train.distributed`); save() writes the run folder, from the main process only:
 
     config.yaml               merged config (file + overrides)
     checkpoints/checkpoint-N  Trainer checkpoints every save_steps (resume with --resume)
@@ -27,7 +27,20 @@ import numpy as np
 from callinkit.config import ClassifierConfig, config_to_yaml
 from callinkit.errors import CallinkitError
 from callinkit.train.base_model import BaseModel, resolve_base_model
-from callinkit.train.checkpoints import check_writable, checkpoint_bytes, last_checkpoint, train_with_signals
+from callinkit.train.checkpoints import (
+    check_writable,
+    checkpoint_bytes,
+    last_checkpoint,
+    train_with_signals,
+    write_text_atomic,
+)
+from callinkit.train.distributed import (
+    check_launch,
+    check_trainer_world,
+    is_main_process,
+    per_process_batch,
+    world_size,
+)
 from callinkit.train.evaluation import (
     choose_uncertain_threshold,
     classification_metrics,
@@ -135,8 +148,8 @@ def make_trainer(s: Setup):
         output_dir=str(s.run_dir / "checkpoints"),
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
-        per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size,
+        per_device_train_batch_size=per_process_batch(t.batch_size),
+        per_device_eval_batch_size=t.eval_batch_size,  # per process: it only sets memory use
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
         weight_decay=t.weight_decay,
@@ -157,17 +170,19 @@ def make_trainer(s: Setup):
         use_cpu=t.device == "cpu" or (t.device == "auto" and not torch.cuda.is_available()),
         report_to="none",
         dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,  # every parameter is used; the extra autograd pass only costs time
+        # Our loss is each process's mean over its own examples, and DDP averages those. With the default (True)
+        # the Trainer multiplies every loss by the number of processes, which is right only for losses divided
+        # by the global count of items: ours would double (two processes) the gradients and the logged losses.
+        average_tokens_across_devices=False,
     )
+    check_trainer_world(args)
     if t.device == "cuda" and not torch.cuda.is_available():
         raise CallinkitError("training.device is 'cuda' but PyTorch sees no CUDA device; use 'auto' or 'cpu'")
 
     compute_loss_func = None
     if t.imbalance == "class_weights":
-        weight = torch.tensor(class_weights(s.data["train"]["label"], len(labels)), dtype=torch.float32)
-
-        def compute_loss_func(outputs, targets, num_items_in_batch=None):
-            logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
-            return torch.nn.functional.cross_entropy(logits, targets, weight=weight.to(logits.device))
+        compute_loss_func = weighted_cross_entropy(class_weights(s.data["train"]["label"], len(labels)))
 
     def compute_metrics(eval_pred) -> dict[str, float]:
         from callinkit.scoring import softmax
@@ -179,7 +194,7 @@ def make_trainer(s: Setup):
     callbacks = []
     if t.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=t.early_stopping_patience))
-    return Trainer(
+    trainer = Trainer(
         model=s.model,
         args=args,
         train_dataset=s.data["train"],
@@ -190,11 +205,44 @@ def make_trainer(s: Setup):
         compute_metrics=compute_metrics,
         callbacks=callbacks,
     )
+    if compute_loss_func is not None:
+        # Our loss is a mean over the micro-batch, not a sum over the accumulated batch's items: let the Trainer
+        # divide it by gradient_accumulation_steps (it assumes otherwise for a compute_loss_func).
+        trainer.loss_is_scaled_for_ga = False
+    return trainer
+
+
+def weighted_cross_entropy(weights: np.ndarray):
+    """The Trainer's `compute_loss_func` for class weights: PyTorch's weighted mean cross-entropy over the batch.
+
+    With several processes each one holds part of the batch; it divides its weighted sum by the weight total
+    of every process (one all-reduce of a scalar per step) times the number of processes, which DDP's gradient
+    averaging then undoes, so N processes take the step one process would take on the whole batch. Evaluation
+    (no gradients) keeps the per-process mean and makes no collective call."""
+    import torch
+    import torch.distributed as dist
+
+    weight = torch.tensor(weights, dtype=torch.float32)
+
+    def compute_loss_func(outputs, targets, num_items_in_batch=None):
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs.logits
+        w = weight.to(logits.device)
+        if torch.is_grad_enabled() and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            weighted_sum = torch.nn.functional.cross_entropy(logits, targets, weight=w, reduction="sum")
+            weight_total = w[targets].sum().detach()
+            dist.all_reduce(weight_total)
+            return weighted_sum * dist.get_world_size() / weight_total
+        return torch.nn.functional.cross_entropy(logits, targets, weight=w)
+
+    return compute_loss_func
 
 
 def train(config: ClassifierConfig, run_dir: Path | None = None, resume: bool = False) -> dict[str, Any]:
-    """Run the recipe end to end and write the run folder; returns the metrics per split."""
+    """Run the recipe end to end and write the run folder; returns the metrics per split (on the main process;
+    the other processes of a multi-process launch return {} once training is done)."""
+    check_launch()
     run_dir = Path(run_dir or config.run_dir)
+    main = is_main_process()
     checkpoint = None
     if resume:
         checkpoint = last_checkpoint(run_dir / "checkpoints")
@@ -207,15 +255,20 @@ def train(config: ClassifierConfig, run_dir: Path | None = None, resume: bool = 
     elif (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
         raise CallinkitError(f"{run_dir} already has checkpoints; pass --resume to continue, or choose "
                              "another run_dir (e.g. run_dir=runs/new)")
-    check_writable(run_dir)
-    (run_dir / "config.yaml").write_text(config_to_yaml(config), encoding="utf-8")
+    if main:
+        check_writable(run_dir)
+        # Atomic: the other processes of a resumed launch may be reading it for the check above.
+        write_text_atomic(run_dir / "config.yaml", config_to_yaml(config))
 
     s = setup(config, run_dir)
-    check_writable(run_dir, checkpoint_bytes(s.model, config.training.save_total_limit or 2))
+    if main:
+        check_writable(run_dir, checkpoint_bytes(s.model, config.training.save_total_limit or 2))
     trainer = make_trainer(s)
     started = time.perf_counter()
     result = train_with_signals(trainer, checkpoint, run_dir / "checkpoints")
     seconds = time.perf_counter() - started
+    if not trainer.is_world_process_zero():
+        return {}
     return save(s, trainer, seconds, result.global_step)
 
 
@@ -265,7 +318,7 @@ def save(s: Setup, trainer, train_seconds: float, steps: int) -> dict[str, Any]:
             "rows": {split: len(s.data[split]) for split in s.data},
             "train_label_counts": {labels[k]: v for k, v in sorted(Counter(s.data["train"]["label"]).items())},
         },
-        "training": {"steps": steps, "seconds": round(train_seconds, 1),
+        "training": {"steps": steps, "seconds": round(train_seconds, 1), "processes": world_size(),
                      "seconds_per_1k_examples": round(
                          train_seconds / max(1, steps * s.config.training.batch_size) * 1000, 2),
                      "train_rows": n_train},

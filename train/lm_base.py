@@ -127,6 +127,16 @@ def smollm2_folder(source: str | None = None) -> Path:
     if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
+    from filelock import FileLock  # a dependency of torch and transformers
+
+    # Several training processes (accelerate launch) or runs may ask at once: one builds, the others wait.
+    with FileLock(str(out) + ".lock"):
+        if (out / "config.json").is_file() and (out / "model.safetensors").is_file():
+            return out
+        return _build_smollm2_folder(out, source)
+
+
+def _build_smollm2_folder(out: Path, source: str | None) -> Path:
     if source and source.endswith(".gguf"):
         gguf = Path(source).expanduser()
     else:

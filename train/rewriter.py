@@ -25,6 +25,7 @@ from callinkit.config import DataConfig, GenerationSettings, RewriterConfig, Sta
 from callinkit.textproc import postprocess, protect
 from callinkit.train.base_model import resolve_base_model
 from callinkit.train.checkpoints import last_checkpoint, train_with_signals
+from callinkit.train.distributed import check_trainer_world, per_process_batch
 from callinkit.train.stages import finish_stage, run_stages
 
 
@@ -147,8 +148,8 @@ def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stag
     args = Seq2SeqTrainingArguments(
         output_dir=str(checkpoints),
         max_steps=stage.max_steps,
-        per_device_train_batch_size=stage.batch_size,
-        per_device_eval_batch_size=stage.batch_size * 2,
+        per_device_train_batch_size=per_process_batch(stage.batch_size, f"stages.{stage.name}.batch_size"),
+        per_device_eval_batch_size=stage.batch_size * 2,  # per process: it only sets memory use
         learning_rate=stage.learning_rate,
         warmup_steps=stage.warmup_ratio,
         lr_scheduler_type="linear",
@@ -166,6 +167,7 @@ def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stag
         report_to="none",
         predict_with_generate=False,
     )
+    check_trainer_world(args)
     trainer = Seq2SeqTrainer(
         model=model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
         data_collator=DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100),
@@ -175,7 +177,8 @@ def run_stage(model, tokenizer, stage: StageConfig, config: RewriterConfig, stag
     result = train_with_signals(trainer, checkpoint, stage_dir / "checkpoints")
     info = finish_stage(trainer, result, time.perf_counter() - started, checkpoint, config, stage, stage_dir,
                         tokenizer, {"data": provenance})
-    _write_samples(model, tokenizer, config, stage, stage_dir)
+    if trainer.is_world_process_zero():
+        _write_samples(model, tokenizer, config, stage, stage_dir)
     return info
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from callinkit.config import DataConfig, LMStageConfig, RewriterLMConfig
 from callinkit.lm_prompt import IM_END, SYSTEM_PROMPT, render_prompt
 from callinkit.train.checkpoints import last_checkpoint, train_with_signals
+from callinkit.train.distributed import check_trainer_world, per_process_batch
 from callinkit.train.stages import finish_stage, run_stages
 
 
@@ -213,8 +214,8 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
         output_dir=str(checkpoints),
         max_steps=-1 if stage.epochs else stage.max_steps,
         num_train_epochs=stage.epochs or 1.0,
-        per_device_train_batch_size=stage.batch_size,
-        per_device_eval_batch_size=stage.batch_size * 2,
+        per_device_train_batch_size=per_process_batch(stage.batch_size, f"stages.{stage.name}.batch_size"),
+        per_device_eval_batch_size=stage.batch_size * 2,  # per process: it only sets memory use
         gradient_accumulation_steps=stage.gradient_accumulation_steps,
         learning_rate=stage.learning_rate,
         weight_decay=stage.weight_decay,
@@ -233,7 +234,9 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
         bf16=stage.bf16 and torch.cuda.is_available(),
         report_to="none",
         remove_unused_columns=False,
+        ddp_find_unused_parameters=False,  # frozen parameters are not DDP's; every trainable one is used
     )
+    check_trainer_world(args)
     trainer = Trainer(model=model, args=args, train_dataset=enc.train, eval_dataset=enc.validation,
                       data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer,
                       callbacks=[_adapter_callback(config)] if config.model.lora_rank else None)
@@ -243,10 +246,13 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
         from callinkit.train.lora import merge_lora, save_adapter
 
         # The adapter alone (small enough to copy between machines), then fold it in: final/ is a plain model.
-        save_adapter(model, stage_dir / "adapter", config.model.lora_rank, config.model.lora_alpha)
-        merge_lora(model)
+        if trainer.is_world_process_zero():
+            save_adapter(model, stage_dir / "adapter", config.model.lora_rank, config.model.lora_alpha)
+        merge_lora(model)  # every process: each one carries the model into the next stage
     info = finish_stage(trainer, result, time.perf_counter() - started, checkpoint, config, stage, stage_dir,
                         tokenizer, {**params, "data": enc.provenance})
+    if not trainer.is_world_process_zero():
+        return info
     rows = [r for r in enc.validation_rows if not r["source"].endswith(":copy")][:20]
     outs = generate_greedy(model, tokenizer, [r["call_out"] for r in rows], system_prompt(config),
                            config.generation.max_new_tokens, [r.get("context") for r in rows])

@@ -3,7 +3,9 @@
 A run folder holds `config.yaml`, one `stages/<i>-<name>/` folder per stage (checkpoints, `final/`, loss
 curve, samples, `stage_info.json`), `best/` (the last stage's weights) and `run_info.json`. Each stage starts
 from the previous stage's weights; `--resume` skips finished stages and continues the started one from its
-last checkpoint; a resumed run may change or add only stages that have not started.
+last checkpoint; a resumed run may change or add only stages that have not started. Under a multi-process
+launch every process trains each stage and only the main one writes the run folder
+(`callinkit.train.distributed`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from callinkit.config import config_to_yaml
 from callinkit.errors import CallinkitError
+from callinkit.train.distributed import check_launch, is_main_process
 from callinkit.train.plots import plot_loss_curve
 
 
@@ -37,13 +40,15 @@ def check_resumable(config, saved: Path, run_dir: Path) -> None:
 
 def finish_stage(trainer, result, seconds: float, checkpoint: Path | None, config, stage, stage_dir: Path,
                  tokenizer, extra: dict[str, Any]) -> dict[str, Any]:
-    """Save a trained stage's final weights, log history, loss curve and stage_info.json; returns the info."""
-    final = stage_dir / "final"
-    trainer.save_model(str(final))
-    tokenizer.save_pretrained(str(final))
+    """Save a trained stage's final weights, log history, loss curve and stage_info.json (main process only);
+    returns the info."""
     history = trainer.state.log_history
-    (stage_dir / "log_history.json").write_text(json.dumps(history, indent=2) + "\n")
-    plot_loss_curve(history, stage_dir / "loss_curve.png", title=f"{config.name}: stage {stage.name}")
+    final = stage_dir / "final"
+    trainer.save_model(str(final))  # on every process: it writes from the main one (and gathers under FSDP)
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(final))
+        (stage_dir / "log_history.json").write_text(json.dumps(history, indent=2) + "\n")
+        plot_loss_curve(history, stage_dir / "loss_curve.png", title=f"{config.name}: stage {stage.name}")
     losses = [h["loss"] for h in history if "loss" in h]
     evals = [h["eval_loss"] for h in history if "eval_loss" in h]
     start_step = int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
@@ -52,7 +57,8 @@ def finish_stage(trainer, result, seconds: float, checkpoint: Path | None, confi
             "seconds_per_step": round(seconds / max(1, result.global_step - start_step), 3),
             "final_train_loss": losses[-1] if losses else None, "final_eval_loss": evals[-1] if evals else None,
             **extra, "resumed_from": str(checkpoint) if checkpoint else None}
-    (stage_dir / "stage_info.json").write_text(json.dumps(info, indent=2) + "\n")
+    if trainer.is_world_process_zero():
+        (stage_dir / "stage_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 
 
@@ -67,6 +73,8 @@ def run_stages(config, run_dir: Path | None, resume: bool, resolve_base: Callabl
     """
     from transformers import set_seed
 
+    check_launch()
+    main = is_main_process()
     run_dir = Path(run_dir or config.run_dir)
     saved = run_dir / "config.yaml"
     if resume:
@@ -75,11 +83,13 @@ def run_stages(config, run_dir: Path | None, resume: bool, resolve_base: Callabl
         check_resumable(config, saved, run_dir)
     elif (run_dir / "stages").exists():
         raise CallinkitError(f"{run_dir} already has stages; pass --resume to continue, or choose another run_dir")
-    from callinkit.train.checkpoints import check_writable
+    from callinkit.train.checkpoints import check_writable, write_text_atomic
 
-    check_writable(run_dir)  # an unwritable folder fails before the base model is fetched
+    if main:
+        check_writable(run_dir)  # an unwritable folder fails before the base model is fetched
     base = resolve_base()
-    saved.write_text(config_to_yaml(config), encoding="utf-8")
+    if main:  # atomic: the other processes of a resumed launch may be reading it in check_resumable
+        write_text_atomic(saved, config_to_yaml(config))
     set_seed(config.seed)
 
     model = tokenizer = None
@@ -96,11 +106,13 @@ def run_stages(config, run_dir: Path | None, resume: bool, resolve_base: Callabl
         length = f"{stage.epochs:g} epochs" if getattr(stage, "epochs", 0) else f"{stage.max_steps} steps"
         print(f"stage {stage.name}: {length}")
         stages_info.append(run_stage(model, tokenizer, stage, config, stage_dir, resume))
+    info = {"name": config.name, "base_model": base.provenance(), **(run_info or {}), "stages": stages_info,
+            "seconds_total": round(sum(s["seconds"] for s in stages_info), 1)}
+    if not main:
+        return info
     best = run_dir / "best"
     shutil.rmtree(best, ignore_errors=True)
     shutil.copytree(run_dir / "stages" / f"{len(config.stages) - 1}-{config.stages[-1].name}" / "final", best)
-    info = {"name": config.name, "base_model": base.provenance(), **(run_info or {}), "stages": stages_info,
-            "seconds_total": round(sum(s["seconds"] for s in stages_info), 1)}
     (run_dir / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")
     for s in stages_info:
         print(f"stage {s['stage']}: {s['steps']} steps in {s['seconds']:.0f} s; final train loss "

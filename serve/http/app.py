@@ -64,6 +64,7 @@ def create_app(settings: ServerSettings | None = None, *, classifier_loader: Cla
             with contextlib.suppress(asyncio.CancelledError):
                 await loading
             await models.close()
+            metrics.close()
 
     app = FastAPI(title="callinkit", version=__version__, description=_description(settings), lifespan=lifespan)
     app.state.settings = settings

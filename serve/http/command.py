@@ -68,7 +68,10 @@ def main(argv: list[str]) -> int:
         from callinkit.serve.http.app import create_app
 
         return run_server(create_app(settings), settings)
-    return run_workers(settings)
+    from callinkit.serve.http.metrics import multiprocess_folder
+
+    with multiprocess_folder():  # before the workers start: /metrics then sums over all of them
+        return run_workers(settings)
 
 
 def _configure_logging(settings: ServerSettings) -> None:

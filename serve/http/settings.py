@@ -36,8 +36,9 @@ class ServerSettings(BaseSettings):
                                                          "(default: onnxruntime's choice)")
     host: str = Field("127.0.0.1", description="address to listen on (0.0.0.0 for every interface)")
     port: int = Field(8000, ge=0, le=65535, description="port to listen on")
-    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes; each loads its own models "
-                                                     "and keeps its own metrics")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes; each loads its own models, and "
+                                                     "/metrics sums over all of them (PROMETHEUS_MULTIPROC_DIR: "
+                                                     "a temporary folder unless set; emptied at start)")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="log level")
 
     max_batch_size: int = Field(32, ge=1, le=1024, description="most texts per model call")
