@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -111,8 +112,15 @@ def test_without_a_folder_the_server_makes_one_and_removes_it(tiny_bundle, tmp_p
         wait_until_serving(base, proc)
         made = list(tmp.glob("callinkit-metrics-*"))
         sent = classify_concurrently(base, 16)
-        with httpx.Client(base_url=base, timeout=10) as client:
-            text = client.get("/metrics").text
+        # A worker counts a request as its response goes out, so a scrape at once may miss the last few:
+        # scrape until every request is counted (or 5 s have passed, and the assert below says how many).
+        deadline = time.monotonic() + 5
+        while True:
+            with httpx.Client(base_url=base, timeout=10) as client:
+                text = client.get("/metrics").text
+            if metric_value(text, "callinkit_http_requests_total", **CLASSIFY) >= 16 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         counter_files = [f.name for folder in made for f in folder.glob("counter_*.db")]
     finally:
         output = stop(proc)
