@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ from conftest import tiny_classifier_config, tiny_lm_config
 
 from callinkit.config import config_from_dict
 
-pytestmark = pytest.mark.slow  # six training runs, four of them 2-process launches: about 1.5 minutes
+pytestmark = pytest.mark.slow  # eight training runs, six of them 2-process launches: about 2 minutes
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_CONFIG = REPO / "configs" / "accelerate" / "cpu.yaml"
@@ -37,13 +39,21 @@ LOSS_TOL = 1e-4
 WEIGHT_TOL = 1e-3
 
 
-def launch(config: Path, *args: str, audit: Path) -> None:
+def launch_command(config: Path, *args: str) -> list[str]:
     """`accelerate launch --config_file configs/accelerate/cpu.yaml -m callinkit train CONFIG ARGS...`."""
+    return [str(ACCELERATE), "launch", "--config_file", str(CPU_CONFIG), "-m", "callinkit", "train", str(config),
+            *args]
+
+
+def launch_env(audit: Path) -> dict[str, str]:
     audit.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "CALLINKIT_WRITE_AUDIT": str(audit), "CUDA_VISIBLE_DEVICES": "",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(AUDIT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run([str(ACCELERATE), "launch", "--config_file", str(CPU_CONFIG), "-m", "callinkit", "train",
-                           str(config), *args], env=env, capture_output=True, text=True, timeout=600)
+    return {**os.environ, "CALLINKIT_WRITE_AUDIT": str(audit), "CUDA_VISIBLE_DEVICES": "",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(AUDIT), os.environ.get("PYTHONPATH")]))}
+
+
+def launch(config: Path, *args: str, audit: Path) -> None:
+    proc = subprocess.run(launch_command(config, *args), env=launch_env(audit), capture_output=True, text=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
 
 
@@ -193,3 +203,70 @@ def test_rewriter_lm_on_two_processes_matches_one_and_resumes(tiny_lm_base, tmp_
     assert_same_losses(two / stage / "log_history.json", resumed / stage / "log_history.json")
     assert_same_weights(two / "best" / "model.safetensors", resumed / "best" / "model.safetensors")
     assert_only_rank0_writes(tmp_path / "audit-resume", resumed, {"best/model.safetensors", "run_info.json"})
+
+
+def rank_process(launcher: int, rank: int):
+    """The training process of `rank` among the launcher's descendants."""
+    import psutil
+
+    for child in psutil.Process(launcher).children(recursive=True):
+        try:
+            if child.environ().get("RANK") == str(rank) and "callinkit" in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:
+            continue
+    raise AssertionError(f"no process of rank {rank} under {launcher}")
+
+
+def test_a_signal_to_one_process_stops_both_after_the_same_step_and_resume_finishes(tiny_base_no_dropout,
+                                                                                     tmp_path):
+    """SIGINT to rank 0 alone (the extreme of a signal reaching the processes at different moments): both
+    processes save one checkpoint after the same step and exit, where rank 1 alone would go on into an
+    all-reduce nobody answers; --resume then ends where an uninterrupted run does."""
+    from callinkit.train.classifier import train
+
+    config = tiny_classifier_config(tiny_base_no_dropout, tmp_path / "two", max_steps=400, logging_steps=10,
+                                    eval_steps=50, save_steps=100, batch_size=8)
+    config["data"]["max_train_examples"] = 24
+    config_file = tmp_path / "tiny.yaml"
+    config_file.write_text(yaml.safe_dump(config))
+    two, checkpoints = tmp_path / "two", tmp_path / "two" / "checkpoints"
+
+    proc = subprocess.Popen(launch_command(config_file), env=launch_env(tmp_path / "audit"), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (checkpoints / "checkpoint-100").is_dir() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    rank_process(proc.pid, 0).send_signal(signal.SIGINT)
+    try:
+        output = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:  # rank 1 hung in an all-reduce: stop the launch and its processes
+            import psutil
+
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
+            proc.kill()
+            proc.communicate()
+    stopped = [line for line in output.splitlines() if "callinkit train: stopped by" in line]
+    assert proc.returncode != 0 and len(stopped) == 2, output[-4000:]
+    assert any("stopped by SIGINT" in line for line in stopped)
+    assert any("stopped by a signal to another training process" in line for line in stopped)
+    steps = {line.split(" at step ")[1].split(";")[0] for line in stopped}
+    assert len(steps) == 1, stopped  # the same step on both processes
+    step = int(steps.pop())
+    assert 100 <= step < 400 and (checkpoints / f"checkpoint-{step}" / "rng_state_1.pth").is_file(), stopped
+
+    launch(config_file, "--resume", audit=tmp_path / "audit-resume")
+    one = tmp_path / "one"
+    train(config_from_dict(config), run_dir=one)
+    (train1, eval1), (train2, eval2) = losses(one / "log_history.json"), losses(two / "log_history.json")
+    assert json.loads((two / "run_info.json").read_text())["training"]["steps"] == 400
+    # The logged loss of the window the stop cut in two averages fewer steps; every other one is the same.
+    cut = {s for s, *_ in train1 if s - 10 < step < s}
+    kept1, kept2 = ([(s, loss) for s, _, loss in history if s not in cut] for history in (train1, train2))
+    assert [s for s, _ in kept2] == [s for s, _ in kept1] and len(kept1) >= 38
+    assert [loss for _, loss in kept2] == pytest.approx([loss for _, loss in kept1], abs=LOSS_TOL)
+    # 400 steps on 24 rows over-fit (validation loss 0.9 -> 2.2), which magnifies last-bit differences a little.
+    assert [loss for _, loss in eval2] == pytest.approx([loss for _, loss in eval1], rel=1e-3)
+    assert_same_weights(one / "best" / "model.safetensors", two / "best" / "model.safetensors")

@@ -67,6 +67,9 @@ def test_resume_without_checkpoint_and_rerun_into_used_folder_are_refused(tiny_b
         train(config, resume=True)
     with pytest.raises(CallinkitError, match="already has checkpoints; pass --resume"):
         train(config, run_dir=tiny_run)
+    # A finished run: resuming from its final checkpoint would train a step past max_steps.
+    with pytest.raises(CallinkitError, match=r"already finished \(40 of 40 steps.*nothing to resume"):
+        train(config, run_dir=tiny_run, resume=True)
 
 
 def test_sampling_balances_classes():

@@ -44,6 +44,8 @@ def stop_on_signal_callback():
                     self._previous[sig] = signal.signal(sig, self._handle)
 
         def on_step_end(self, args, state, control, **kwargs):
+            if _any_process(self.received is not None, args.device) and self.received is None:
+                self.received = "a signal to another training process"
             if self.received is not None:
                 control.should_save = True
                 control.should_training_stop = True
@@ -54,6 +56,23 @@ def stop_on_signal_callback():
             self._previous.clear()
 
     return StopOnSignal()
+
+
+def _any_process(flag: bool, device) -> bool:
+    """`flag` OR-ed over the processes of a multi-process run (itself with one process).
+
+    Every process must stop after the same step: the signal reaches them at slightly different moments, and a
+    process that went on alone would wait forever for the others in the next gradient all-reduce. One tiny
+    all-reduce per step, beside DDP's own."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return flag
+    import torch
+
+    value = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def train_with_signals(trainer, checkpoint: Path | None, checkpoints_dir: Path):

@@ -248,6 +248,11 @@ def train(config: ClassifierConfig, run_dir: Path | None = None, resume: bool = 
         checkpoint = last_checkpoint(run_dir / "checkpoints")
         if checkpoint is None:
             raise CallinkitError(f"--resume: {run_dir}/checkpoints has no checkpoint to resume from")
+        step, max_steps = int(checkpoint.name.rsplit("-", 1)[-1]), config.training.max_steps
+        if 0 < max_steps <= step and (run_dir / "run_info.json").is_file():
+            # The Trainer would train one step past max_steps when resumed from its final checkpoint.
+            raise CallinkitError(f"--resume: {run_dir} already finished ({step} of {max_steps} steps; best/ and "
+                                 "metrics/ are written): nothing to resume. Train again into a new run_dir")
         saved = run_dir / "config.yaml"
         if saved.is_file() and saved.read_text(encoding="utf-8") != config_to_yaml(config):
             raise CallinkitError(f"--resume: the config differs from the one saved in {saved}; resume with "
