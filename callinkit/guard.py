@@ -53,7 +53,7 @@ SLURS = (
 
 _THREAT_PATTERNS = (
     r"\b(?:i|we|he|she|they|someone|somebody)\s*(?:'ll|will|'m going to|am going to|'m gonna|am gonna|gonna|are going to"
-    r"|'re going to|'re gonna|would|'d)\s+(?:\w+\s+){0,3}?(?:find|hurt|kill|break|beat|punch|smash|bash|slap|stab|"
+    r"|'re going to|'re gonna|would|'d)\s+(?:\w+\s+){0,3}?(?:find(?! out\b(?! (?:who|which|where|what|whose|your|ur|and)\b))|hurt|kill|break|beat|punch|smash|bash|slap|stab|"
     r"shoot|end|ruin|destroy|come for|come after|track|hunt|dox+|leak|expose|visit|show up|make you|make sure you|"
     r"get you|deal with you|sort you|teach you|burn|call your|email your|tell your|contact your|message your|"
     r"send (?:this|these|it|them|the \w+) to)\b",
@@ -61,8 +61,13 @@ _THREAT_PATTERNS = (
     r"\bwatch (?:your|ur) back\b", r"\bsleep with one eye open\b", r"\b(?:you're|youre|ur|you are) (?:dead|done for|finished)\b",
     r"\bor else\b", r"\b(?:break|smash|bash|snap|kick|punch|rearrange) (?:your|ur|his|her) (?:\w+ )?(?:face|jaw|legs?|"
     r"arms?|neck|teeth|head|nose|skull|kneecaps?)\b",
-    r"\b(?:kill|shoot|stab|hurt|beat|punch|strangle|choke|murder) (?:you|u|him|her|them|ya)\b",
-    r"\bdox+(?:ed|ing|x)?\b", r"\b(?:your|ur) (?:home )?address\b", r"\bpay for (?:this|that|it)\b",
+    r"\b(?:kill|shoot|stab|beat|punch|strangle|choke|murder) (?:you|u|him|her|them|ya)\b",
+    # "hurt her" is a threat from the writer, not when it names an impact ("that can really hurt her")
+    r"(?<!can )(?<!could )(?<!may )(?<!might )(?<!really )(?<!would )(?<!does )(?<!did )(?<!it )(?<!to )(?<!that )"
+    r"\bhurt (?:you|u|him|her|them|ya)\b",
+    # doxxing named as the harm ("posting her address is doxxing") is a concern; being threatened with it is not
+    r"\b(?:get|gets|getting|got|be|been|being|gonna be) dox+(?:ed|xed)\b|\bdox+ (?:you|u|him|her|them|ya)\b",
+    r"\b(?:i'?ll|ill|i will|imma) post (?:yours|your|ur)\b", r"\b(?:your|ur) (?:home )?address\b", r"\bpay for (?:this|that|it)\b",
     r"\bshow up at (?:your|ur)\b", r"\b(?:see|meet) (?:you|u) outside\b", r"\bkill yourself\b|\bkys\b",
     r"\bleak(?:ing|ed)? (?:your|ur|the|these|those|all|his|her)? ?(?:dms?|messages|texts|chats?|screenshots?|nudes|pics|"
     r"photos)\b", r"\bpost(?:ing)? (?:your|ur) (?:address|number|dms|nudes)\b",
@@ -129,6 +134,41 @@ COMMON_CAPITALISED = {
     "did", "have", "has", "let", "let's", "saying", "calling", "using", "posting", "sharing", "quick", "small",
     "english", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
 }
+# Tags of a role or of everyone ("@mods", "@channel"), and cues that summon an audience to look at someone else's
+# conduct ("@Sam @Rita can you believe Nate ..."): those tags are the pile-on, not the addressee.
+_AUDIENCE_HANDLE_RE = re.compile(r"@(?:mods?|moderators?|admins?|modteam|mod-team|team|channel|here|everyone|all"
+                                 r"|staff|support|maintainers|core-team|admin\w*|mod\w*team)$", re.IGNORECASE)
+_AUDIENCE_CUE_RE = re.compile(
+    r"^[\s,:;.!?-]*(?:(?:come|go) (?:look|see)|look(?:ing)? at|look|can (?:you|u) (?:all )?believe|are (?:you|u|y'?all) "
+    r"(?:all )?(?:seeing|watching|reading)|(?:you|u|y'?all) (?:seeing|see|watching) this|y'?all|can (?:some|any)(?:one|body)"
+    r"|some(?:one|body)|any(?:one|body)|every(?:one|body)|get in here|check (?:this|out)|can we (?:all )?|did (?:you|u) see"
+    r"|have (?:you|u) seen|seeing this|see this|mods|fyi|cc\b|please tell me|tell me (?:you|u)|(?:you|u|y'?all) (?:gonna|going to)"
+    r" (?:let|allow|do)|\Z)", re.IGNORECASE)
+# After a leading run of tags, talk about someone else: "@a @b he just said ...", "@a @b this dude ...".
+_THIRD_PERSON_RE = re.compile(r"[\s,:;-]*(?:he|she|they|this|these|that|[A-Z]\w+ (?:just|is|has|keeps|called|posted|said|says"
+                              r"|put|wrote|did))\b")
+_CHANNEL_BEFORE_RE = re.compile(r"\b(?:in|into|to|on|from|at|across|over|via|through|our|the|this|that|of)\s*$", re.IGNORECASE)
+_SCARE_QUOTE_BEFORE_RE = re.compile(r"\b(?:your|ur|yr|his|her|their|this|that|these|those|so-called|so called)\s*$",
+                                    re.IGNORECASE)
+
+
+def audience_mentions(text: str) -> set[str]:
+    """The @tags of `text` that summon an audience rather than address the person called out: role tags
+    (@mods, @channel), tags after "cc", and a run of tags followed by a cue to look at someone else's conduct
+    ("@Sam @Rita can you believe Nate ...", "... @AcademicTwitter come see this"), or talk about someone else
+    ("@a @b he just said ..."), and a leading run of three or more (a tagging pile-on)."""
+    out = {m for m in MENTION_RE.findall(text) if _AUDIENCE_HANDLE_RE.match(m)}
+    for cc in re.finditer(r"\bcc:?((?:\s*@\w+(?:[.-]\w+)*)+)", text, re.IGNORECASE):
+        out |= set(MENTION_RE.findall(cc.group(1)))
+    for lead in re.finditer(r"(?:^|(?<=[\s.!?:;,(]))((?:@\w+(?:[.-]\w+)*[\s,]*)+)", text):
+        run = MENTION_RE.findall(lead.group(1))
+        rest = text[lead.end():]
+        third_person = lead.start() == 0 and len(run) >= 2 and _THIRD_PERSON_RE.match(rest)
+        if _AUDIENCE_CUE_RE.match(rest) or third_person or (lead.start() == 0 and len(run) >= 3):
+            out |= set(run)
+    return out
+
+
 _STOP = {"the", "a", "an", "and", "or", "of", "to", "in", "on", "is", "it", "that", "this", "for", "with", "you",
          "your", "i", "me", "my", "be", "are", "was", "at", "as", "so"}
 
@@ -148,10 +188,38 @@ class SourceFacts:
     words: frozenset[str]
     mentions: frozenset[str]
     exact_words: frozenset[str] = frozenset()
+    quoted_only_attack: frozenset[str] = frozenset()
+    """Insults that the source has only inside quotation marks: the harm it names ("gap tooth freak" in the
+    comments), which a call-in may quote in turn; never slurs, and never outside quotation marks."""
+
+
+def _unquoted(text: str) -> str:
+    """`text` with its quoted phrases blanked out."""
+    return QUOTE_RE.sub(" ", text)
 
 
 def _norm_number(n: str) -> str:
     return n.lower().replace(",", "").lstrip("$").rstrip("%")
+
+
+NUMBER_WORDS = {str(i): w for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split())} | {"30": "thirty", "40": "forty", "50": "fifty", "60": "sixty",
+                                            "100": "hundred", "1000": "thousand"}
+
+
+def _attack_number(text: str, m: re.Match[str]) -> bool:
+    """Numbers that belong to the attack, which a call-in drops: a year as a jab ("in 2026"), an ultimatum's
+    deadline ("in the next 10 min or ..."), the person's age as an insult ("you're 30"), a mock rating (10/10)."""
+    n, before, after = m.group(0), text[:m.start()].lower(), text[m.end():].lower()
+    if re.fullmatch(r"(?:19|20)\d\d", n):
+        return True
+    if re.search(r"\b(?:next|within|in)\s+(?:the next\s+)?$", before) and re.match(r"\s*(?:min|mins|minutes?|hours?|hrs?"
+                                                                                     r"|secs?|seconds?|days?)\b", after):
+        return True
+    if re.search(r"\b(?:you'?re|youre|ur|you are|u r|he'?s|she'?s)\s+$", before):
+        return True
+    return bool(re.match(r"/10\b", after))
 
 
 def _words(text: str) -> list[str]:
@@ -176,17 +244,22 @@ def source_facts(text: str, context: str | None = None) -> SourceFacts:
     message replied to (`context`) may appear in a rewrite without counting as invented."""
     attack = attack_terms(text)
     mentions = MENTION_RE.findall(text)
+    audience = audience_mentions(text)
+    addressed = [m for m in mentions if m not in audience]
     # A tagging pile-on (three or more tags) keeps its addressee, the first tag, and drops the rest.
-    required_mentions = tuple(dict.fromkeys(mentions if len(set(mentions)) <= 2 else mentions[:1]))
-    # Lower-case tags are channels (#general, #vendor-escalations); CamelCase and capitalised ones are usually
-    # pile-on hashtags (#ClownOfTheWeek) that a call-in drops.
-    channels = tuple(dict.fromkeys(h for h in HASHTAG_RE.findall(text) if h == h.lower() and not attack_terms(h[1:])))
+    required_mentions = tuple(dict.fromkeys(addressed if len(set(addressed)) <= 2 else addressed[:1]))
+    # A channel is a tag used as a place ("in #general", "to #vendor-escalations"); the other tags, trailing or
+    # standalone (#unfollow #dobetter), are the pile-on hashtags a call-in drops (LABELS.md).
+    channels = tuple(dict.fromkeys(m.group(0) for m in HASHTAG_RE.finditer(text)
+                                   if _CHANNEL_BEFORE_RE.search(text[:m.start()]) and not attack_terms(m.group(0)[1:])))
     quotes = []
-    for m in QUOTE_RE.finditer(text):
-        q = m.group(1) or m.group(2) or ""
+    found = [(m.start(), m.group(1) or m.group(2) or "") for m in QUOTE_RE.finditer(text)]
+    for start, q in found:
         if attack_terms(q) or THREAT_RE.search(q):
             continue  # the quote is the attack itself
         words = _content_words(q)
+        if len(words) <= 3 and _SCARE_QUOTE_BEFORE_RE.search(text[:start]):
+            continue  # scare quotes around the person's own words ("your 'hot take'", "this 'documentary'"): mockery
         if words:
             quotes.append(words)
     words = _words(text) + _words(context or "")
@@ -199,10 +272,12 @@ def source_facts(text: str, context: str | None = None) -> SourceFacts:
         text=text, attack_words=frozenset(attack), has_threat=bool(THREAT_RE.search(text)),
         required_mentions=required_mentions, required_channels=channels,
         urls=tuple(dict.fromkeys(URL_RE.findall(text))),
-        numbers=tuple(dict.fromkeys(_norm_number(n) for n in NUMBER_RE.findall(text))),
+        numbers=tuple(dict.fromkeys(_norm_number(m.group(0)) for m in NUMBER_RE.finditer(text)
+                                    if not _attack_number(text, m))),
         quotes=tuple(quotes), words=frozenset(words),
         mentions=frozenset(m.lower() for m in mentions + MENTION_RE.findall(context or "")),
         exact_words=frozenset(exact),
+        quoted_only_attack=frozenset(t for t in attack - attack_terms(_unquoted(text)) if not SLUR_RE.fullmatch(t)),
     )
 
 
@@ -268,6 +343,15 @@ def misspelt(facts: SourceFacts, text: str) -> list[tuple[str, str]]:
     return out
 
 
+def quote_kept(quote: tuple[str, ...], cand_words: set[str]) -> bool:
+    """Whether a candidate names a quote of its source: half of a short quote's content words, and of a long one
+    (four words or more) at least a third and two or more; a call-in often quotes only the harmful part."""
+    kept = sum(w in cand_words for w in quote)
+    if len(quote) <= 3:
+        return kept >= 0.5 * len(quote)
+    return kept >= max(2.0, len(quote) / 3)
+
+
 def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float | None = None,
                     min_call_in: float = 0.5) -> list[str]:
     """Every reason `candidate` may not be suggested for `source`; empty when it passes."""
@@ -279,7 +363,9 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     low = text.lower()
     if re.sub(r"\W+", " ", low).strip() == re.sub(r"\W+", " ", facts.text.lower()).strip():
         problems.append("copies the source unchanged")
-    kept = sorted(t for t in attack_terms(text) if t in facts.attack_words)
+    in_own_words = attack_terms(_unquoted(text))
+    kept = sorted(t for t in attack_terms(text) if t in facts.attack_words
+                  and (t not in facts.quoted_only_attack or t in in_own_words))
     if kept:
         problems.append(f"repeats the source's insult or slur: {', '.join(kept)}")
     added = sorted(t for t in attack_terms(text) if t not in facts.attack_words)
@@ -292,17 +378,25 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     lost += [c for c in facts.required_channels if c.lower() not in low]
     lost += [u for u in facts.urls if u not in text]
     cand_numbers = {_norm_number(n) for n in NUMBER_RE.findall(text)}
-    lost += [n for n in facts.numbers if n not in cand_numbers and n not in low]
+    lost += [n for n in facts.numbers if n not in cand_numbers and n not in low
+             and not (n in NUMBER_WORDS and re.search(rf"\b{NUMBER_WORDS[n]}\b", low))]
     if lost:
         problems.append(f"drops {', '.join(lost)}")
     cand_words = set(_words(low))
-    for quote in facts.quotes:
-        if sum(w in cand_words for w in quote) < 0.6 * len(quote):
+    kept_quotes = [quote_kept(q, cand_words) for q in facts.quotes]
+    for quote, kept in zip(facts.quotes, kept_quotes):
+        # Every long quote is named (its key words at least); of several, a short one may go (often the
+        # person's excuse or a scare-quoted word), as long as one quote is kept.
+        if not kept and (len(quote) >= 3 or not any(kept_quotes)):
             problems.append(f"drops the quoted words '{' '.join(quote)[:60]}'")
             break
     new_mentions = [m for m in MENTION_RE.findall(text) if m.lower() not in facts.mentions]
     new_numbers = [n for n in NUMBER_RE.findall(text) if _norm_number(n) not in facts.numbers
                    and _norm_number(n) not in facts.words]
+    # a number written as a word is a number too ("Ten months into the campaign" for a source with none)
+    source_numbers = {_norm_number(m.group(0)) for m in NUMBER_RE.finditer(facts.text)}
+    new_numbers += [w for digits, w in NUMBER_WORDS.items() if w not in ("one", "zero")
+                    and re.search(rf"\b{w}\b", low) and w not in facts.words and digits not in source_numbers]
     new_names = []
     for m in CAPITAL_RE.finditer(text):
         word = m.group(1)

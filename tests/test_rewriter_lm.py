@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from callinkit.errors import CallinkitError
-from callinkit.guard import check_candidate, chrf, source_facts
+from callinkit.guard import THREAT_RE, check_candidate, chrf, source_facts
 from callinkit.lm_prompt import IM_END, render_prompt
 
 # -- the guard ---------------------------------------------------------------------------------------------------
@@ -61,6 +61,62 @@ def test_guard_drops_pile_on_tags_and_needs_a_call_in():
     assert check_candidate(src, "@sam I don't agree with this, what's your reasoning?", 0.9) == []
     assert any("not a call-in" in p for p in check_candidate(src, "@sam I don't agree with this.", 0.2, 0.5))
     assert any("copies" in p for p in check_candidate("the bus is late", "The bus is late!", 0.9))
+
+
+def test_guard_lets_a_call_in_drop_the_pile_on_but_not_the_addressee():
+    # Calibrated on the corpus's human call-ins (train split): the guard refused 21% of them, mostly for
+    # dropping what LABELS.md says a call-in drops (tags summoning an audience, shaming hashtags).
+    src = "@Sam @Rita @Owen can you believe Nate put 'lap dances available upon request' in the welcome doc? get HR"
+    good = "Nate, 'lap dances available upon request' in the welcome doc could make new hires feel unsafe. Could it go?"
+    assert source_facts(src).required_mentions == () and check_candidate(src, good, 0.9) == []
+    src = "@fitfam @lift.with.lou y'all seeing this? your athlete @kt.benches called Robin \"bro\" all week"
+    assert source_facts(src).required_mentions == ("@kt.benches",)
+    assert any("drops @kt.benches" in p for p in check_candidate(src, 'Robin is a woman; "bro" misgenders her.', 0.9))
+    assert source_facts("@mods @Rhea he's calling Anh 'Ant' again").required_mentions == ()
+    assert source_facts("@dan_r you absolute clown, that CDC stat is fake").required_mentions == ("@dan_r",)
+    # shaming hashtags go; a channel named as the place it happened stays
+    src = "posting Nate's 'I think I'm bi' DM in #general. such a good friend #outed #yikes"
+    facts = source_facts(src)
+    assert facts.required_channels == ("#general",)
+    assert check_candidate(facts, "Posting Nate's 'I think I'm bi' DM in #general outs him. Please delete it.", 0.9) == []
+    assert any("drops #general" in p for p in check_candidate(facts, "Posting Nate's 'I think I'm bi' DM outs him.", 0.9))
+
+
+def test_guard_numbers_as_words_and_numbers_that_belong_to_the_attack():
+    src = 'you called the guest "ma\'am" like 6 times after they said they\'re nonbinary. in 2026. you\'re 30 years old'
+    good = 'The guest got called "ma\'am" about six times after saying they\'re nonbinary. Could you pin a correction?'
+    assert check_candidate(src, good, 0.9) == []  # "six" is 6; the year and the age are jabs
+    assert any("drops 6" in p for p in check_candidate(src, good.replace("about six times", "a lot"), 0.9))
+    assert any("invents ten" in p for p in check_candidate("the campaign has no darker-skinned models",
+                                                         "Ten months in, the campaign has no darker-skinned models.", 0.9))
+
+
+def test_guard_scare_quotes_may_go_and_a_quoted_insult_may_be_named_in_quotes():
+    src = 'nobody needs your "detective work" on where the other streamer lives. log off'
+    assert source_facts(src).quotes == ()
+    src = '"gap tooth freak" in the comments. educate yourself. read the community guidelines.'
+    named = '"Gap tooth freak" in the comments is aimed at a feature she can\'t change. Could it come down?'
+    assert check_candidate(src, named, 0.9) == []
+    assert any("repeats" in p and "freak" in p for p in check_candidate(src, "Calling her a freak hurts. Delete it?", 0.9))
+    # slurs are never repeated, quoted or not
+    src = 'someone said the accessibility mode is for "cripples who can\'t git gud" #ableist'
+    assert any("repeats" in p for p in check_candidate(src, 'Saying "cripples who can\'t git gud" hurts players.', 0.9))
+    # a long quote is named by its key words; of several quotes a short one may go
+    src = '"anyone who votes for him needs to be sectioned" LMAOOO @clarkeyfc imagine writing this sober'
+    assert check_candidate(src, '@clarkeyfc "needs to be sectioned" mocks people in psychiatric care. Leave it out?', 0.9) == []
+
+
+@pytest.mark.parametrize("text,is_threat", [
+    ("Editing her photo as a 'joke' can really hurt her. Please take it down.", False),
+    ("Posting her home address is doxxing, and it can put her in danger.", False),
+    ("can't see top 4 for united tbh but we'll find out", False),
+    ("I'll hurt her if she posts that again", True),
+    ("whoever keeps stealing from the clan chest, i'll find out and ur parents are hearing about it", True),
+    ("doxxing my friend's address?? cool, i'll post yours, see how u like it", True),
+    ("keep it up and you'll get doxxed", True),
+])
+def test_threat_patterns_tell_an_impact_or_a_named_harm_from_a_threat(text, is_threat):
+    assert bool(THREAT_RE.search(text)) is is_threat
 
 
 def test_source_facts_treat_a_quote_made_of_insults_as_the_attack():
@@ -234,7 +290,7 @@ def test_handles_with_hyphens_are_kept_whole():
     from callinkit.guard import check_candidate, source_facts
 
     facts = source_facts("@release-team @priyar the store listing still shows his deadname. fix it, people.")
-    assert facts.required_mentions == ("@release-team", "@priyar")
+    assert facts.required_mentions == ("@release-team", "@priyar")  # two tags addressed, not an audience
     assert any("drops @release-team" in p for p in check_candidate(facts, "@release @priyar could the listing use his name?", 0.9, 0.5))
     assert check_candidate(facts, "@release-team @priyar could the store listing use his current name?", 0.9, 0.5) == []
 
