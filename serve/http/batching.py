@@ -89,6 +89,8 @@ class DynamicBatcher(Generic[P, R]):
         self._executor: ThreadPoolExecutor | None = None
         self._seconds_per_text: float | None = None  # None until a batch has been measured
         self._computing: tuple[float, int] | None = None  # (loop time it started, texts) of the batch in flight
+        self.abandoned_texts = 0
+        """Texts of the batch still computing in the worker thread when `stop()` was called (0: none)."""
 
     @property
     def seconds_per_text(self) -> float | None:
@@ -106,7 +108,9 @@ class DynamicBatcher(Generic[P, R]):
         self._task = asyncio.create_task(self._collect(), name=f"batcher-{self.name}")
 
     async def stop(self) -> None:
-        """Stop collecting; texts still waiting fail with BatcherStopped."""
+        """Stop collecting; texts still waiting fail with BatcherStopped. A batch computing in the worker thread
+        cannot be interrupted: it is left to finish, its size recorded in `abandoned_texts`."""
+        self.abandoned_texts = self._computing[1] if self._computing is not None else 0
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
