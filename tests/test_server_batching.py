@@ -170,14 +170,16 @@ def test_a_full_queue_refuses_new_texts():
 
 
 class SlowModel(Recorder):
-    """A Recorder whose every batch takes `seconds` (asleep: the timing holds on a busy machine)."""
+    """A Recorder whose every batch takes `seconds`, or `seconds` per text (asleep: the timing holds on a busy
+    machine)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, per_text: bool = False) -> None:
         super().__init__()
         self.seconds = seconds
+        self.per_text = per_text
 
     def __call__(self, items: list) -> list:
-        time.sleep(self.seconds)
+        time.sleep(self.seconds * (len(items) if self.per_text else 1))
         return super().__call__(items)
 
 
@@ -234,6 +236,29 @@ def test_before_any_measurement_and_when_nothing_is_ahead_requests_are_admitted(
     cold, idle = asyncio.run(scenario())
     assert [type(r) for r, _ in cold] == [list, DeadlineExceeded, DeadlineExceeded], cold
     assert isinstance(idle, DeadlineExceeded)
+
+
+def test_a_batch_is_no_larger_than_the_earliest_deadline_in_it_allows():
+    """0.3 s per text. While 5 texts compute (1.5 s), "early" (2.2 s deadline) and then 3 texts with a longer one
+    are admitted. One batch of all 4 would end at 2.7 s, past early's deadline (2.25 s); the batch is cut to the
+    2 texts that end by 2.1 s, and the other 2 follow."""
+    async def scenario():
+        model = SlowModel(0.3, per_text=True)
+        batcher = await started(model, max_wait_s=0.0)
+        await batcher.submit(["warm"], 5)
+        busy = asyncio.create_task(batcher.submit([f"busy{i}" for i in range(5)], 5))
+        await asyncio.sleep(0.05)  # the 5 texts are computing
+        early = asyncio.create_task(outcome(batcher.submit(["early"], 2.2)))
+        await asyncio.sleep(0.5)
+        late = asyncio.create_task(outcome(batcher.submit(["l1", "l2", "l3"], 5)))
+        results = await busy, await early, await late
+        await batcher.stop()
+        return model, results
+
+    model, (busy, (early, early_s), (late, _)) = asyncio.run(scenario())
+    assert early == ["<early>"] and early_s < 2.2, (early, early_s)
+    assert late == ["<l1>", "<l2>", "<l3>"]
+    assert [len(b) for b in model.batches] == [1, 5, 2, 2], model.batches
 
 
 def test_a_failing_batch_fails_its_callers_and_the_batcher_carries_on():

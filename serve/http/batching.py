@@ -10,6 +10,7 @@ So is one that fits but would, by the batcher's moving estimate of its compute t
 computed before its deadline: an early 429 the client can retry elsewhere or later, rather than a late 504
 after its texts waited in vain. The estimate is an exponentially weighted average of measured batch time
 divided by batch size; before the first batch is measured every request the queue holds is admitted.
+The same estimate keeps a batch no larger than can be computed before the earliest deadline in it.
 """
 
 from __future__ import annotations
@@ -214,17 +215,27 @@ class DynamicBatcher(Generic[P, R]):
                 await self._compute(batch)
 
     def _take_batch(self, now: float) -> list[_Waiting]:
+        """The next batch: up to `max_batch_size` live texts from the front of the queue, but no more than the
+        estimate says can be computed before the earliest deadline among them (at least one text). Texts of
+        one batch all finish when it does: a batch merging texts admitted while the previous one computed
+        would otherwise make the first of them miss the deadline that admitted them."""
         batch: list[_Waiting] = []
         cancelled = expired = 0
+        earliest = float("inf")
         while self._waiting and len(batch) < self.max_batch_size:
-            item = self._waiting.popleft()
+            item = self._waiting[0]
             if item.future.done():
                 cancelled += 1
             elif item.deadline <= now:
                 item.future.set_exception(DeadlineExceeded(f"{self.name} deadline passed while queued"))
                 expired += 1
+            elif batch and self._seconds_per_text is not None and \
+                    (len(batch) + 1) * self._seconds_per_text > min(earliest, item.deadline) - now:
+                break  # left for the next batch
             else:
                 batch.append(item)
+                earliest = min(earliest, item.deadline)
+            self._waiting.popleft()
         self._dropped("cancelled", cancelled)
         self._dropped("deadline", expired)
         self._report_depth()
