@@ -1,4 +1,5 @@
-"""Dynamic batching: the DynamicBatcher on its own, and merging, 429s and dropped callers in the real app."""
+"""Dynamic batching: the DynamicBatcher on its own, and merging, 429s (queue full, or a deadline the estimate
+says cannot be met) and dropped callers in the real app."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import time
 
 import pytest
 from conftest import fixture_texts
-from test_server_support import GatedClassifier, metric_value, serving, settings, v2_error
+from test_server_support import (
+    FakeRewriter,
+    GatedClassifier,
+    fake_rewriter_app,
+    metric_value,
+    serving,
+    settings,
+    v2_error,
+)
 
 from callinkit import Classifier
 from callinkit.serve.http import DynamicBatcher, create_app
@@ -22,6 +31,7 @@ class Recorder:
     def __init__(self, gated: bool = False) -> None:
         self.batches: list[list] = []
         self.dropped_counts: dict[str, int] = {}
+        self.estimates: list[float] = []
         self.entered = threading.Event()
         self.release = threading.Event()
         if not gated:
@@ -41,6 +51,9 @@ class Recorder:
 
     def dropped(self, reason: str, count: int) -> None:
         self.dropped_counts[reason] = self.dropped_counts.get(reason, 0) + count
+
+    def estimated(self, seconds_per_text: float) -> None:
+        self.estimates.append(seconds_per_text)
 
 
 async def started(recorder: Recorder, **options) -> DynamicBatcher:
@@ -154,6 +167,98 @@ def test_a_full_queue_refuses_new_texts():
     refused, results = asyncio.run(scenario())
     assert refused.retry_after_s == 2 and "full" in str(refused)
     assert results == (["<busy>"], ["<q1>", "<q2>"], ["<q3>"])
+
+
+class SlowModel(Recorder):
+    """A Recorder whose every batch takes `seconds`, or `seconds` per text (asleep: the timing holds on a busy
+    machine)."""
+
+    def __init__(self, seconds: float, per_text: bool = False) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.per_text = per_text
+
+    def __call__(self, items: list) -> list:
+        time.sleep(self.seconds * (len(items) if self.per_text else 1))
+        return super().__call__(items)
+
+
+async def outcome(call) -> tuple[object, float]:
+    """What `call` returned or raised, and after how many seconds."""
+    start = time.perf_counter()
+    try:
+        result = await call
+    except Exception as exc:  # noqa: BLE001 - the exception is the outcome
+        result = exc
+    return result, time.perf_counter() - start
+
+
+def test_requests_that_would_miss_their_deadline_are_refused_at_once():
+    """0.3 s per text (one text per batch) and a 1.35 s deadline: four queued texts fit, the fifth would finish
+    at 1.5 s. Without admission by expected wait the later ones queue and time out."""
+    async def scenario():
+        model = SlowModel(0.3)
+        batcher = await started(model, max_wait_s=0.0, max_batch_size=1)
+        first = await batcher.submit(["warm"], 5)  # measures 0.3 s per text
+        burst = await asyncio.gather(*(outcome(batcher.submit([f"t{i}"], 1.35)) for i in range(12)))
+        big = await asyncio.gather(outcome(batcher.submit(["busy"], 5)),
+                                   outcome(batcher.submit([f"b{i}" for i in range(10)], 0.7)))
+        await batcher.stop()
+        return model, first, burst, big
+
+    model, first, burst, (_, (refused_big, _)) = asyncio.run(scenario())
+    assert first == ["<warm>"]
+    served = [(r, s) for r, s in burst if isinstance(r, list)]
+    refused = [(r, s) for r, s in burst if isinstance(r, QueueFull)]
+    assert len(served) + len(refused) == 12, burst  # no DeadlineExceeded
+    assert 3 <= len(served) <= 5 and all(s < 1.35 for _, s in served), burst
+    assert all(s < 0.3 for _, s in refused), burst  # refused at once, not after the deadline
+    assert all(r.retry_after_s == 1 and "deadline" in str(r) for r, _ in refused)
+    assert len(model.batches) == 1 + len(served) + 1  # refused texts were never queued
+    assert model.estimates and all(0.29 < e < 0.6 for e in model.estimates), model.estimates
+    # 10 texts behind one queued need about 3.3 s against a 0.7 s deadline: retry when 2.6 s have drained.
+    assert isinstance(refused_big, QueueFull) and refused_big.retry_after_s >= 3
+
+
+def test_before_any_measurement_and_when_nothing_is_ahead_requests_are_admitted():
+    """Cold start admits whatever the queue holds; an idle batcher admits even what its estimate says is too
+    slow (that request then gets its 504), so that a stale estimate cannot refuse work forever."""
+    async def scenario():
+        model = SlowModel(0.3)
+        batcher = await started(model, max_wait_s=0.0, max_batch_size=1)
+        cold = await asyncio.gather(*(outcome(batcher.submit([f"c{i}"], 0.5)) for i in range(3)))
+        await asyncio.sleep(0.7)  # the expired texts are dropped; the batcher is idle again
+        idle, _ = await outcome(batcher.submit(["x", "y", "z"], 0.5))
+        await asyncio.sleep(0.7)
+        await batcher.stop()
+        return cold, idle
+
+    cold, idle = asyncio.run(scenario())
+    assert [type(r) for r, _ in cold] == [list, DeadlineExceeded, DeadlineExceeded], cold
+    assert isinstance(idle, DeadlineExceeded)
+
+
+def test_a_batch_is_no_larger_than_the_earliest_deadline_in_it_allows():
+    """0.3 s per text. While 5 texts compute (1.5 s), "early" (2.2 s deadline) and then 3 texts with a longer one
+    are admitted. One batch of all 4 would end at 2.7 s, past early's deadline (2.25 s); the batch is cut to the
+    2 texts that end by 2.1 s, and the other 2 follow."""
+    async def scenario():
+        model = SlowModel(0.3, per_text=True)
+        batcher = await started(model, max_wait_s=0.0)
+        await batcher.submit(["warm"], 5)
+        busy = asyncio.create_task(batcher.submit([f"busy{i}" for i in range(5)], 5))
+        await asyncio.sleep(0.05)  # the 5 texts are computing
+        early = asyncio.create_task(outcome(batcher.submit(["early"], 2.2)))
+        await asyncio.sleep(0.5)
+        late = asyncio.create_task(outcome(batcher.submit(["l1", "l2", "l3"], 5)))
+        results = await busy, await early, await late
+        await batcher.stop()
+        return model, results
+
+    model, (busy, (early, early_s), (late, _)) = asyncio.run(scenario())
+    assert early == ["<early>"] and early_s < 2.2, (early, early_s)
+    assert late == ["<l1>", "<l2>", "<l3>"]
+    assert [len(b) for b in model.batches] == [1, 5, 2, 2], model.batches
 
 
 def test_a_failing_batch_fails_its_callers_and_the_batcher_carries_on():
@@ -284,3 +389,53 @@ def test_app_drops_the_texts_of_a_client_that_disconnected(tiny_bundle):
     assert gated.batches == [["hold the model"], ["next"]]  # the abandoned texts never reached the model
     assert metric_value(metrics, "callinkit_dropped_texts_total", model="classifier", reason="cancelled") == 2
     assert metric_value(metrics, "callinkit_http_requests_total", route="/v1/classify", status="499") == 1
+
+
+class SlowRewriter(FakeRewriter):
+    """The FakeRewriter, taking `seconds` per call (asleep)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def rewrite(self, texts: list[str], num_candidates: int | None = None, max_new_tokens: int | None = None):
+        time.sleep(self.seconds)
+        return super().rewrite(texts, num_candidates, max_new_tokens)
+
+
+def test_app_answers_429_at_once_when_the_rewriter_could_not_make_the_deadline(tiny_bundle):
+    """0.4 s per rewrite, one text per batch, a 1.8 s deadline: of 12 concurrent requests about four fit and
+    get 200; the rest get 429 at once (the queue of 256 has room), where they used to wait 1.8 s for a 504."""
+    rewriter = SlowRewriter(0.4)
+
+    async def timed(client, body):
+        start = time.perf_counter()
+        response = await client.post("/v1/rewrite", json=body)
+        return response, time.perf_counter() - start
+
+    async def scenario():
+        app = fake_rewriter_app(tiny_bundle, rewriter, max_batch_size=1, max_wait_ms=0, request_timeout_s=1.8)
+        async with serving(app) as client:
+            warm = await client.post("/v1/rewrite", json={"texts": ["warm up"]})  # the first measurement
+            burst = await asyncio.gather(*(timed(client, {"texts": [f"you clown {i}"]}) for i in range(12)))
+            return warm, burst, (await client.get("/metrics")).text
+
+    warm, burst, metrics = asyncio.run(scenario())
+    assert warm.status_code == 200
+    statuses = [r.status_code for r, _ in burst]
+    assert set(statuses) <= {200, 429}, statuses
+    assert 3 <= statuses.count(200) <= 5, statuses
+    for response, seconds in burst:
+        if response.status_code == 200:
+            assert response.json()["results"][0]["rewrite"].startswith("Call-in #0: you clown")
+        else:
+            assert seconds < 0.6, seconds  # well before the 1.8 s deadline
+            assert response.json()["error"]["code"] == "queue_full"
+            assert "deadline" in response.json()["error"]["message"]
+            assert response.headers["retry-after"] == "1"
+    assert len(rewriter.calls) == 1 + statuses.count(200)  # refused texts were never queued
+    estimate = metric_value(metrics, "callinkit_compute_seconds_per_text", model="rewriter")
+    assert estimate is not None and 0.39 < estimate < 0.8, estimate
+    assert metric_value(metrics, "callinkit_http_requests_total", route="/v1/rewrite", status="504") is None
+    assert metric_value(metrics, "callinkit_http_requests_total", route="/v1/rewrite", status="429") == \
+        statuses.count(429)

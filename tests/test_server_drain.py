@@ -1,6 +1,7 @@
 """SIGTERM drains a real server process on loopback: requests in flight finish with 200, new work and the
 readiness probes get 503 meanwhile, and the process exits 0; a drain that outlasts --drain-timeout-s is cut
-off. The model is a stand-in whose calls take as long as the test says."""
+off, and so is a model batch still computing for callers that are gone. The model is a stand-in whose calls
+take as long as the test says."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ SERVER = textwrap.dedent("""
     from callinkit.serve.http.command import run_server
     from callinkit.serve.http.settings import ServerSettings
 
-    port, drain_timeout, marker = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3])
+    port, drain_timeout, marker, request_timeout = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
 
     class SlowClassifier:
         # "sleep:S" takes S seconds, and touches the marker file when it starts.
@@ -36,15 +37,17 @@ SERVER = textwrap.dedent("""
                     time.sleep(float(text.split(":")[1]))
             return [Prediction("neutral", {"call_out": 0.1, "call_in": 0.1, "neutral": 0.8}) for _ in texts]
 
-    settings = ServerSettings(port=port, drain_timeout_s=drain_timeout, log_level="info", max_wait_ms=0)
+    settings = ServerSettings(port=port, drain_timeout_s=drain_timeout, request_timeout_s=request_timeout,
+                              log_level="info", max_wait_ms=0)
     raise SystemExit(run_server(create_app(settings, classifier_loader=lambda s: SlowClassifier()), settings))
 """)
 
 
-def start(tmp_path: Path, drain_timeout_s: float) -> tuple[subprocess.Popen, str, Path]:
+def start(tmp_path: Path, drain_timeout_s: float, request_timeout_s: float = 30) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     marker = tmp_path / "in-flight"
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(drain_timeout_s), str(marker)],
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(drain_timeout_s), str(marker),
+                             str(request_timeout_s)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={k: v for k, v in os.environ.items() if not k.startswith("CALLINKIT_")})
     base = f"http://127.0.0.1:{port}"
@@ -126,6 +129,27 @@ def test_a_drain_is_bounded_by_its_timeout(tmp_path):
     assert proc.returncode == 0, output
     assert "drain timeout (1 s): cutting off 1 request(s) still in flight" in output
     assert "response" not in outcome or outcome["response"].status_code != 200
+
+
+def test_a_batch_computing_for_a_caller_gone_does_not_hold_up_the_exit(tmp_path):
+    """The request's deadline (1 s) passes while its batch computes (300 s): it gets 504, but the model thread
+    cannot be interrupted. SIGTERM then finds nothing in flight, and the server exits 0 at once, well within
+    --drain-timeout-s, instead of waiting at exit for the thread."""
+    proc, base, _ = start(tmp_path, drain_timeout_s=60, request_timeout_s=1)
+    try:
+        late = httpx.post(base + "/v1/classify", json={"texts": ["sleep:300"]}, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output = proc.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server waited at exit for a model batch nobody was waiting for")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert late.status_code == 504 and late.json()["error"]["code"] == "deadline_exceeded"
+    assert proc.returncode == 0, output
+    assert "drained: no request in flight" in output and "cutting off" not in output
+    assert "exiting without waiting for a model batch of 1 text(s) still computing" in output
 
 
 def test_without_requests_in_flight_sigterm_exits_0_at_once(tmp_path):

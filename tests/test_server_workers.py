@@ -43,7 +43,8 @@ def classify_concurrently(base: str, n: int) -> Counter:
 
 
 def per_worker(folder: Path, route: str) -> dict[int, float]:
-    """Requests to `route` with status 200 each worker counted, from the workers' own metric files."""
+    """Requests to `route` with status 200 each worker counted, from the workers' own metric files (a worker
+    counts a request as its response goes out)."""
     from prometheus_client.mmap_dict import MmapedDict
 
     counts: dict[int, float] = {}
@@ -53,6 +54,21 @@ def per_worker(folder: Path, route: str) -> dict[int, float]:
             if sample == "callinkit_http_requests_total" and labels.get("route") == route and labels["status"] == "200":
                 counts[int(file.stem.split("_")[1])] = value
     return counts
+
+
+def wait_until_every_worker_ready(base: str, folder: Path, workers: int = 2, timeout_s: float = 60) -> None:
+    """`wait_until_serving` saw one worker answer /readyz 200; another may still be loading its model (and
+    answer classify requests 503 `not_ready`). Probe /readyz on fresh connections until every worker has
+    answered 200, as its own metric file shows."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = {pid for pid, count in per_worker(folder, "/readyz").items() if count > 0}
+        if len(ready) >= workers:
+            return
+        assert time.monotonic() < deadline, f"only workers {sorted(ready)} answered /readyz 200"
+        with httpx.Client(base_url=base, timeout=10) as client:
+            client.get("/readyz")
+        time.sleep(0.05)
 
 
 def stale_counter(folder: Path) -> None:
@@ -75,6 +91,7 @@ def test_metrics_count_every_request_whichever_worker_answers(tiny_bundle, tmp_p
     try:
         wait_until_serving(base, proc)
         assert not (folder / "counter_999999.db").exists()  # emptied at start
+        wait_until_every_worker_ready(base, folder)
         statuses: Counter = Counter()
         # Until both workers have answered classify requests (the kernel picks one per connection).
         for _ in range(10):
@@ -87,7 +104,7 @@ def test_metrics_count_every_request_whichever_worker_answers(tiny_bundle, tmp_p
             time.sleep(0.05)
         classify_by_worker = per_worker(folder, "/v1/classify")
         assert len(classify_by_worker) == 2, classify_by_worker
-        assert set(statuses) == {200}, statuses  # /readyz was 200: both workers had loaded (or waited)
+        assert set(statuses) == {200}, statuses  # both workers had answered /readyz 200: their models were loaded
         # Scrape until both workers have answered a scrape; every scrape must count every request.
         totals = []
         for _ in range(40):
@@ -115,6 +132,8 @@ def test_without_a_folder_the_server_makes_one_and_removes_it(tiny_bundle, tmp_p
     try:
         wait_until_serving(base, proc)
         made = list(tmp.glob("callinkit-metrics-*"))
+        assert len(made) == 1, made
+        wait_until_every_worker_ready(base, made[0])
         sent = classify_concurrently(base, 16)
         # A worker counts a request as its response goes out, so a scrape at once may miss the last few:
         # scrape until every request is counted (or 5 s have passed, and the assert below says how many).

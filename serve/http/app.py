@@ -64,6 +64,7 @@ def create_app(settings: ServerSettings | None = None, *, classifier_loader: Cla
             with contextlib.suppress(asyncio.CancelledError):
                 await loading
             await models.close()
+            drain.abandoned_texts = models.abandoned_texts  # the server exits without waiting for them
             metrics.close()
 
     app = FastAPI(title="callinkit", version=__version__, description=_description(settings), lifespan=lifespan)

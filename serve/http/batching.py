@@ -4,12 +4,20 @@ A `DynamicBatcher` owns one model. Callers `submit` their texts; a collector tas
 `max_batch_size` texts or the oldest waiting text has waited `max_wait_s`, drops texts whose caller has gone
 (its future was cancelled) or whose deadline has passed, and runs the model on the rest in a worker thread,
 so the event loop keeps accepting requests meanwhile. While one batch computes, the next one fills.
+
+Admission: a request whose texts do not fit the queue (`max_queue`) is refused at once with QueueFull (429).
+So is one that fits but would, by the batcher's moving estimate of its compute time per text, not be
+computed before its deadline: an early 429 the client can retry elsewhere or later, rather than a late 504
+after its texts waited in vain. The estimate is an exponentially weighted average of measured batch time
+divided by batch size; before the first batch is measured every request the queue holds is admitted.
+The same estimate keeps a batch no larger than can be computed before the earliest deadline in it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -24,8 +32,8 @@ R = TypeVar("R")  # the model's result for that item
 class QueueFull(Exception):
     """The batcher's queue has no room for the request's texts; the client should retry later."""
 
-    def __init__(self, model: str, retry_after_s: int) -> None:
-        super().__init__(f"the {model} queue is full; retry in {retry_after_s} s")
+    def __init__(self, model: str, retry_after_s: int, reason: str | None = None) -> None:
+        super().__init__(f"{reason or f'the {model} queue is full'}; retry in {retry_after_s} s")
         self.retry_after_s = retry_after_s
 
 
@@ -43,6 +51,7 @@ class BatchObserver(Protocol):
     def queued(self, depth: int) -> None: ...
     def computed(self, batch_size: int, seconds: float) -> None: ...
     def dropped(self, reason: str, count: int) -> None: ...
+    def estimated(self, seconds_per_text: float) -> None: ...
 
 
 @dataclass(eq=False)
@@ -60,6 +69,9 @@ class DynamicBatcher(Generic[P, R]):
     inside the event loop that calls `submit`, and stopped with `await stop()`.
     """
 
+    estimate_weight = 0.25
+    """Weight of the newest batch in the moving estimate of compute time per text."""
+
     def __init__(self, name: str, run_batch: Callable[[list[P]], Sequence[R]], *, max_batch_size: int = 32,
                  max_wait_s: float = 0.005, max_queue: int = 256, retry_after_s: int = 1,
                  observer: BatchObserver | None = None) -> None:
@@ -76,6 +88,15 @@ class DynamicBatcher(Generic[P, R]):
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._seconds_per_text: float | None = None  # None until a batch has been measured
+        self._computing: tuple[float, int] | None = None  # (loop time it started, texts) of the batch in flight
+        self.abandoned_texts = 0
+        """Texts of the batch still computing in the worker thread when `stop()` was called (0: none)."""
+
+    @property
+    def seconds_per_text(self) -> float | None:
+        """The moving estimate of compute time per text (None before the first batch is measured)."""
+        return self._seconds_per_text
 
     @property
     def depth(self) -> int:
@@ -88,7 +109,9 @@ class DynamicBatcher(Generic[P, R]):
         self._task = asyncio.create_task(self._collect(), name=f"batcher-{self.name}")
 
     async def stop(self) -> None:
-        """Stop collecting; texts still waiting fail with BatcherStopped."""
+        """Stop collecting; texts still waiting fail with BatcherStopped. A batch computing in the worker thread
+        cannot be interrupted: it is left to finish, its size recorded in `abandoned_texts`."""
+        self.abandoned_texts = self._computing[1] if self._computing is not None else 0
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -105,8 +128,9 @@ class DynamicBatcher(Generic[P, R]):
     async def submit(self, payloads: Sequence[P], timeout_s: float) -> list[R]:
         """Queue `payloads` and wait for their results, in order.
 
-        Raises QueueFull when they do not fit, DeadlineExceeded after `timeout_s`, and whatever
-        `run_batch` raised. If the caller is cancelled (its client went away), its texts are dropped.
+        Raises QueueFull when they do not fit the queue, or would not be computed within `timeout_s` by the
+        estimate (see the module docstring); DeadlineExceeded after `timeout_s`; and whatever `run_batch`
+        raised. If the caller is cancelled (its client went away), its texts are dropped.
         """
         if self._task is None or self._wakeup is None:
             raise BatcherStopped(f"{self.name} batcher is not running")
@@ -118,6 +142,7 @@ class DynamicBatcher(Generic[P, R]):
                 raise QueueFull(self.name, self.retry_after_s)
         loop = asyncio.get_running_loop()
         now = loop.time()
+        self._admit_by_expected_wait(len(payloads), timeout_s, now)
         items = [_Waiting(p, loop.create_future(), now + timeout_s, now) for p in payloads]
         self._waiting.extend(items)
         self._report_depth()
@@ -137,6 +162,28 @@ class DynamicBatcher(Generic[P, R]):
             # Cancelled futures tell the collector this caller is gone: its texts are dropped, not computed.
             for f in futures:
                 f.cancel()
+
+    def _admit_by_expected_wait(self, texts: int, timeout_s: float, now: float) -> None:
+        """Raise QueueFull when, by the estimate, the work ahead (the rest of the batch in flight and the live
+        texts queued) plus these `texts` would not be computed within `timeout_s`. Retry-After is when enough
+        of the work ahead should have drained for them to fit (at least 1 s)."""
+        per_text = self._seconds_per_text
+        if per_text is None:
+            return  # cold start: nothing measured yet
+        ahead = sum(1 for item in self._waiting if not item.future.done())
+        if ahead == 0 and self._computing is None:
+            # Nothing ahead: waiting would not help, and refusing would keep a too-high estimate from ever being
+            # measured again. It is computed (or gets its 504) as before.
+            return
+        in_flight = 0.0
+        if self._computing is not None:
+            started, size = self._computing
+            in_flight = max(0.0, started + size * per_text - now)
+        wait = in_flight + (ahead + texts) * per_text
+        if wait > timeout_s:
+            raise QueueFull(self.name, max(1, math.ceil(wait - timeout_s)),
+                            f"the {self.name} would take about {wait:.1f} s to compute these texts after the "
+                            f"{ahead} queued ahead of them, more than the request's {timeout_s:g} s deadline")
 
     def _forget_abandoned(self) -> None:
         kept = deque(item for item in self._waiting if not item.future.done())
@@ -168,17 +215,27 @@ class DynamicBatcher(Generic[P, R]):
                 await self._compute(batch)
 
     def _take_batch(self, now: float) -> list[_Waiting]:
+        """The next batch: up to `max_batch_size` live texts from the front of the queue, but no more than the
+        estimate says can be computed before the earliest deadline among them (at least one text). Texts of
+        one batch all finish when it does: a batch merging texts admitted while the previous one computed
+        would otherwise make the first of them miss the deadline that admitted them."""
         batch: list[_Waiting] = []
         cancelled = expired = 0
+        earliest = float("inf")
         while self._waiting and len(batch) < self.max_batch_size:
-            item = self._waiting.popleft()
+            item = self._waiting[0]
             if item.future.done():
                 cancelled += 1
             elif item.deadline <= now:
                 item.future.set_exception(DeadlineExceeded(f"{self.name} deadline passed while queued"))
                 expired += 1
+            elif batch and self._seconds_per_text is not None and \
+                    (len(batch) + 1) * self._seconds_per_text > min(earliest, item.deadline) - now:
+                break  # left for the next batch
             else:
                 batch.append(item)
+                earliest = min(earliest, item.deadline)
+            self._waiting.popleft()
         self._dropped("cancelled", cancelled)
         self._dropped("deadline", expired)
         self._report_depth()
@@ -186,6 +243,7 @@ class DynamicBatcher(Generic[P, R]):
 
     async def _compute(self, batch: list[_Waiting]) -> None:
         loop = asyncio.get_running_loop()
+        self._computing = (loop.time(), len(batch))
         start = time.perf_counter()
         try:
             results = await loop.run_in_executor(self._executor, self._run_batch, [i.payload for i in batch])
@@ -197,12 +255,24 @@ class DynamicBatcher(Generic[P, R]):
                 if not item.future.done():
                     item.future.set_exception(exc)
         else:
+            seconds = time.perf_counter() - start
+            # Only batches that answered feed the estimate: a failure's time says nothing about compute time.
+            self._update_estimate(seconds / len(batch))
             for item, result in zip(batch, results):
                 if not item.future.done():
                     item.future.set_result(result)
         finally:
+            self._computing = None
             if self._observer is not None:
                 self._observer.computed(len(batch), time.perf_counter() - start)
+
+    def _update_estimate(self, seconds_per_text: float) -> None:
+        if self._seconds_per_text is None:
+            self._seconds_per_text = seconds_per_text
+        else:
+            self._seconds_per_text += self.estimate_weight * (seconds_per_text - self._seconds_per_text)
+        if self._observer is not None:
+            self._observer.estimated(self._seconds_per_text)
 
     def _report_depth(self) -> None:
         if self._observer is not None:

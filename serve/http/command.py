@@ -107,9 +107,14 @@ def run_server(app: Any, settings: ServerSettings) -> int:
 
 
 def exit_if_cut_off(server: DrainingServer) -> None:
-    """After a drain that timed out, model calls may still be running in threads that the interpreter would
-    wait for at exit: exit 0 now without waiting for them."""
-    if server.timed_out:
+    """After a drain that timed out, or a shutdown that left a model batch computing, exit 0 now: the interpreter
+    would wait at exit for the model threads, however long past --drain-timeout-s they take. A batch left
+    computing after a complete drain has nobody waiting for it (its callers' deadlines passed, or they left)."""
+    if server.timed_out or server.drain.abandoned_texts:
+        if not server.timed_out:
+            logging.getLogger("callinkit.serve.http").info(
+                "exiting without waiting for a model batch of %d text(s) still computing (no request waits for it)",
+                server.drain.abandoned_texts)
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()

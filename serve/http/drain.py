@@ -27,12 +27,14 @@ logger = logging.getLogger("callinkit.serve.http")
 
 
 class DrainState:
-    """Shared by the request middleware (which counts requests and refuses new work while draining) and the
-    server (which starts the drain and exits when nothing is in flight)."""
+    """Shared by the request middleware (which counts requests and refuses new work while draining), the
+    server (which starts the drain and exits when nothing is in flight) and the app's shutdown (which records
+    model batches still computing, so that the process exits without waiting for them)."""
 
     def __init__(self) -> None:
         self.draining = False
         self.in_flight = 0
+        self.abandoned_texts = 0  # texts of model batches still computing after the models were closed
 
 
 class DrainingServer(uvicorn.Server):

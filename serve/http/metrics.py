@@ -5,7 +5,8 @@ With `callinkit serve --workers N` every worker is its own process with its own 
 prepares a folder (PROMETHEUS_MULTIPROC_DIR, `multiprocess_folder`) before the workers start, every worker
 writes its values there, and /metrics answers the sum over all workers, whichever one serves the scrape.
 Counters and histograms of a worker that exited stay in the sums (they are totals since the server started);
-the queue-depth gauge counts live workers only.
+the queue-depth gauge counts live workers only, and the compute-time estimate shows the highest of the live
+workers'.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 class ServerMetrics:
-    """Request counts and latencies by route and status, and per model: batch sizes, queue depth, compute time."""
+    """Request counts and latencies by route and status, and per model: batch sizes, queue depth, compute time
+    (measured per batch, and the batcher's moving estimate per text)."""
 
     content_type = CONTENT_TYPE_LATEST
 
@@ -47,6 +49,9 @@ class ServerMetrics:
                                  registry=self.registry, multiprocess_mode="livesum")
         self.inference = Histogram("callinkit_inference_duration_seconds", "Model time per batch", ["model"],
                                    buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.seconds_per_text = Gauge("callinkit_compute_seconds_per_text", "The batcher's moving estimate of model "
+                                      "time per text, by which requests that would miss their deadline get 429",
+                                      ["model"], registry=self.registry, multiprocess_mode="livemax")
         self.dropped = Counter("callinkit_dropped_texts", "Texts dropped before compute (caller gone or "
                                "deadline passed)", ["model", "reason"], registry=self.registry)
 
@@ -93,6 +98,9 @@ class ModelObserver:
 
     def dropped(self, reason: str, count: int) -> None:
         self._metrics.dropped.labels(self._model, reason).inc(count)
+
+    def estimated(self, seconds_per_text: float) -> None:
+        self._metrics.seconds_per_text.labels(self._model).set(seconds_per_text)
 
 
 def _multiprocess_folder_in_use() -> Path | None:

@@ -57,6 +57,8 @@ class ServedModels:
         self.status: dict[str, str] = {CLASSIFIER: "loading",
                                        REWRITER: "loading" if REWRITER in self._loaders else "absent"}
         self._batchers: dict[str, DynamicBatcher] = {}
+        self.abandoned_texts = 0
+        """After `close()`: texts of model batches that were still computing (their results go to nobody)."""
 
     @property
     def ready(self) -> bool:
@@ -98,6 +100,7 @@ class ServedModels:
     async def close(self) -> None:
         for batcher in self._batchers.values():
             await batcher.stop()
+        self.abandoned_texts = sum(b.abandoned_texts for b in self._batchers.values())
         self._batchers.clear()
 
     def check_available(self, name: str) -> None:
