@@ -77,13 +77,16 @@ def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
 
 def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
            embedder: Any | None, min_call_in: float, min_similarity: float | None = None,
-           context: str | None = None) -> Rewrite:
+           context: str | None = None, min_logprob: float | None = None, rank_by: str = "score") -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
     cosine when the bundle has one, else character chrF); the score is their product, as in the J metric.
     With an embedder and `min_similarity`, a candidate whose similarity to the source is below it is refused:
-    it has drifted from the concern (an invented harm, a reversed point, a reply to something else).
+    it has drifted from the concern (an invented harm, a reversed point, a reply to something else). With
+    `min_logprob`, a candidate whose `logprob` score (the generating model's mean token log-probability) is below
+    it is refused too. `rank_by="logprob"` ranks the candidates that pass by that log-probability instead of the
+    score (a blind judge found fewer bad suggestions shown that way; see the config's `export.rank_by`).
     """
     from callinkit.guard import check_candidate, chrf, source_facts
 
@@ -105,9 +108,21 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         problems = [p + ((f"strays from the source's concern (similarity {s['similarity']:.2f} < "
                           f"{min_similarity:.2f})",) if s["similarity"] < min_similarity else ())
                     for p, s in zip(problems, scores)]
+    if min_logprob is not None:
+        problems = [p + ((f"reads as unlikely to the model itself (mean token log-probability {s['logprob']:.2f} < "
+                          f"{min_logprob:.2f}): often garbled or invented",)
+                         if s.get("logprob") is not None and s["logprob"] < min_logprob else ())
+                    for p, s in zip(problems, scores)]
     for s in scores:
         s["score"] = s.get("call_in", 1.0) * max(0.0, s["similarity"])
-    order = sorted(range(len(texts)), key=lambda i: (not problems[i], scores[i]["score"]), reverse=True)
+    if rank_by not in ("score", "logprob"):
+        raise ValueError(f"rank_by must be 'score' or 'logprob', got {rank_by!r}")
+
+    def rank(i: int) -> tuple[bool, float]:
+        lp = scores[i].get("logprob")
+        return not problems[i], (lp if rank_by == "logprob" and lp is not None else scores[i]["score"])
+
+    order = sorted(range(len(texts)), key=rank, reverse=True)
     ranked = [Candidate(texts[i], scores[i], problems[i]) for i in order]
     if ranked and ranked[0].ok:
         return Rewrite(text=ranked[0].text, scores=ranked[0].scores, candidates=ranked)

@@ -77,6 +77,11 @@ class LMRewriter:
         # Threat sources: the measured model rewrites most of them unfaithfully (a blind judge preferred
         # abstaining), so a bundle may refuse them before generating anything.
         self.abstain_on_threat = bool(guard.get("abstain_on_threat", False))
+        # The model's own mean token log-probability of a candidate: below it, the text reads as unlikely to
+        # the model itself (garbled, or straying into invention); None when the bundle sets no floor.
+        floor = guard.get("min_logprob")
+        self.min_logprob = None if floor is None else float(floor)
+        self.rank_by = str(guard.get("rank_by", "score"))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
 
     @classmethod
@@ -97,26 +102,46 @@ class LMRewriter:
             ids = ids[: self.max_prompt_tokens - len(tail)] + tail
         return ids
 
-    def _generate(self, ids: list[int], rows: int, max_new_tokens: int, **search: Any) -> list[str]:
+    def _generate(self, ids: list[int], rows: int, max_new_tokens: int, **search: Any) -> list[tuple[str, float | None]]:
+        """(text, mean token log-probability) per generated sequence. The log-probability is the model's own,
+        before sampling settings and repetition penalty, of each token chosen and of the closing <|im_end|>: a
+        fluency signal the guard can use. It is read from the logits the decoder computes anyway (greedy and
+        sampling); beam search gives None."""
         og = _import_genai()
+        beams = search.get("num_beams", 1) > 1
         params = og.GeneratorParams(self.model)
         params.set_search_options(max_length=len(ids) + max_new_tokens, batch_size=rows, **search)
         generator = og.Generator(self.model, params)
-        generator.append_tokens(np.array([ids] * (1 if search.get("num_beams", 1) > 1 else rows), dtype=np.int32))
+        generator.append_tokens(np.array([ids] * (1 if beams else rows), dtype=np.int32))
+        logprobs: list[list[float]] = [[] for _ in range(rows)]
         while not generator.is_done():
+            logits = None if beams else np.asarray(generator.get_logits(), dtype=np.float32).reshape(rows, -1)
             generator.generate_next_token()
-        n_out = search.get("num_return_sequences", 1) * (1 if search.get("num_beams", 1) > 1 else rows)
+            if logits is not None:
+                chosen = np.asarray(generator.get_next_tokens()).reshape(rows)
+                top = logits.max(axis=-1)
+                lse = np.log(np.exp(logits - top[:, None]).sum(axis=-1)) + top
+                for r, lp in enumerate(logits[np.arange(rows), chosen] - lse):
+                    logprobs[r].append(float(lp))
+        n_out = search.get("num_return_sequences", 1) * (1 if beams else rows)
         out = []
         for i in range(n_out):
             seq = [int(t) for t in generator.get_sequence(i)[len(ids):]]
-            if self.eos_id in seq:
-                seq = seq[: seq.index(self.eos_id)]
-            out.append(self.tokenizer.decode(seq, skip_special_tokens=True).strip())
+            n = seq.index(self.eos_id) + 1 if self.eos_id in seq else len(seq)
+            lp = None if beams or not logprobs[i] else float(np.mean(logprobs[i][:n]))
+            out.append((self.tokenizer.decode(seq[:n], skip_special_tokens=True).strip(), lp))
         return out
 
     def candidates(self, text: str, num_candidates: int = 1, max_new_tokens: int | None = None,
                    context: str | None = None, strategy: str = "sample", seed: int | None = None) -> list[str]:
         """Distinct candidate rewrites of one text, the greedy (or best beam) one first."""
+        return list(self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy, seed))
+
+    def scored_candidates(self, text: str, num_candidates: int = 1, max_new_tokens: int | None = None,
+                          context: str | None = None, strategy: str = "sample", seed: int | None = None
+                          ) -> dict[str, float | None]:
+        """Distinct candidate rewrites of one text, the greedy (or best beam) one first, each with the model's
+        mean token log-probability of it (None for beam search)."""
         g = self.generation
         k = int(num_candidates)
         if k < 1:
@@ -136,7 +161,10 @@ class LMRewriter:
                                        temperature=float(g["temperature"]), repetition_penalty=rep, random_seed=seed)
         else:
             raise ValueError(f"strategy must be 'sample' or 'beam', got {strategy!r}")
-        return list(dict.fromkeys(o for o in outs))
+        found: dict[str, float | None] = {}
+        for out, lp in outs:
+            found.setdefault(out, lp)
+        return found
 
     def refusal(self, text: str) -> str | None:
         """Why `text` is not rewritten at all (the bundle's guard abstains on threats), or None."""
@@ -165,20 +193,25 @@ class LMRewriter:
         contexts = list(contexts) if contexts is not None else [None] * len(texts)
         if len(contexts) != len(texts):
             raise ValueError("contexts must have one entry per text")
-        out = []
-        for text, context in zip(texts, contexts):
-            refusal = self.refusal(text) if guard else None
-            if refusal:
-                out.append(Rewrite(None, {}, [], ok=False, reason=refusal))
-                continue
-            cands = self.candidates(text, k, max_new_tokens, context, strategy)
-            result = select(text, cands, [{} for _ in cands], self.classifier, self.embedder,
-                            self.min_call_in if guard else -1.0, self.min_similarity, context)
-            if not guard and not result.ok and result.candidates:
-                best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
-                result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)
-            out.append(result)
-        return out
+        return [self.generate_and_select(text, k, max_new_tokens, context, strategy, guard)[1]
+                for text, context in zip(texts, contexts)]
+
+    def generate_and_select(self, text: str, num_candidates: int, max_new_tokens: int | None = None,
+                            context: str | None = None, strategy: str = "sample", guard: bool = True
+                            ) -> tuple[list[str], Rewrite]:
+        """The candidates in the order generated (greedy first) and the Rewrite chosen from them: what
+        `rewrite()` returns for one text, and what `callinkit eval` scores."""
+        refusal = self.refusal(text) if guard else None
+        if refusal:
+            return [], Rewrite(None, {}, [], ok=False, reason=refusal)
+        cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
+        result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
+                        self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,
+                        context, min_logprob=self.min_logprob if guard else None, rank_by=self.rank_by)
+        if not guard and not result.ok and result.candidates:
+            best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
+            result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)
+        return list(cands), result
 
     def rewrite_one(self, text: str, **kwargs: Any) -> Rewrite:
         if not isinstance(text, str):

@@ -225,6 +225,58 @@ def test_runtime_rewrites_guards_and_abstains(tiny_lm_bundle):
         rw.rewrite(["x y"], num_candidates=0)
 
 
+def test_each_candidate_carries_the_models_own_log_probability_read_while_decoding(tiny_lm_bundle):
+    import numpy as np
+    import onnxruntime_genai as og
+
+    from callinkit.serve import Rewriter
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    text = "you absolute clown, delete this"
+    scored = rw.scored_candidates(text, 3)
+    assert list(scored) == rw.candidates(text, 3)
+    assert all(lp is not None and lp < 0 for lp in scored.values())
+    # the greedy candidate's value equals a separate forward pass over the prompt and the tokens generated
+    # (up to and with <|im_end|>)
+    ids = rw.prompt_ids(text)
+    params = og.GeneratorParams(rw.model)
+    params.set_search_options(max_length=len(ids) + rw.generation["max_new_tokens"], do_sample=False,
+                              repetition_penalty=float(rw.generation.get("repetition_penalty", 1.0)))
+    gen = og.Generator(rw.model, params)
+    gen.append_tokens(np.array([ids], dtype=np.int32))
+    while not gen.is_done():
+        gen.generate_next_token()
+    tokens = [int(t) for t in gen.get_sequence(0)[len(ids):]]
+    tokens = tokens[: tokens.index(rw.eos_id) + 1] if rw.eos_id in tokens else tokens
+    params = og.GeneratorParams(rw.model)
+    params.set_search_options(max_length=len(ids) + len(tokens) + 1)
+    gen = og.Generator(rw.model, params)
+    gen.append_tokens(np.array([ids + tokens], dtype=np.int32))
+    logits = np.asarray(gen.get_output("logits"))[0][len(ids) - 1: len(ids) - 1 + len(tokens)].astype(np.float64)
+    top = logits.max(-1, keepdims=True)
+    full = logits[np.arange(len(tokens)), tokens] - (np.log(np.exp(logits - top).sum(-1)) + top[:, 0])
+    assert list(scored.values())[0] == pytest.approx(float(full.mean()), abs=1e-4)
+    assert all(v is None for v in rw.scored_candidates(text, 2, strategy="beam").values())
+
+
+def test_select_ranks_by_log_probability_and_refuses_below_its_floor():
+    from callinkit.serve.rewriter import select
+
+    src = "@dan_r you absolute clown, that CDC stat is fake. Delete this."
+    texts = ["@dan_r that CDC stat is fake, could you delete it?", "@dan_r the CDC stat looks wrong; could you check it?"]
+    scores = [{"logprob": -0.5}, {"logprob": -0.3}]
+    by_score = select(src, texts, [dict(s) for s in scores], None, None, -1.0)
+    by_lp = select(src, texts, [dict(s) for s in scores], None, None, -1.0, rank_by="logprob")
+    assert by_score.text == texts[0]  # more of the source's characters: the higher similarity x call-in score
+    assert by_lp.text == texts[1] and by_lp.scores["logprob"] == -0.3
+    floored = select(src, texts, [dict(s) for s in scores], None, None, -1.0, min_logprob=-0.4, rank_by="logprob")
+    assert floored.text == texts[1] and any("unlikely to the model" in p for p in floored.candidates[1].problems)
+    none = select(src, texts, [dict(s) for s in scores], None, None, -1.0, min_logprob=-0.1)
+    assert not none.ok and none.text is None and "unlikely to the model" in none.reason
+    with pytest.raises(ValueError, match="rank_by"):
+        select(src, texts, [{}, {}], None, None, -1.0, rank_by="length")
+
+
 def test_guard_never_lets_a_threat_or_insult_through(tiny_lm_bundle):
     """Feed threats and insults; each result drops them or abstains (here with candidates we control)."""
     from callinkit.serve import Rewriter
@@ -276,8 +328,8 @@ def test_a_bundle_that_abstains_on_threats_says_so_without_generating(tiny_lm_bu
     rw = Rewriter.load(tiny_lm_bundle)
     assert json.loads((tiny_lm_bundle / "manifest.json").read_text())["guard"]["abstain_on_threat"] is True
     calls = []
-    original = rw.candidates
-    rw.candidates = lambda *a, **k: calls.append(a) or original(*a, **k)
+    original = rw.scored_candidates
+    rw.scored_candidates = lambda *a, **k: calls.append(a) or original(*a, **k)
     threat, plain = "say that again and I'll break your jaw", "you clown, delete this"
     out = rw.rewrite([threat, plain])
     assert not out[0].ok and out[0].text is None and "threat" in out[0].reason and "break" in out[0].reason

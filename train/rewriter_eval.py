@@ -162,24 +162,26 @@ def lm_outputs(rewriter, rows: Sequence[dict[str, Any]], num_candidates: int, de
     reranked, and the best candidate with the guard off (to show what the guard costs)."""
     from tqdm.auto import tqdm
 
-    from callinkit.serve.rewriter import select
-
     out: dict[str, dict[str, Any]] = {}
     for r in tqdm(rows, desc=desc, unit="text"):
         src = r["call_out"]
         if src in out:
             continue
-        cands = rewriter.candidates(src, num_candidates, context=r.get("context"))
-        chosen = select(src, cands, [{} for _ in cands], rewriter.classifier, rewriter.embedder, rewriter.min_call_in,
-                        getattr(rewriter, "min_similarity", None), r.get("context"))
-        unguarded = max(chosen.candidates, key=lambda c: c.scores.get("score", 0.0)).text if chosen.candidates else None
-        # the guarded answer is what `rewrite()` gives: a bundle that abstains on threats never shows one
-        refusal = rewriter.refusal(src) if hasattr(rewriter, "refusal") else None
-        out[src] = {"greedy": cands[0] if cands else None, "reranked": None if refusal else chosen.text,
-                    "unguarded": unguarded, "reason": refusal or chosen.reason,
+        # the guarded answer is what `rewrite()` gives (a bundle that abstains on threats never shows one); the
+        # unguarded one is the best-scored candidate with the guard's refusals ignored, generated for that
+        # purpose even when the guard refuses the source outright
+        cands, chosen = rewriter.generate_and_select(src, num_candidates, context=r.get("context"))
+        if not cands:
+            cands, everything = rewriter.generate_and_select(src, num_candidates, context=r.get("context"), guard=False)
+        else:
+            everything = chosen
+        unguarded = (max(everything.candidates, key=lambda c: c.scores.get("score", 0.0)).text
+                     if everything.candidates else None)
+        out[src] = {"greedy": cands[0] if cands else None, "reranked": chosen.text,
+                    "unguarded": unguarded, "reason": chosen.reason,
                     "candidates": [{"text": c.text, "problems": list(c.problems),
-                                                             "score": round(c.scores.get("score", 0.0), 4)}
-                                                            for c in chosen.candidates]}
+                                    **{k: round(v, 4) for k, v in c.scores.items()}}
+                                   for c in everything.candidates]}
     return out
 
 

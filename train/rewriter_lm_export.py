@@ -259,6 +259,9 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                     "export fp32 or int8, or lower the floors in the config's export section")
         guard = choose_min_call_in(classifier_bundle, config) if classifier_bundle else {"min_call_in": 0.5}
         guard["abstain_on_threat"] = config.export.abstain_on_threat
+        guard["rank_by"] = config.export.rank_by
+        if config.export.min_logprob is not None:
+            guard["min_logprob"] = config.export.min_logprob
         embedder = work / "embedder"
         if with_embedder:
             from callinkit.train.rewriter_export import export_embedder
