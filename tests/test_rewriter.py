@@ -236,3 +236,16 @@ def test_eval_scores_model_and_baselines_on_a_pairs_file(tiny_rewriter_bundle_wi
     bad.write_text('{"text": "hi", "label": "neutral"}\n')
     assert main(["eval", str(tiny_rewriter_bundle_with_embedder), str(bad)]) == 2
     assert "every row needs text fields call_out and call_in" in capsys.readouterr().err
+
+
+def test_copy_fidelity_through_suggest_rewrites_only_what_the_classifier_calls_a_call_out():
+    from types import SimpleNamespace
+
+    from callinkit.train.rewriter_eval import copies_through_suggest
+
+    labels = {"the bus is late": "neutral", "you clown": "call_out", "log off": "call_out"}
+    answers = {"you clown": "I see it differently.", "log off": None}  # None: the rewriter abstained
+    rewriter = SimpleNamespace(
+        classifier=SimpleNamespace(predict=lambda texts: [SimpleNamespace(label=labels[t]) for t in texts]),
+        rewrite=lambda texts: [SimpleNamespace(text=answers[t]) for t in texts])
+    assert copies_through_suggest(rewriter, list(labels)) == ["the bus is late", "I see it differently.", "log off"]

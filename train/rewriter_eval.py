@@ -303,17 +303,33 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     else:
         copies = [c or "" for c in rewrite_all(rewriter, neutral, 1, "neutral (copy fidelity)")]
     fidelity = CHRF().corpus_score(copies, [neutral]).score if neutral else 0.0
+    # What a person gets from `suggest()` / `/v1/suggest`: only a text the classifier calls a call-out is
+    # rewritten, and an abstention leaves it as written.
+    through_suggest = copies_through_suggest(rewriter, neutral) if neutral and rewriter.classifier is not None else []
+    suggest_fidelity = CHRF().corpus_score(through_suggest, [neutral]).score if through_suggest else None
     result = {"bundle": str(bundle), "data": data, "per_slice": per_slice, "compare": list(compare), "table": table,
-              "copy_fidelity_chrf_on_neutral_test": fidelity if neutral else None, "n_neutral": len(neutral)}
+              "copy_fidelity_chrf_on_neutral_test": fidelity if neutral else None, "n_neutral": len(neutral),
+              "copy_fidelity_chrf_through_suggest": suggest_fidelity,
+              "neutral_rewritten_through_suggest": sum(a != b for a, b in zip(through_suggest, neutral))}
     print(format_rewrite_table(table))
     if neutral:
         print(f"copy fidelity on {len(neutral)} neutral test texts (greedy): chrF {fidelity:.1f}")
+    if suggest_fidelity is not None:
+        print(f"copy fidelity through suggest() (only texts classified call_out are rewritten): chrF "
+              f"{suggest_fidelity:.1f}; {result['neutral_rewritten_through_suggest']} of {len(neutral)} changed")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({**result, "samples": samples, "neutral_copies": list(zip(neutral, copies))},
                                   indent=2, ensure_ascii=False) + "\n")
         print(f"wrote {out}")
     return result
+
+
+def copies_through_suggest(rewriter, texts: Sequence[str]) -> list[str]:
+    """What each text becomes through `suggest()`: rewritten only when the rewriter's classifier calls it a
+    call-out, and left as written when it is not, or when the rewriter abstains."""
+    labels = [p.label for p in rewriter.classifier.predict(list(texts))]
+    return [(rewriter.rewrite([t])[0].text or t) if label == "call_out" else t for t, label in zip(texts, labels)]
 
 
 def format_rewrite_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
