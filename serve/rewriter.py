@@ -155,6 +155,9 @@ class Rewriter:
         self.tokenizer.enable_padding(pad_id=m["pad_token_id"], pad_token="[PAD]")
         self.generation = dict(m["generation"])
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
+        from callinkit.guard import known_words
+
+        known_words()  # the guard's word list, read once from the corpus now rather than on the first request
 
     def __repr__(self) -> str:
         return (f"Rewriter(bundle={str(self.bundle_dir)!r}, name={self.manifest.get('name')!r}, "

@@ -21,7 +21,7 @@ import numpy as np
 
 from callinkit.bundle import read_manifest
 from callinkit.errors import BundleError, CallinkitError
-from callinkit.guard import THREAT_RE
+from callinkit.guard import THREAT_RE, known_words
 from callinkit.lm_prompt import render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.rewriter import Rewrite, reranking_models, select
@@ -83,6 +83,7 @@ class LMRewriter:
         self.min_logprob = None if floor is None else float(floor)
         self.rank_by = str(guard.get("rank_by", "score"))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
+        known_words()  # the guard's word list, read once from the corpus now rather than on the first request
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",

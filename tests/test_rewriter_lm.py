@@ -205,8 +205,12 @@ def test_runtime_rewrites_guards_and_abstains(tiny_lm_bundle):
     from callinkit.serve import Rewrite, Rewriter
     from callinkit.serve.rewriter_lm import LMRewriter
 
+    from callinkit.guard import known_words
+
+    known_words.cache_clear()
     rw = Rewriter.load(tiny_lm_bundle)
     assert isinstance(rw, LMRewriter) and repr(rw).startswith("LMRewriter(")
+    assert known_words.cache_info().currsize == 1  # the guard's word list is read at load, not on a request
     results = rw.rewrite(["you absolute clown, delete this", "nobody asked you, log off"])
     assert len(results) == 2 and all(isinstance(r, Rewrite) for r in results)
     for r in results:
