@@ -202,10 +202,9 @@ def test_export_is_checked_against_generate(tiny_lm_bundle):
 
 
 def test_runtime_rewrites_guards_and_abstains(tiny_lm_bundle):
+    from callinkit.guard import known_words
     from callinkit.serve import Rewrite, Rewriter
     from callinkit.serve.rewriter_lm import LMRewriter
-
-    from callinkit.guard import known_words
 
     known_words.cache_clear()
     rw = Rewriter.load(tiny_lm_bundle)
@@ -367,3 +366,14 @@ def test_a_mangled_name_or_quoted_word_is_refused_but_real_words_and_inflections
     assert not misspells('"if you need surgery to be a woman you\'re not one." the absolute state of this',
                          '"If you need surgery to be a woman you\'re not one" hurts women who read it.')
     assert not misspells("it 'flushes toxins from the liver'? really?", "it says it flushed toxins; is there a source?")
+
+
+def test_the_guard_passes_most_human_call_ins_of_the_test_split():
+    # Calibrated on the train split's human call-in references (it refused 21.4% of them before, 11.6% after);
+    # the test split's were not looked at while changing the rules: 23.2% refused before, 9.8% after.
+    from callinkit.corpus import pair_rows, read_records, read_splits
+
+    records = {kind: read_records(kind) for kind in ("pairs",)}
+    rows = [r for r in pair_rows(records, read_splits()) if r["split"] == "test"]
+    refused = [r for r in rows if check_candidate(source_facts(r["call_out"], r.get("context")), r["call_in"], None)]
+    assert len(rows) > 1000 and len(refused) / len(rows) < 0.12
