@@ -191,6 +191,8 @@ class SourceFacts:
     quoted_only_attack: frozenset[str] = frozenset()
     """Insults that the source has only inside quotation marks: the harm it names ("gap tooth freak" in the
     comments), which a call-in may quote in turn; never slurs, and never outside quotation marks."""
+    strict: bool = False
+    """Built with `source_facts(strict=True)`: every quote must be kept by 60% of its words."""
 
 
 def _unquoted(text: str) -> str:
@@ -239,26 +241,34 @@ def attack_terms(text: str) -> set[str]:
             | {m.group(0).lower() for m in PHRASE_RE.finditer(text)})
 
 
-def source_facts(text: str, context: str | None = None) -> SourceFacts:
+def source_facts(text: str, context: str | None = None, strict: bool = False) -> SourceFacts:
     """What a candidate must keep of `text` and may use; the words, names, numbers and @mentions of the
-    message replied to (`context`) may appear in a rewrite without counting as invented."""
+    message replied to (`context`) may appear in a rewrite without counting as invented.
+
+    By default the rules are those calibrated on the corpus's human call-ins (a call-in may drop the tags that
+    summon an audience, shaming hashtags, scare quotes, a year or deadline used as a jab, and may quote an
+    insult the source only quotes). `strict=True` requires every tag, lower-case hashtag, quote and number
+    instead: for rewriters without a fluency check (release 1), where those requirements were what caught
+    garbled text (measured: the calibrated rules let 22 more of release 1's answers to 200 corpus-test
+    call-outs through, all garbled)."""
     attack = attack_terms(text)
     mentions = MENTION_RE.findall(text)
-    audience = audience_mentions(text)
+    audience = set() if strict else audience_mentions(text)
     addressed = [m for m in mentions if m not in audience]
     # A tagging pile-on (three or more tags) keeps its addressee, the first tag, and drops the rest.
     required_mentions = tuple(dict.fromkeys(addressed if len(set(addressed)) <= 2 else addressed[:1]))
     # A channel is a tag used as a place ("in #general", "to #vendor-escalations"); the other tags, trailing or
     # standalone (#unfollow #dobetter), are the pile-on hashtags a call-in drops (LABELS.md).
-    channels = tuple(dict.fromkeys(m.group(0) for m in HASHTAG_RE.finditer(text)
-                                   if _CHANNEL_BEFORE_RE.search(text[:m.start()]) and not attack_terms(m.group(0)[1:])))
+    channels = tuple(dict.fromkeys(m.group(0) for m in HASHTAG_RE.finditer(text) if not attack_terms(m.group(0)[1:])
+                                   and (m.group(0) == m.group(0).lower() if strict
+                                        else _CHANNEL_BEFORE_RE.search(text[:m.start()]))))
     quotes = []
     found = [(m.start(), m.group(1) or m.group(2) or "") for m in QUOTE_RE.finditer(text)]
     for start, q in found:
         if attack_terms(q) or THREAT_RE.search(q):
             continue  # the quote is the attack itself
         words = _content_words(q)
-        if len(words) <= 3 and _SCARE_QUOTE_BEFORE_RE.search(text[:start]):
+        if not strict and len(words) <= 3 and _SCARE_QUOTE_BEFORE_RE.search(text[:start]):
             continue  # scare quotes around the person's own words ("your 'hot take'", "this 'documentary'"): mockery
         if words:
             quotes.append(words)
@@ -273,11 +283,13 @@ def source_facts(text: str, context: str | None = None) -> SourceFacts:
         required_mentions=required_mentions, required_channels=channels,
         urls=tuple(dict.fromkeys(URL_RE.findall(text))),
         numbers=tuple(dict.fromkeys(_norm_number(m.group(0)) for m in NUMBER_RE.finditer(text)
-                                    if not _attack_number(text, m))),
+                                    if strict or not _attack_number(text, m))),
         quotes=tuple(quotes), words=frozenset(words),
         mentions=frozenset(m.lower() for m in mentions + MENTION_RE.findall(context or "")),
         exact_words=frozenset(exact),
-        quoted_only_attack=frozenset(t for t in attack - attack_terms(_unquoted(text)) if not SLUR_RE.fullmatch(t)),
+        quoted_only_attack=frozenset() if strict else frozenset(t for t in attack - attack_terms(_unquoted(text))
+                                                                if not SLUR_RE.fullmatch(t)),
+        strict=strict,
     )
 
 
@@ -383,11 +395,12 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     if lost:
         problems.append(f"drops {', '.join(lost)}")
     cand_words = set(_words(low))
-    kept_quotes = [quote_kept(q, cand_words) for q in facts.quotes]
+    kept_quotes = [sum(w in cand_words for w in q) >= 0.6 * len(q) if facts.strict else quote_kept(q, cand_words)
+                   for q in facts.quotes]
     for quote, kept in zip(facts.quotes, kept_quotes):
         # Every long quote is named (its key words at least); of several, a short one may go (often the
         # person's excuse or a scare-quoted word), as long as one quote is kept.
-        if not kept and (len(quote) >= 3 or not any(kept_quotes)):
+        if not kept and (facts.strict or len(quote) >= 3 or not any(kept_quotes)):
             problems.append(f"drops the quoted words '{' '.join(quote)[:60]}'")
             break
     new_mentions = [m for m in MENTION_RE.findall(text) if m.lower() not in facts.mentions]

@@ -102,7 +102,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     else:
         for s, t in zip(scores, texts):
             s["similarity"] = chrf(t, source)
-    facts = source_facts(source, context)
+    # The guard's calibrated rules let a candidate drop what a human call-in drops; they are safe only with a
+    # fluency check beside them (the log-probability floor), else the strict rules apply (see source_facts).
+    facts = source_facts(source, context, strict=min_logprob is None)
     problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
     if embedder is not None and min_similarity is not None and min_call_in >= 0:
         problems = [p + ((f"strays from the source's concern (similarity {s['similarity']:.2f} < "

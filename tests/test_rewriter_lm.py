@@ -82,6 +82,20 @@ def test_guard_lets_a_call_in_drop_the_pile_on_but_not_the_addressee():
     assert any("drops #general" in p for p in check_candidate(facts, "Posting Nate's 'I think I'm bi' DM outs him.", 0.9))
 
 
+def test_without_a_fluency_floor_the_guard_keeps_its_strict_rules():
+    # Release 1 has no log-probability floor; for it the strict rules were what caught garbled text (the
+    # calibrated ones let 22 more of its answers to 200 corpus-test call-outs through, all garbled).
+    from callinkit.serve.rewriter import select
+
+    src = "@Sam @Rita @Owen can you believe Nate put 'lap dances available upon request' in the welcome doc?"
+    good = "Nate, 'lap dances available upon request' in the welcome doc could make new hires feel unsafe. Could it go?"
+    assert source_facts(src, strict=True).required_mentions == ("@Sam",)
+    strict = select(src, [good], [{"logprob": -0.2}], None, None, -1.0)
+    assert not strict.ok and "drops @Sam" in strict.reason
+    calibrated = select(src, [good], [{"logprob": -0.2}], None, None, -1.0, min_logprob=-0.8)
+    assert calibrated.ok and calibrated.text == good
+
+
 def test_guard_numbers_as_words_and_numbers_that_belong_to_the_attack():
     src = 'you called the guest "ma\'am" like 6 times after they said they\'re nonbinary. in 2026. you\'re 30 years old'
     good = 'The guest got called "ma\'am" about six times after saying they\'re nonbinary. Could you pin a correction?'
@@ -370,7 +384,7 @@ def test_a_mangled_name_or_quoted_word_is_refused_but_real_words_and_inflections
 
 def test_the_guard_passes_most_human_call_ins_of_the_test_split():
     # Calibrated on the train split's human call-in references (it refused 21.4% of them before, 11.6% after);
-    # the test split's were not looked at while changing the rules: 23.2% refused before, 9.8% after.
+    # the test split's were not looked at while changing the rules: 23.2% refused before, 10.0% after.
     from callinkit.corpus import pair_rows, read_records, read_splits
 
     records = {kind: read_records(kind) for kind in ("pairs",)}
