@@ -417,7 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rewrite", help="rewrite call-outs as call-ins with a bundle",
                        description="Rewrite each TEXT (or lines of standard input with '-') as a call-in; with "
-                                   "several candidates, the best by call-in probability x concern similarity.")
+                                   "several candidates, the best that passes the guard: by the model's own log-probability "
+                                   "(v2 bundles with guard.rank_by logprob) or by call-in probability x concern "
+                                   "similarity (release 1).")
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--bundle", help="rewriter bundle folder (default: $CALLINKIT_REWRITER_BUNDLE or the "
                                     "shipped model)")
