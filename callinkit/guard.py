@@ -193,6 +193,8 @@ class SourceFacts:
     comments), which a call-in may quote in turn; never slurs, and never outside quotation marks."""
     strict: bool = False
     """Built with `source_facts(strict=True)`: every quote must be kept by 60% of its words."""
+    all_numbers: frozenset[str] = frozenset()
+    """Every number of the source, those of the attack included (`numbers` is what a rewrite must keep)."""
 
 
 def _unquoted(text: str) -> str:
@@ -263,12 +265,12 @@ def source_facts(text: str, context: str | None = None, strict: bool = False) ->
                                    and (m.group(0) == m.group(0).lower() if strict
                                         else _CHANNEL_BEFORE_RE.search(text[:m.start()]))))
     quotes = []
-    found = [(m.start(), m.group(1) or m.group(2) or "") for m in QUOTE_RE.finditer(text)]
-    for start, q in found:
+    for m in QUOTE_RE.finditer(text):
+        q = m.group(1) or m.group(2) or ""
         if attack_terms(q) or THREAT_RE.search(q):
             continue  # the quote is the attack itself
         words = _content_words(q)
-        if not strict and len(words) <= 3 and _SCARE_QUOTE_BEFORE_RE.search(text[:start]):
+        if not strict and len(words) <= 3 and _SCARE_QUOTE_BEFORE_RE.search(text[:m.start()]):
             continue  # scare quotes around the person's own words ("your 'hot take'", "this 'documentary'"): mockery
         if words:
             quotes.append(words)
@@ -284,6 +286,7 @@ def source_facts(text: str, context: str | None = None, strict: bool = False) ->
         urls=tuple(dict.fromkeys(URL_RE.findall(text))),
         numbers=tuple(dict.fromkeys(_norm_number(m.group(0)) for m in NUMBER_RE.finditer(text)
                                     if strict or not _attack_number(text, m))),
+        all_numbers=frozenset(_norm_number(n) for n in NUMBER_RE.findall(text)),
         quotes=tuple(quotes), words=frozenset(words),
         mentions=frozenset(m.lower() for m in mentions + MENTION_RE.findall(context or "")),
         exact_words=frozenset(exact),
@@ -375,12 +378,13 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     low = text.lower()
     if re.sub(r"\W+", " ", low).strip() == re.sub(r"\W+", " ", facts.text.lower()).strip():
         problems.append("copies the source unchanged")
-    in_own_words = attack_terms(_unquoted(text))
-    kept = sorted(t for t in attack_terms(text) if t in facts.attack_words
+    terms = attack_terms(text)
+    in_own_words = attack_terms(_unquoted(text)) if terms & facts.quoted_only_attack else terms
+    kept = sorted(t for t in terms if t in facts.attack_words
                   and (t not in facts.quoted_only_attack or t in in_own_words))
     if kept:
         problems.append(f"repeats the source's insult or slur: {', '.join(kept)}")
-    added = sorted(t for t in attack_terms(text) if t not in facts.attack_words)
+    added = sorted(t for t in terms if t not in facts.attack_words)
     if added:
         problems.append(f"adds an insult or profanity: {', '.join(added)}")
     threat = THREAT_RE.search(text)
@@ -407,9 +411,8 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     new_numbers = [n for n in NUMBER_RE.findall(text) if _norm_number(n) not in facts.numbers
                    and _norm_number(n) not in facts.words]
     # a number written as a word is a number too ("Ten months into the campaign" for a source with none)
-    source_numbers = {_norm_number(m.group(0)) for m in NUMBER_RE.finditer(facts.text)}
     new_numbers += [w for digits, w in NUMBER_WORDS.items() if w not in ("one", "zero")
-                    and re.search(rf"\b{w}\b", low) and w not in facts.words and digits not in source_numbers]
+                    and re.search(rf"\b{w}\b", low) and w not in facts.words and digits not in facts.all_numbers]
     new_names = []
     for m in CAPITAL_RE.finditer(text):
         word = m.group(1)
