@@ -110,7 +110,13 @@ def test_exact_int4_decoder_computes_what_the_fp32_model_with_its_adapter_comput
     assert scale == 2.0
     stats = rewrite_exact(built / "model.onnx", weights, adapter, scale, head_accuracy_level=0)
     assert stats["exact"] == 14 and stats["adapter_float"] == 28 and stats["head"] == "exact Q8_0"
-    assert stats["kept_builder_quantization"] == []
+    assert stats["kept_builder_quantization"] == [] and stats["matmulnbits_groups"] == 8  # 4 inputs per layer
+    import onnx
+
+    graph = onnx.load(str(built / "model.onnx"), load_external_data=False).graph
+    # q, k and v packed into one MatMulNBits whose sum goes to GroupQueryAttention as packed QKV
+    assert all(list(nd.input[1:3]) == ["", ""] for nd in graph.node if nd.op_type == "GroupQueryAttention")
+    assert sum(nd.op_type == "MatMulNBits" for nd in graph.node) == 9  # 4 per layer and the head
     exact_error = np.abs(_last_logits(built, ids) - want).max()
     assert exact_error < 1e-4, exact_error
     assert builder_error > 50 * exact_error  # the builder's own int4 rounds the base a second time
@@ -147,3 +153,85 @@ def test_fused_qkv_of_a_gguf_base_without_adapter_is_exact_too(tiny_lm_base, tmp
     stats = rewrite_exact(built / "model.onnx", weights, None, head_accuracy_level=0)
     assert stats["exact"] == 10 and stats["kept_builder_quantization"] == []
     assert np.abs(_last_logits(built, ids) - want).max() < 1e-4
+
+
+def _builder_like_mlp(path: Path, k: int, n: int, r: int, with_adapter: bool) -> None:
+    """An ONNX graph shaped like onnxruntime-genai's int4 build of one SwiGLU MLP (gate, up and down as
+    MatMulNBits, each adapter half its own MatMulNBits, joined by an Add), with placeholder weights:
+    `rewrite_exact` replaces them all."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits = [], []
+
+    def nbits(x: str, weight: str, kk: int, nn: int, out: str) -> None:
+        blocks = -(-kk // 32)
+        inits.extend([numpy_helper.from_array(np.zeros((nn, blocks, 16), np.uint8), weight),
+                      numpy_helper.from_array(np.ones(nn * blocks, np.float32), f"{weight}_scales")])
+        nodes.append(helper.make_node("MatMulNBits", [x, weight, f"{weight}_scales"], [out], domain="com.microsoft",
+                                      K=kk, N=nn, bits=4, block_size=32, accuracy_level=4, name=f"{out}/node"))
+
+    def proj(x: str, name: str, kk: int, nn: int) -> str:
+        nbits(x, f"model.layers.0.mlp.{name}.MatMul.weight_Q4", kk, nn, f"/{name}/MatMul/output_0")
+        if not with_adapter:
+            return f"/{name}/MatMul/output_0"
+        nbits(x, f"model.layers.0.mlp.{name}.lora_A.MatMul.weight_Q4", kk, r, f"/{name}/lora_A/output_0")
+        nbits(f"/{name}/lora_A/output_0", f"model.layers.0.mlp.{name}.lora_B.MatMul.weight_Q4", r, nn,
+              f"/{name}/lora_B/output_0")
+        nodes.append(helper.make_node("Add", [f"/{name}/MatMul/output_0", f"/{name}/lora_B/output_0"],
+                                      [f"/{name}/lora/Add/output_0"], name=f"/{name}/lora/Add"))
+        return f"/{name}/lora/Add/output_0"
+
+    gate, up = proj("x", "gate_proj", k, n), proj("x", "up_proj", k, n)
+    nodes.append(helper.make_node("Mul", [gate, up], ["h"], name="/mlp/Mul"))
+    y = proj("h", "down_proj", n, k)
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, None, k])],
+                              [helper.make_tensor_value_info(y, TensorProto.FLOAT, [1, None, k])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)])
+    onnx.save(model, str(path))
+
+
+@pytest.mark.parametrize("with_adapter", [True, False])
+def test_rewritten_mlp_computes_the_reference_on_random_weights(tmp_path, with_adapter):
+    """Gate and up read the same input: one packed MatMulNBits (no zero points: q - 8 with minima m + 8 d),
+    one block-sum Reshape + ReduceSum, one MatMul for both A halves, per projection one MatMul of
+    [block sums | x A] with [[m + 8 d]; [B]], split back. The output matches the MLP (gate * up, no SiLU)
+    computed in float64 from the de-quantized weights and the adapter."""
+    import onnx
+    import onnxruntime as ort
+
+    from callinkit.train.exact_int4 import rewrite_exact
+
+    rng = np.random.default_rng(1)
+    k, n, r, scale = 64, 96, 4, 2.0
+    base = {f"model.layers.0.mlp.{p}.weight": snap_q4_1(rng.normal(0, 0.1, shape))
+            for p, shape in (("gate_proj", (n, k)), ("up_proj", (n, k)), ("down_proj", (k, n)))}
+    # adapter values that fp16 holds exactly, so the reference needs no rounding
+    adapter = {f"model.layers.0.mlp.{p}.{half}": rng.normal(0, 0.1, shape).astype(np.float16).astype(np.float32)
+               for p, kk, nn in (("gate_proj", k, n), ("up_proj", k, n), ("down_proj", n, k))
+               for half, shape in (("lora_A", (r, kk)), ("lora_B", (nn, r)))} if with_adapter else None
+    path = tmp_path / "model.onnx"
+    _builder_like_mlp(path, k, n, r, with_adapter)
+    stats = rewrite_exact(path, base, adapter, scale)
+    assert stats["exact"] == 3 and stats["matmulnbits_groups"] == 2 and stats["adapter_float"] == (6 if with_adapter else 0)
+
+    graph = onnx.load(str(path)).graph
+    packed = [nd for nd in graph.node if nd.op_type == "MatMulNBits"]
+    assert [next(a.i for a in nd.attribute if a.name == "N") for nd in packed] == [2 * n, k]  # gate and up packed
+    assert all(len(nd.input) == 3 for nd in packed)  # no zero points: MatMulNBits' default 8
+    assert sum(nd.op_type == "ReduceSum" for nd in graph.node) == 2  # block sums once per input
+
+    x = rng.normal(0, 1, (1, 3, k)).astype(np.float32)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    def linear(v, p):
+        w = base[f"model.layers.0.mlp.{p}.weight"].astype(np.float64)
+        out = v @ w.T
+        if adapter is not None:
+            a, b = (adapter[f"model.layers.0.mlp.{p}.{h}"].astype(np.float64) for h in ("lora_A", "lora_B"))
+            out = out + scale * (v @ a.T) @ b.T
+        return out
+
+    x64 = x.astype(np.float64)
+    want = linear(linear(x64, "gate_proj") * linear(x64, "up_proj"), "down_proj")
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -9,9 +9,13 @@ from fp32's (greedy text equal on 1 of 40 check sources).
 
 Both GGUF grids fit onnxruntime's operators without any rounding:
 
-  - Q4_1: `MatMulNBits` (4 bits, zero point 0) computes x @ (d * q); the minima add (per-block sums of x) @ m,
-    a MatMul 32 times smaller than the weight. (MatMulNBits with float zero points would express `m` directly,
-    but onnxruntime's CPU kernel then de-quantizes the whole weight on every call: 15x slower, measured.)
+  - Q4_1: `MatMulNBits` (4 bits, no zero points, so its default zero point 8) computes x @ (d * (q - 8)); the
+    minima add (per-block sums of x) @ (m + 8 d), a MatMul 32 times smaller than the weight. m + 8 d is
+    exact in float32 (checked; fp16 holds it too for almost every tensor, else it is stored in float32).
+    The weight is d * q + m as before, only the float summation order differs. (MatMulNBits with a zero
+    point 0 input computes the same thing ~9% slower on one decode step; with float zero points `m` could be
+    expressed directly, but onnxruntime's CPU kernel then de-quantizes the whole weight on every call: 15x
+    slower, measured.)
   - Q8_0: `MatMulNBits` with 8 bits and zero point 128 for the output head, and `GatherBlockQuantized` with
     8 bits over the same bytes for the embedding.
 
@@ -20,6 +24,19 @@ fp16), so the update trained on top of the base is not rounded either. Scales an
 as in the GGUF file, and cast to float once when onnxruntime loads the model. `rewrite_exact` recovers (q, d, m)
 from the de-quantized base weights and checks that every block reproduces them bit for bit; a weight that is
 not on its grid keeps the builder's quantization, and the returned stats say which.
+
+Graph layout, for decoding speed (one token at a time is ~1,700 small nodes otherwise). Projections that read
+the same input are one group: q, k and v; gate and up; o; down. Per group:
+
+    dq   = MatMulNBits(x, [W_1; W_2; ...])                       one 4-bit MatMul over the rows side by side
+    s    = ReduceSum(Reshape(x, [.., K/32, 32]), -1)              block sums, once per input
+    a    = x @ [A_1 | A_2 | ...]  -> Split                        the adapters' first halves in one MatMul
+    l_i  = Concat(s, a_i) @ [[m_i + 8 d_i]; [B_i * scale]]         minima and adapter in one MatMul each
+    y    = dq + Concat(l_1, l_2, ...)                             one Add
+
+Packed q, k and v go to GroupQueryAttention as its packed-QKV input (key and value left empty, as the builder
+does when no adapter sits on them); gate and up are split back. At batch 1 most of the time is MatMulNBits
+computing in float32 (accuracy level 0), not the node count. See bench/int4_variants.json for timings.
 """
 
 from __future__ import annotations
@@ -91,115 +108,213 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
 
     `base`: the de-quantized base weights by Hugging Face name (the GGUF-derived folder's safetensors).
     `adapter`: LoRA weights by `<layer name>.lora_A` / `.lora_B` ([r, in] and [out, r]), scaled by
-    `adapter_scale` as in training."""
+    `adapter_scale` as in training.
+
+    Projections that read the same input (q, k and v; gate and up) become one group: one MatMulNBits over
+    their rows side by side, one block-sum Reshape + ReduceSum, one MatMul for their adapters' A halves, and
+    per projection one MatMul of [block sums | its A output] with [[minima]; [its B]]; packed q, k and v go to
+    GroupQueryAttention as its packed-QKV input, other groups are split back. See the module docstring."""
     import onnx
     from onnx import helper, numpy_helper
 
     model_path = Path(model_path)
     model = onnx.load(str(model_path))
     graph = model.graph
+    nodes = list(graph.node)
     new_inits: list[onnx.TensorProto] = []
-    new_nodes: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes that replace it
-    block_sums: dict[str, str] = {}  # input name -> its per-block sums
+    insert: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes that go in before it
+    replace: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes that replace it
+    remove: set[int] = set()
     stats: dict[str, Any] = {"exact": 0, "kept_builder_quantization": [], "adapter_float": 0,
-                             "head": "builder int4", "accuracy_level": accuracy_level}
+                             "head": "builder int4", "accuracy_level": accuracy_level, "matmulnbits_groups": 0}
 
     def const(name: str, array: np.ndarray) -> str:
         new_inits.append(numpy_helper.from_array(array, name))
         return name
 
-    def fp16_to_float(name: str, array: np.ndarray) -> onnx.NodeProto:
-        """`name` as a float tensor stored in fp16 (GGUF's scales and minima are fp16, so nothing is lost;
-        onnxruntime folds the Cast into a float initializer when the session loads, before MatMulNBits
-        pre-packs its weights)."""
-        const(f"{name}_fp16", array.astype(np.float16))
-        return helper.make_node("Cast", [f"{name}_fp16"], [name], to=onnx.TensorProto.FLOAT, name=f"{name}/Cast")
+    def float_weight(name: str, array: np.ndarray) -> list[onnx.NodeProto]:
+        """`name` as a float tensor, stored in fp16 when that holds it exactly (GGUF's scales and minima and
+        the fp16-rounded adapter), else in float32. onnxruntime folds the Cast into a float initializer when
+        the session loads, before MatMul and MatMulNBits pre-pack their weights."""
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        half = array.astype(np.float16)
+        if not np.array_equal(half.astype(np.float32), array):
+            const(name, array)
+            return []
+        const(f"{name}_fp16", half)
+        return [helper.make_node("Cast", [f"{name}_fp16"], [name], to=onnx.TensorProto.FLOAT, name=f"{name}/Cast")]
 
-    def sums_of(x: str, k: int) -> list[onnx.NodeProto] | str:
-        if x in block_sums:
-            return block_sums[x]
-        shape = const(f"{x}/block_shape", np.array([0, 0, k // BLOCK, BLOCK], dtype=np.int64))
-        axes = const(f"{x}/block_axes", np.array([-1], dtype=np.int64))
-        block_sums[x] = f"{x}/block_sums"
-        return [helper.make_node("Reshape", [x, shape], [f"{x}/blocks"], name=f"{x}/Reshape_blocks"),
-                helper.make_node("ReduceSum", [f"{x}/blocks", axes], [block_sums[x]], keepdims=0,
-                                 name=f"{x}/ReduceSum_blocks")]
+    def fp16(array: np.ndarray) -> np.ndarray:
+        return array.astype(np.float16).astype(np.float32)
 
-    for i, node in enumerate(graph.node):
-        if node.op_type != "MatMulNBits":
+    consumers: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.input:
+            consumers.setdefault(name, []).append(i)
+    base_nodes: list[tuple[int, tuple[str, str, str]]] = []
+    halves: dict[tuple[str, str, str, str], int] = {}
+    for i, node in enumerate(nodes):
+        match = _LAYER.match(node.input[1]) if node.op_type == "MatMulNBits" else None
+        if match and match.group(4):
+            halves[match.groups()] = i
+        elif match:
+            base_nodes.append((i, match.groups()[:3]))
+
+    # 1. recover every base projection's Q4_1 blocks and find its adapter halves and the Add that joins them
+    projections: list[dict[str, Any]] = []
+    for i, (layer, part, proj) in base_nodes:
+        node = nodes[i]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        # the builder fuses q, k and v into one MatMul when no adapter sits on them
+        parts = _FUSED.get(proj, (proj,))
+        names = [f"{_hf_name(layer, part, p)}.weight" for p in parts]
+        found = (recover_q4_1(np.concatenate([base[n] for n in names]))
+                 if all(n in base for n in names) else None)
+        if found is None:
+            stats["kept_builder_quantization"].append(node.input[1])
+            continue
+        q, d, m = found
+        n, k = int(attrs["N"]), int(attrs["K"])
+        assert q.shape[:2] == (n, k // BLOCK), (node.input[1], q.shape, n, k)
+        proj_info = {"index": i, "x": node.input[0], "K": k, "N": n, "q": q, "d": d, "m": m, "out": node.output[0],
+                     "name": node.input[1].removesuffix("_Q4"), "lora": None}
+        a_i, b_i = halves.get((layer, part, proj, "lora_A")), halves.get((layer, part, proj, "lora_B"))
+        if adapter is not None and a_i is not None and b_i is not None:
+            assert nodes[a_i].input[0] == node.input[0], (nodes[a_i].name, node.name)
+            b_out = nodes[b_i].output[0]
+            add = next(j for j in consumers.get(node.output[0], [])
+                       if nodes[j].op_type == "Add" and set(nodes[j].input) == {node.output[0], b_out})
+            hf = _hf_name(layer, part, proj)
+            proj_info["lora"] = (fp16(adapter[f"{hf}.lora_A"].astype(np.float32).T),  # [K, r]
+                                 fp16((adapter[f"{hf}.lora_B"].astype(np.float32) * adapter_scale).T))  # [r, N]
+            proj_info["out"] = nodes[add].output[0]
+            remove.update((a_i, b_i, add))
+            stats["adapter_float"] += 2
+        remove.add(i)
+        projections.append(proj_info)
+        stats["exact"] += 1
+
+    # 2. one group per input: packed MatMulNBits (zero point 8), block sums, adapters, one Add
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for proj_info in projections:
+        groups.setdefault(proj_info["x"], []).append(proj_info)
+    for x, members in groups.items():
+        first = min(p["index"] for p in members)
+        k = members[0]["K"]
+        blocks = k // BLOCK
+        tag = members[0]["name"] if len(members) == 1 else members[0]["name"] + "_packed"
+        n_total = sum(p["N"] for p in members)
+        new: list[onnx.NodeProto] = []
+        new += float_weight(f"{tag}_Q4_1_scales", np.concatenate([p["d"] for p in members]).reshape(-1))
+        # MatMulNBits without zero points subtracts 8 from every 4-bit value: d * (q - 8) + (m + 8 d) is the
+        # same weight, so the minima term carries m + 8 d (exact in float32, checked)
+        shifted = [(p["m"] + 8 * p["d"]).T for p in members]  # [K/32, N] each
+        inputs = [x, const(f"{tag}_Q4_1", pack_4bit(np.concatenate([p["q"] for p in members]))), f"{tag}_Q4_1_scales"]
+        if not all(np.array_equal(s.astype(np.float64), (p["m"].astype(np.float64) + 8 * p["d"]).T)
+                   for s, p in zip(shifted, members)):  # not seen on SmolLM2: then zero points 0 and the minima
+            shifted = [p["m"].T for p in members]
+            inputs.append(const(f"{tag}_zp0", np.zeros(n_total * ((blocks + 1) // 2), dtype=np.uint8)))
+            stats["zero_points_kept"] = stats.get("zero_points_kept", 0) + 1
+        y_dq = f"{x}/{tag}/dq"
+        new.append(helper.make_node(
+            "MatMulNBits", inputs, [y_dq], domain="com.microsoft", name=f"{tag}/MatMulNBits",
+            K=k, N=n_total, bits=4, block_size=BLOCK, accuracy_level=accuracy_level))
+        sums = f"{x}/block_sums"
+        new += [helper.make_node("Reshape", [x, const(f"{x}/block_shape", np.array([0, 0, blocks, BLOCK], np.int64))],
+                                 [f"{x}/blocks"], name=f"{x}/Reshape_blocks"),
+                helper.make_node("ReduceSum", [f"{x}/blocks", const(f"{x}/block_axes", np.array([-1], np.int64))],
+                                 [sums], keepdims=0, name=f"{x}/ReduceSum_blocks")]
+        with_lora = [p for p in members if p["lora"] is not None]
+        a_parts: dict[int, str] = {}
+        if with_lora:
+            new += float_weight(f"{tag}.lora_A", np.concatenate([p["lora"][0] for p in with_lora], axis=1))
+            new.append(helper.make_node("MatMul", [x, f"{tag}.lora_A"], [f"{x}/{tag}/lora_A"], name=f"{tag}/lora_A/MatMul"))
+            if len(with_lora) == 1:
+                a_parts[id(with_lora[0])] = f"{x}/{tag}/lora_A"
+            else:
+                outs = [f"{x}/{p['name']}/lora_A" for p in with_lora]
+                sizes = const(f"{tag}.lora_A_split", np.array([p["lora"][0].shape[1] for p in with_lora], np.int64))
+                new.append(helper.make_node("Split", [f"{x}/{tag}/lora_A", sizes], outs, axis=-1,
+                                            name=f"{tag}/lora_A/Split"))
+                a_parts.update({id(p): o for p, o in zip(with_lora, outs)})
+        low = []
+        for p, s in zip(members, shifted):
+            out = f"{x}/{p['name']}/low_rank"
+            if p["lora"] is None:
+                new += float_weight(f"{p['name']}_Q4_1_mins", s)
+                new.append(helper.make_node("MatMul", [sums, f"{p['name']}_Q4_1_mins"], [out],
+                                            name=f"{p['name']}/MatMul_mins"))
+            else:
+                # one MatMul for the minima and the adapter: [block sums | x A] @ [[m + 8 d]; [B]]
+                weight = f"{p['name']}_Q4_1_mins_lora_B"
+                new += float_weight(weight, np.concatenate([s, p["lora"][1]]))
+                new += [helper.make_node("Concat", [sums, a_parts[id(p)]], [f"{out}/in"], axis=-1,
+                                         name=f"{p['name']}/Concat_sums_lora_A"),
+                        helper.make_node("MatMul", [f"{out}/in", weight], [out], name=f"{p['name']}/MatMul_mins_lora_B")]
+            low.append(out)
+        if len(low) > 1:
+            new.append(helper.make_node("Concat", low, [f"{x}/{tag}/low_rank"], axis=-1, name=f"{tag}/Concat_low_rank"))
+        finals = [p["out"] for p in members]
+        gqa = [j for j in consumers.get(finals[0], []) if nodes[j].op_type == "GroupQueryAttention"]
+        packed_qkv = (len(members) == 3 and len(gqa) == 1 and list(nodes[gqa[0]].input[:3]) == finals)
+        y = finals[0] if len(members) == 1 else f"{x}/{tag}/out"
+        new.append(helper.make_node("Add", [y_dq, low[0] if len(low) == 1 else f"{x}/{tag}/low_rank"], [y],
+                                    name=f"{tag}/Add_low_rank"))
+        if packed_qkv:  # GroupQueryAttention takes q, k and v packed in its first input
+            nodes[gqa[0]].input[:3] = [y, "", ""]
+        elif len(members) > 1:
+            new.append(helper.make_node("Split", [y, const(f"{tag}_split", np.array([p["N"] for p in members], np.int64))],
+                                        finals, axis=-1, name=f"{tag}/Split"))
+        insert[first] = new
+        stats["matmulnbits_groups"] += 1
+
+    # 3. adapter halves of projections that kept the builder's quantization: float MatMuls
+    for (layer, part, proj, half), i in halves.items():
+        if adapter is None or i in remove:
+            continue
+        node = nodes[i]
+        w = adapter[f"{_hf_name(layer, part, proj)}.{half}"].astype(np.float32)
+        if half == "lora_B":
+            w = w * adapter_scale
+        weight = node.input[1].removesuffix("_Q4")
+        replace[i] = [*float_weight(weight, fp16(w.T)),
+                      helper.make_node("MatMul", [node.input[0], weight], list(node.output),
+                                       name=node.name.replace("MatMul_Q4", "MatMul"))]
+        stats["adapter_float"] += 1
+
+    # 4. the Q8_0 head and embedding
+    for i, node in enumerate(nodes):
+        if node.op_type != "MatMulNBits" or node.input[1] != "lm_head.MatMul.weight_Q4" or not exact_head:
+            continue
+        found = recover_q8_0(base["model.embed_tokens.weight"])
+        if found is None:
             continue
         attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        match = _LAYER.match(node.input[1])
-        if match and match.group(4):  # an adapter half: a float MatMul (fp16 storage, cast once at load)
-            if adapter is None:
-                continue
-            layer, part, proj, half = match.groups()
-            w = adapter[f"{_hf_name(layer, part, proj)}.{half}"].astype(np.float32)
-            if half == "lora_B":
-                w = w * adapter_scale
-            weight = node.input[1].removesuffix("_Q4")
-            new_nodes[i] = [fp16_to_float(weight, np.ascontiguousarray(w.T)),
-                            helper.make_node("MatMul", [node.input[0], weight], list(node.output),
-                                             name=node.name.replace("MatMul_Q4", "MatMul"))]
-            stats["adapter_float"] += 1
-        elif match:
-            layer, part, proj, _ = match.groups()
-            # the builder fuses q, k and v into one MatMul when no adapter sits on them
-            parts = _FUSED.get(proj, (proj,))
-            names = [f"{_hf_name(layer, part, p)}.weight" for p in parts]
-            found = (recover_q4_1(np.concatenate([base[n] for n in names]))
-                     if all(n in base for n in names) else None)
-            if found is None:
-                stats["kept_builder_quantization"].append(node.input[1])
-                continue
-            q, d, m = found
-            n, k = int(attrs["N"]), int(attrs["K"])
-            assert q.shape[:2] == (n, k // BLOCK), (node.input[1], q.shape, n, k)
-            name = node.input[1].removesuffix("_Q4")
-            zp = const(f"{name}_zp0", np.zeros(n * ((k // BLOCK + 1) // 2), dtype=np.uint8))
-            y = node.output[0]
-            scales = f"{name}_Q4_1_scales"
-            nodes = [fp16_to_float(scales, d.reshape(-1)), helper.make_node(
-                "MatMulNBits", [node.input[0], const(f"{name}_Q4_1", pack_4bit(q)), scales, zp], [f"{y}/dq"],
-                domain="com.microsoft", name=node.name, K=k, N=n, bits=4, block_size=BLOCK,
-                accuracy_level=accuracy_level)]
-            got = sums_of(node.input[0], k)
-            if isinstance(got, list):
-                nodes[:0] = got
-            mins = f"{name}_Q4_1_mins"
-            nodes += [fp16_to_float(mins, np.ascontiguousarray(m.T)),
-                      helper.make_node("MatMul", [block_sums[node.input[0]], mins], [f"{y}/mins"],
-                                       name=f"{node.name}/MatMul_mins"),
-                      helper.make_node("Add", [f"{y}/dq", f"{y}/mins"], [y], name=f"{node.name}/Add_mins")]
-            new_nodes[i] = nodes
-            stats["exact"] += 1
-        elif node.input[1] == "lm_head.MatMul.weight_Q4" and exact_head:
-            found = recover_q8_0(base["model.embed_tokens.weight"])
-            if found is None:
-                continue
-            q, d = found
-            n, k = int(attrs["N"]), int(attrs["K"])
-            data = const("lm_head.MatMul.weight_Q8_0", (q.astype(np.int16) + 128).astype(np.uint8))
-            scales = "lm_head.MatMul.weight_Q8_0_scales"
-            zp = const("lm_head.MatMul.weight_Q8_0_zp", np.full(d.shape, 128, dtype=np.uint8))
-            new_nodes[i] = [fp16_to_float(scales, d),
-                            helper.make_node("MatMulNBits", [node.input[0], data, scales, zp], list(node.output),
-                                             domain="com.microsoft", name="/lm_head/MatMul_Q8", K=k, N=n, bits=8,
-                                             block_size=BLOCK, accuracy_level=head_accuracy_level)]
-            stats["head"] = "exact Q8_0"
-            # the embedding reads the same bytes
-            for other in graph.node:
-                if other.op_type == "GatherBlockQuantized":
-                    shape = const("lm_head.MatMul.weight_Q8_0_rows", np.array([n, k], dtype=np.int64))
-                    reshape = next(x for x in graph.node if x.output[0] == other.input[0])
-                    reshape.input[:] = [data, shape]
-                    other.input[:] = [other.input[0], other.input[1], scales, zp]
-                    for a in other.attribute:
-                        if a.name == "bits":
-                            a.i = 8
+        q, d = found
+        n, k = int(attrs["N"]), int(attrs["K"])
+        data = const("lm_head.MatMul.weight_Q8_0", (q.astype(np.int16) + 128).astype(np.uint8))
+        scales = "lm_head.MatMul.weight_Q8_0_scales"
+        zp = const("lm_head.MatMul.weight_Q8_0_zp", np.full(d.shape, 128, dtype=np.uint8))
+        replace[i] = [*float_weight(scales, d),
+                      helper.make_node("MatMulNBits", [node.input[0], data, scales, zp], list(node.output),
+                                       domain="com.microsoft", name="/lm_head/MatMul_Q8", K=k, N=n, bits=8,
+                                       block_size=BLOCK, accuracy_level=head_accuracy_level)]
+        stats["head"] = "exact Q8_0"
+        # the embedding reads the same bytes
+        for other in nodes:
+            if other.op_type == "GatherBlockQuantized":
+                shape = const("lm_head.MatMul.weight_Q8_0_rows", np.array([n, k], dtype=np.int64))
+                reshape = next(x for x in nodes if x.output[0] == other.input[0])
+                reshape.input[:] = [data, shape]
+                other.input[:] = [other.input[0], other.input[1], scales, zp]
+                for a in other.attribute:
+                    if a.name == "bits":
+                        a.i = 8
     out_nodes = []
-    for i, node in enumerate(graph.node):
-        out_nodes.extend(new_nodes.get(i, [node]))
+    for i, node in enumerate(nodes):
+        out_nodes.extend(insert.get(i, []))
+        if i not in remove:
+            out_nodes.extend(replace.get(i, [node]))
     del graph.node[:]
     graph.node.extend(out_nodes)
     used = {name for node in graph.node for name in node.input}
