@@ -353,8 +353,9 @@ class RewriterLMExportConfig:
     exact_accuracy_level: Literal[0, 4] = 0
     """MatMulNBits' accuracy level for the exact base: 0 computes in fp32 (text equal to fp32's on 33/40), 4
     quantizes activations to int8 per block (8/40, chrF 74.8). Measured with `python -m bench.int4_variants`
-    (25-word call-out, 2-core CPU under load): 27.9 ms per token at 0, 21.9 at 4, against 13.0 for the
-    builder's int4 of the merged weights and 47.7 for fp32."""
+    (25-word call-out, 2-core CPU under load) on the grouped graph exact_int4.py writes: 24.8 ms per token at
+    0 (27.7 for the earlier graph of one MatMulNBits per projection in the same run), 20.6 at 4, against 13.9
+    for the builder's int4 of the merged weights and 46.5 for fp32 (bench/int4_variants.json)."""
     classifier_bundle: str | None = None
 
 
