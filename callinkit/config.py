@@ -305,6 +305,19 @@ class LMGenerationSettings:
     at 1.0). But 1.0 is not better for people: J rose (0.183 -> 0.267, answering 57% -> 75% of 100 corpus-test
     call-outs), yet a blind judge found more unfaithful suggestions shown (not worse than release 1 in 68%
     against 79%): fluent unfaithful text passes the guard where misspelt text did not. Kept at 1.1."""
+    copy_boost: float = bounded(3.0, ge=0, le=20)
+    """Added to the logits of source tokens that would finish a word (a name, a quoted word) the way the source
+    spells it, so that a name or quote the model has started is not misspelt ("cruteshot" for "crutches",
+    "slate queen" for "slay queen"). The log-probabilities the guard reads stay the model's own. Measured on
+    330 validation call-outs, greedy (model_cards/judging/2026-12-05-copy-boost/): at 3.0, 71 rewrites
+    changed; two blind judges preferred the boosted one in 39 and 39, the plain one in 19 and 20 (ties 13,
+    12), and rated 51% of the boosted ones bad against 69%. Misquoted double quotes fell from 22 to 13 and
+    words in neither the source nor the corpus from 82 to 62. 0 turns it off."""
+    copy_quotes: bool = False
+    """With `copy_boost`: inside a quotation the model opened, also boost the source's next word once two
+    tokens match, so that a quote is copied as written. Measured on the same 330: 73 rewrites changed instead
+    of 71, misquotes 12 instead of 13; not judged, so off. (Boosting the source's next word everywhere copied
+    the attack back: "Someone get HR.", "you dork".)"""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,35 @@ from callinkit.lm_prompt import render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.rewriter import Rewrite, reranking_models, select
 from callinkit.serve.runtime import Device, resolve_bundle
+
+_OPEN_SINGLE_QUOTE = re.compile(r"(?:^|[\s(])'(?=\w)")
+_CLOSE_SINGLE_QUOTE = re.compile(r"\w'(?=[\s.,!?;:)]|$)")
+
+
+def inside_quote(text: str) -> bool:
+    """Whether `text` ends inside a quotation it opened ("...", “...” or '...')."""
+    if text.count('"') % 2 or text.count("\u201c") > text.count("\u201d"):
+        return True
+    opened = list(_OPEN_SINGLE_QUOTE.finditer(text))
+    return bool(opened) and not _CLOSE_SINGLE_QUOTE.search(text[opened[-1].end():])
+
+
+def copy_targets(generated: Sequence[int], source: Sequence[int], starts_word: np.ndarray, quoted: bool = False,
+                 max_match: int = 8) -> set[int]:
+    """Source tokens that would continue what was generated the way the source writes it.
+
+    The longest suffix of `generated` (up to `max_match` tokens) that occurs in `source` is found; each of its
+    occurrences proposes the source's next token when that token continues a word (a name or quoted word being
+    spelt), or, inside a quotation, any next token once two or more tokens match (the quote is copied as
+    written). The decoder adds `copy_boost` to these tokens' logits: the model still chooses, but a name or a
+    quote it has started is finished as the source spells it."""
+    for n in range(min(len(generated), max_match), 0, -1):
+        suffix = list(generated[-n:])
+        found = {source[p] for p in range(n, len(source)) if list(source[p - n:p]) == suffix
+                 and (not starts_word[source[p]] or (quoted and n >= 2))}
+        if found:
+            return found
+    return set()
 
 
 def _import_genai():
@@ -70,6 +100,13 @@ class LMRewriter:
         self.eos_id = int(m["eos_token_id"])
         self.max_prompt_tokens = int(m.get("max_prompt_tokens", 256))
         self.generation: dict[str, Any] = dict(m["generation"])
+        # Copy boost (see copy_targets): added to the logits of source tokens that finish a word or quote the
+        # way the source writes it. 0 (older bundles) decodes as the model alone would.
+        self.copy_boost = float(self.generation.get("copy_boost", 0.0))
+        self.copy_quotes = bool(self.generation.get("copy_quotes", False))
+        vocab = self.tokenizer.get_vocab_size()
+        self._starts_word = np.array([(self.tokenizer.id_to_token(i) or " ").startswith("\u0120")
+                                      for i in range(vocab)])
         guard = m.get("guard") or {}
         self.min_call_in = float(guard.get("min_call_in", 0.5))
         floor = guard.get("min_similarity")
@@ -103,11 +140,12 @@ class LMRewriter:
             ids = ids[: self.max_prompt_tokens - len(tail)] + tail
         return ids
 
-    def _generate(self, ids: list[int], rows: int, max_new_tokens: int, **search: Any) -> list[tuple[str, float | None]]:
+    def _generate(self, ids: list[int], rows: int, max_new_tokens: int, source_ids: Sequence[int] = (),
+                  **search: Any) -> list[tuple[str, float | None]]:
         """(text, mean token log-probability) per generated sequence. The log-probability is the model's own,
-        before sampling settings and repetition penalty, of each token chosen and of the closing <|im_end|>: a
-        fluency signal the guard can use. It is read from the logits the decoder computes anyway (greedy and
-        sampling); beam search gives None."""
+        before sampling settings, repetition penalty and copy boost, of each token chosen and of the closing
+        <|im_end|>: a fluency signal the guard can use. It is read from the logits the decoder computes anyway
+        (greedy and sampling); beam search gives None, and decodes without the copy boost."""
         og = _import_genai()
         beams = search.get("num_beams", 1) > 1
         params = og.GeneratorParams(self.model)
@@ -115,8 +153,23 @@ class LMRewriter:
         generator = og.Generator(self.model, params)
         generator.append_tokens(np.array([ids] * (1 if beams else rows), dtype=np.int32))
         logprobs: list[list[float]] = [[] for _ in range(rows)]
+        generated: list[list[int]] = [[] for _ in range(rows)]
+        boost = 0.0 if beams or not source_ids else self.copy_boost
         while not generator.is_done():
-            logits = None if beams else np.asarray(generator.get_logits(), dtype=np.float32).reshape(rows, -1)
+            raw = None if beams else np.asarray(generator.get_logits(), dtype=np.float32)
+            logits = None if raw is None else raw.reshape(rows, -1)
+            if boost and generated[0]:
+                shifted = None
+                for r in range(rows):
+                    if self.eos_id in generated[r]:
+                        continue
+                    quoted = self.copy_quotes and inside_quote(self.tokenizer.decode(generated[r]))
+                    targets = copy_targets(generated[r], source_ids, self._starts_word, quoted)
+                    if targets:
+                        shifted = logits.copy() if shifted is None else shifted
+                        shifted[r, sorted(targets)] += boost
+                if shifted is not None:
+                    generator.set_logits(shifted.reshape(raw.shape))
             generator.generate_next_token()
             if logits is not None:
                 chosen = np.asarray(generator.get_next_tokens()).reshape(rows)
@@ -124,6 +177,7 @@ class LMRewriter:
                 lse = np.log(np.exp(logits - top[:, None]).sum(axis=-1)) + top
                 for r, lp in enumerate(logits[np.arange(rows), chosen] - lse):
                     logprobs[r].append(float(lp))
+                    generated[r].append(int(chosen[r]))
         n_out = search.get("num_return_sequences", 1) * (1 if beams else rows)
         out = []
         for i in range(n_out):
@@ -149,16 +203,17 @@ class LMRewriter:
             raise ValueError("num_candidates must be at least 1")
         max_new = int(max_new_tokens or g["max_new_tokens"])
         ids = self.prompt_ids(text, context)
+        source = self.tokenizer.encode(text.strip(), add_special_tokens=False).ids
         rep = float(g.get("repetition_penalty", 1.0))
         if strategy == "beam" and k > 1:
             outs = self._generate(ids, 1, max_new, num_beams=k, num_return_sequences=k, do_sample=False,
                                   repetition_penalty=rep)
         elif strategy in ("sample", "beam"):
-            outs = self._generate(ids, 1, max_new, do_sample=False, repetition_penalty=rep)
+            outs = self._generate(ids, 1, max_new, source, do_sample=False, repetition_penalty=rep)
             if k > 1:
                 if seed is None:  # the same text always gets the same candidates
                     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=4).digest(), "big") & 0x7FFFFFFF
-                outs += self._generate(ids, k - 1, max_new, do_sample=True, top_p=float(g["top_p"]),
+                outs += self._generate(ids, k - 1, max_new, source, do_sample=True, top_p=float(g["top_p"]),
                                        temperature=float(g["temperature"]), repetition_penalty=rep, random_seed=seed)
         else:
             raise ValueError(f"strategy must be 'sample' or 'beam', got {strategy!r}")

@@ -249,6 +249,7 @@ def test_each_candidate_carries_the_models_own_log_probability_read_while_decodi
     from callinkit.serve import Rewriter
 
     rw = Rewriter.load(tiny_lm_bundle)
+    rw.copy_boost = 0.0  # the boosted path has its own test below
     text = "you absolute clown, delete this"
     scored = rw.scored_candidates(text, 3)
     assert list(scored) == rw.candidates(text, 3)
@@ -391,3 +392,57 @@ def test_the_guard_passes_most_human_call_ins_of_the_test_split():
     rows = [r for r in pair_rows(records, read_splits()) if r["split"] == "test"]
     refused = [r for r in rows if check_candidate(source_facts(r["call_out"], r.get("context")), r["call_in"], None)]
     assert len(rows) > 1000 and len(refused) / len(rows) < 0.12
+
+
+def test_copy_targets_finish_a_word_or_a_quote_the_way_the_source_writes_it():
+    import numpy as np
+
+    from callinkit.serve.rewriter_lm import copy_targets, inside_quote
+
+    starts_word = np.array([True] * 10 + [False] * 10)  # ids 0-9 start a word, 10-19 continue one
+    source = [1, 11, 12, 2, 3, 13, 4, 3, 14]  # "Pri|yan|ka is cr|utches and cr|ying"
+    assert copy_targets([1], source, starts_word) == {11}  # a name the model has started is finished as spelt
+    assert copy_targets([5, 1, 11], source, starts_word) == {12}
+    assert copy_targets([3], source, starts_word) == {13, 14}  # two words begin the same way: both
+    assert copy_targets([2, 3], source, starts_word) == {13}  # the longest match decides
+    # a finished word: the next word is the model's choice, except inside a quote of two tokens or more
+    assert copy_targets([1, 11, 12], source, starts_word) == set()
+    assert copy_targets([1, 11, 12], source, starts_word, quoted=True) == {2}
+    assert copy_targets([12], source, starts_word, quoted=True) == set()
+    assert copy_targets([7, 8], source, starts_word) == set()
+
+    assert inside_quote('Calling every artist a "slay')
+    assert inside_quote("the 'ugly member")
+    assert not inside_quote('the "slay queen" joke')
+    assert not inside_quote("the 'ugly member' edits, it's fine")
+    assert not inside_quote("it's not ok")
+
+
+def test_copy_boost_steers_the_decoder_and_the_log_probability_stays_the_models_own(tiny_lm_bundle, monkeypatch):
+    import callinkit.serve.rewriter_lm as lm
+    from callinkit.serve import Rewriter
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    assert rw.copy_boost == rw.manifest["generation"]["copy_boost"] == 3.0  # the config's default, exported
+    rw.copy_boost = 0.0
+    text = "you absolute clown, delete this"
+    plain = rw.scored_candidates(text, 1)
+    calls: list[tuple[list[int], int]] = []
+
+    def propose_the_source_in_order(generated, source, starts_word, quoted=False, max_match=8):
+        # (which tokens to propose is copy_targets' own test; here: does the decoder follow a proposal?)
+        calls.append((list(generated), source[len(generated) % len(source)]))
+        return {calls[-1][1]}
+
+    monkeypatch.setattr(lm, "copy_targets", propose_the_source_in_order)
+    rw.copy_boost = 1000.0  # outweighs any logit
+    boosted = rw.scored_candidates(text, 1)
+    assert len(calls) >= 3
+    for (generated, proposed), (after, _) in zip(calls, calls[1:]):
+        assert after[len(generated)] == proposed
+    assert list(boosted) != list(plain)
+    # the log-probability is the model's own, read before the boost: the forced tokens are unlikely to it
+    assert all(lp is not None and lp < list(plain.values())[0] for lp in boosted.values())
+    rw.copy_boost = 0.0
+    calls.clear()
+    assert rw.scored_candidates(text, 1) == plain and not calls
