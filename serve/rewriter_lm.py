@@ -120,6 +120,16 @@ class LMRewriter:
         self.min_logprob = None if floor is None else float(floor)
         self.rank_by = str(guard.get("rank_by", "score"))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
+        # The threat probe (train/threat_probe.py): logistic regression on the embedder's sentence embedding,
+        # for the threats the patterns miss; used only where the bundle abstains on threats and has an embedder.
+        self.threat_probe: dict[str, Any] | None = None
+        probe_file = guard.get("threat_probe")
+        if probe_file and self.abstain_on_threat and self.embedder is not None:
+            path = self.bundle_dir / probe_file
+            if not path.is_file():
+                raise BundleError(f"{self.bundle_dir}: the manifest's guard names {probe_file}, which is missing; "
+                                  "re-export the bundle")
+            self.threat_probe = json.loads(path.read_text())
         known_words()  # the guard's word list, read once from the corpus now rather than on the first request
 
     @classmethod
@@ -222,13 +232,25 @@ class LMRewriter:
             found.setdefault(out, lp)
         return found
 
+    def threat_probability(self, text: str) -> float | None:
+        """The bundle's threat probe's probability that `text` is a threat, or None without a probe."""
+        if self.threat_probe is None or self.embedder is None:
+            return None
+        z = float(self.embedder.encode([text])[0] @ np.asarray(self.threat_probe["weights"], dtype=np.float32))
+        return 1.0 / (1.0 + float(np.exp(-(z + float(self.threat_probe["bias"])))))
+
     def refusal(self, text: str) -> str | None:
         """Why `text` is not rewritten at all (the bundle's guard abstains on threats), or None."""
-        threat = THREAT_RE.search(text) if self.abstain_on_threat else None
+        if not self.abstain_on_threat:
+            return None
+        tail = ("; a call-in drops it entirely, and this model does not do that reliably yet. Say the concern "
+                "without it, if there is one")
+        threat = THREAT_RE.search(text)
         if threat:
-            return (f"not rewritten: the message carries a threat ({threat.group(0)!r}); a call-in drops it "
-                    "entirely, and this model does not do that reliably yet. Say the concern without it, if "
-                    "there is one")
+            return f"not rewritten: the message carries a threat ({threat.group(0)!r})" + tail
+        p = self.threat_probability(text)
+        if p is not None and p >= float(self.threat_probe["threshold"]):
+            return f"not rewritten: the message reads as a threat (P {p:.2f} by the bundle's threat probe)" + tail
         return None
 
     # -- the public API ---------------------------------------------------------------------------------------

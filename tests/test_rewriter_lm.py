@@ -446,3 +446,35 @@ def test_copy_boost_steers_the_decoder_and_the_log_probability_stays_the_models_
     rw.copy_boost = 0.0
     calls.clear()
     assert rw.scored_candidates(text, 1) == plain and not calls
+
+
+def test_threat_probe_fits_and_the_bundle_abstains_on_what_it_flags(tiny_lm_bundle):
+    import json
+
+    import numpy as np
+
+    from callinkit.serve import Rewriter
+    from callinkit.train.threat_probe import fit_probe
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8))
+    y = x[:, 0] > 0.5
+    w, b = fit_probe(x, y)
+    assert ((x @ w + b > 0) == y).mean() > 0.95
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    manifest = json.loads((tiny_lm_bundle / "manifest.json").read_text())
+    assert manifest["guard"]["threat_probe"] == "threat_probe.json"
+    assert set(manifest["guard"]["threat_probe_validation"]) >= {"threats_flagged", "other_call_outs_flagged"}
+    text = "accidents happen on those stairs, linda. just saying."  # no threat pattern matches it
+    p = rw.threat_probability(text)
+    assert 0.0 < p < 1.0
+    rw.threat_probe = dict(rw.threat_probe, threshold=min(p + 1e-6, 0.999999))
+    assert rw.refusal(text) is None
+    rw.threat_probe = dict(rw.threat_probe, threshold=p)
+    reason = rw.refusal(text)
+    assert reason and "threat probe" in reason
+    result = rw.rewrite_one(text)
+    assert not result.ok and result.text is None and result.reason == reason
+    rw.abstain_on_threat = False  # a bundle that does not abstain on threats ignores the probe
+    assert rw.refusal(text) is None

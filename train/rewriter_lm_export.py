@@ -268,6 +268,13 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
 
             export_embedder(embedder, "int8", base=embedder_base)
             guard.update(choose_min_similarity(embedder))
+        probe = None
+        if with_embedder and config.export.abstain_on_threat and config.export.threat_probe_threshold is not None:
+            from callinkit.train.threat_probe import PROBE_FILE, threat_probe
+
+            probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold)
+            guard["threat_probe"] = PROBE_FILE
+            guard["threat_probe_validation"] = probe["validation"]
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:
             for name in GENAI_FILES:
                 if (built / name).is_file():
@@ -278,6 +285,10 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                 shutil.copytree(classifier_bundle, tmp / "classifier")
             if with_embedder:
                 shutil.copytree(embedder, tmp / "embedder")
+            if probe is not None:
+                from callinkit.train.threat_probe import write_probe
+
+                write_probe(tmp, probe)
             manifest = {
                 "format": FORMAT_NAME, "format_version": LM_FORMAT_VERSION, "kind": "rewriter",
                 "architecture": "decoder_lm", "runtime": "onnxruntime-genai", "name": config.name,
