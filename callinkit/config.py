@@ -97,6 +97,12 @@ class TrainingConfig:
     early_stopping_patience: int | None = bounded(3, ge=1)
     metric_for_best_model: Literal["macro_f1", "accuracy", "loss"] = "macro_f1"
     imbalance: Literal["class_weights", "sampling", "none"] = "class_weights"
+    source_balance: float = bounded(0.0, ge=0, le=1)
+    """Resample the training rows by source before `imbalance` applies: source s gets a share proportional to
+    n_s ** (1 - source_balance) of the same total, n_s being its rows after `weight`. 0 keeps the weighted
+    shares (off); 1 gives every source the same number of rows; 0.5 is in between (square roots). A source
+    above its share is subsampled (seeded), one below it is repeated. A fractional `weight` subsamples first,
+    so a balanced source repeats only the rows it kept: give it weight 1 to draw on all of them."""
     group_by_length: bool = False
     """Length-grouped batches pad less, but on data where length predicts the label they hold nearly one
     label each and can make training collapse; measure before turning it on."""

@@ -35,6 +35,7 @@ def test_run_folder_holds_config_metrics_plots_and_best_checkpoint(tiny_run):
     assert sum(map(sum, cm["matrix"])) == test["n"] == 7  # the fixture has 7 test rows
     info = json.loads((tiny_run / "run_info.json").read_text())
     assert info["data"]["rows"]["train"] == 27 and info["training"]["steps"] == 40
+    assert sum(info["data"]["train_source_counts"].values()) == 27
     assert info["base_model"]["source"] == "local folder"
     assert 0.25 <= info["temperature"] <= 8
 
@@ -82,6 +83,30 @@ def test_sampling_balances_classes():
     assert sorted(balanced["label"]).count(1) == 6 and sorted(balanced["label"]).count(2) == 6
     w = class_weights([0] * 6 + [1] * 2 + [2] * 3, 3)
     assert w[1] > w[2] > w[0] and abs(w.mean() - 1) < 1e-9
+
+
+def test_source_balance_resamples_by_source():
+    from collections import Counter
+
+    import datasets
+    import pytest
+
+    from callinkit.errors import ConfigError
+    from callinkit.train.classifier import balance_sources
+
+    ds = datasets.Dataset.from_dict({"source": ["a"] * 8 + ["b"] * 2, "label": [0] * 8 + [1, 2],
+                                     "text": [f"t{i}" for i in range(10)]})
+    assert balance_sources(ds, 0.0, seed=0) is ds
+    equal = balance_sources(ds, 1.0, seed=0)
+    assert Counter(equal["source"]) == {"a": 5, "b": 5}
+    assert len(set(equal["text"])) == 5 + 2  # a: 5 of its 8 rows, once each; b: both rows, repeated
+    half = balance_sources(ds, 0.5, seed=0)  # shares sqrt(8) : sqrt(2) = 2 : 1 of 10 rows
+    assert Counter(half["source"]) == {"a": 7, "b": 3}
+    assert half["text"] == balance_sources(ds, 0.5, seed=0)["text"]  # seeded
+    original = {row["text"]: (row["source"], row["label"]) for row in ds}
+    assert all(original[row["text"]] == (row["source"], row["label"]) for row in equal)  # rows stay whole
+    with pytest.raises(ConfigError, match="source_balance"):
+        config_from_dict({"task": "classifier", "training": {"source_balance": 1.5}})
 
 
 def test_sigterm_saves_a_checkpoint_and_resume_ends_like_an_uninterrupted_run(tiny_base, tiny_run, tmp_path,

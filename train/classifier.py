@@ -76,6 +76,28 @@ def balance_by_oversampling(dataset, seed: int):
     return dataset.select(np.concatenate(index).tolist())
 
 
+def balance_sources(dataset, source_balance: float, seed: int):
+    """Resample rows so each source's share is proportional to n ** (1 - source_balance) (n: its rows), with
+    the same total (up to rounding): 0 returns `dataset` unchanged, 1 gives every source as many rows.
+    A source above its target keeps a seeded sample of its rows; one below repeats all of them and then a
+    seeded sample. Needs a `source` column."""
+    if source_balance == 0:
+        return dataset
+    rng = np.random.default_rng(seed)
+    sources = np.asarray(dataset["source"])
+    names, counts = np.unique(sources, return_counts=True)  # sorted: the same seed gives the same rows
+    share = counts.astype(np.float64) ** (1.0 - source_balance)
+    targets = np.maximum(1, np.round(share / share.sum() * counts.sum()).astype(np.int64))
+    index = []
+    for name, count, target in zip(names, counts, targets):
+        rows = np.flatnonzero(sources == name)
+        whole, rest = divmod(int(target), int(count))
+        index += [rows] * whole
+        if rest:
+            index.append(np.sort(rng.choice(rows, size=rest, replace=False)))
+    return dataset.select(np.concatenate(index).tolist())
+
+
 def setup(config: ClassifierConfig, run_dir: Path) -> Setup:
     """Resolve the base model, load and tokenize the data, and build the model."""
     from transformers import AutoTokenizer, set_seed
@@ -86,6 +108,7 @@ def setup(config: ClassifierConfig, run_dir: Path) -> Setup:
     base = resolve_base_model(config.model.base)
     labels = list(config.labels)
     raw = load_classification_data(config.data, labels, config.training.seed)
+    raw["train"] = balance_sources(raw["train"], config.training.source_balance, config.training.seed)
     if config.training.imbalance == "sampling":
         raw["train"] = balance_by_oversampling(raw["train"], config.training.seed)
     tokenizer = AutoTokenizer.from_pretrained(base.location)
@@ -322,6 +345,8 @@ def save(s: Setup, trainer, train_seconds: float, steps: int) -> dict[str, Any]:
             "sources": [{"name": src.name, "path": src.path, "weight": src.weight} for src in s.config.data.sources],
             "rows": {split: len(s.data[split]) for split in s.data},
             "train_label_counts": {labels[k]: v for k, v in sorted(Counter(s.data["train"]["label"]).items())},
+            # after source_balance and class sampling; the Trainer's tokenized data no longer has the column
+            "train_source_counts": dict(sorted(Counter(s.raw_data["train"]["source"]).items())),
         },
         "training": {"steps": steps, "seconds": round(train_seconds, 1), "processes": world_size(),
                      "seconds_per_1k_examples": round(
