@@ -81,6 +81,10 @@ _THREAT_PATTERNS = (
     # Added from the round-3 corpus's train and validation threats (the test split's were not looked at):
     # "see what happens", leverage over someone's job, family or secrets, turning up where they are.
     r"\bsee (?:what|wat|wot|whit|wetin) (?:happens|happen|go happen)\b", r"\btry me\b",
+    # Veiled threats in their stock idioms ("Accidents happen on those stairs, Linda. Just saying."): three train
+    # threats, no other corpus text and no call-in reference; the threat probe reads them as 0.2-0.3.
+    r"\baccidents (?:can |do )?happen\b|\b(?:shame|pity) if (?:something|anything)\b|\bwould be a (?:shame|pity) if\b"
+    r"|\bhope nothing (?:bad )?happens to\b|\bsomething (?:might|could) happen to\b",
     r"\b(?:ill|imma|ima|i'ma|im gonna)\s+(?:\w+\s+){0,3}?(?:find|hurt|kill|break|beat|punch|smash|slap|stab|shoot|end|"
     r"ruin|destroy|track|hunt|dox+|leak|expose|visit|show up|pull up|run (?:u|you) over|swat|key|burn|get (?:u|you))\b",
     r"\b(?:you|u)(?:'re| are| r|r)? (?:gonna |going to )?(?:get(?:ting)?|be(?:ing)?) (?:jumped|slapped|hit|hurt|smacked|"

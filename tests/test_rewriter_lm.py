@@ -128,6 +128,9 @@ def test_guard_scare_quotes_may_go_and_a_quoted_insult_may_be_named_in_quotes():
     ("whoever keeps stealing from the clan chest, i'll find out and ur parents are hearing about it", True),
     ("doxxing my friend's address?? cool, i'll post yours, see how u like it", True),
     ("keep it up and you'll get doxxed", True),
+    ("Accidents happen on those stairs, Linda. Just saying.", True),
+    ("Nice car. Be a shame if something happened to it.", True),
+    ("accidents on the ring road again this morning, leave early", False),
 ])
 def test_threat_patterns_tell_an_impact_or_a_named_harm_from_a_threat(text, is_threat):
     assert bool(THREAT_RE.search(text)) is is_threat
