@@ -469,7 +469,7 @@ def test_threat_probe_fits_and_the_bundle_abstains_on_what_it_flags(tiny_lm_bund
     manifest = json.loads((tiny_lm_bundle / "manifest.json").read_text())
     assert manifest["guard"]["threat_probe"] == "threat_probe.json"
     assert set(manifest["guard"]["threat_probe_validation"]) >= {"threats_flagged", "other_call_outs_flagged"}
-    text = "accidents happen on those stairs, linda. just saying."  # no threat pattern matches it
+    text = "ref, we know your car. remember that."  # no threat pattern matches it
     p = rw.threat_probability(text)
     assert 0.0 < p < 1.0
     rw.threat_probe = dict(rw.threat_probe, threshold=min(p + 1e-6, 0.999999))
