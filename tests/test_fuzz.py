@@ -77,7 +77,8 @@ def test_the_server_never_answers_500_to_fuzzed_bodies(tiny_bundle):
 
     bodies = []
 
-    @settings(max_examples=150, deadline=None)
+    # derandomize: the same bodies on every run, so a failure can be reproduced and the count below is stable
+    @settings(max_examples=150, deadline=None, derandomize=True)
     @given(body=BODY, path=st.sampled_from(["/v1/classify", "/v1/suggest", "/v1/rewrite", "/v2/models/classifier/infer"]))
     def collect(body, path):
         bodies.append((path, body))
@@ -86,6 +87,9 @@ def test_the_server_never_answers_500_to_fuzzed_bodies(tiny_bundle):
     extreme = [("/v1/classify", {"texts": ["x" * 1_000_000]}), ("/v1/classify", {"texts": ["a"] * 10_000}),
                ("/v1/classify", json.loads("[" * 500 + "]" * 500)), ("/v1/classify", {"texts": "not a list"}),
                ("/v1/classify", {"texts": [None]})]
+    # valid requests between the fuzzed ones: each must still be answered
+    valid = [("/v1/classify", {"texts": [f"message {i}", "you absolute clown"]}) for i in range(12)]
+    bodies = [b for pair in zip(bodies, valid + [None] * len(bodies)) for b in pair if b is not None]
 
     async def scenario():
         statuses = []
@@ -106,6 +110,7 @@ def test_the_server_never_answers_500_to_fuzzed_bodies(tiny_bundle):
         return statuses, alive
 
     statuses, alive = asyncio.run(scenario())
+    answered = dict(zip(map(id, bodies + extreme), statuses))
     assert set(statuses) <= DOCUMENTED, sorted(set(statuses) - DOCUMENTED)
     assert 500 not in statuses and alive.status_code == 200
-    assert statuses.count(200) > 10  # the generator also made valid requests, which were answered
+    assert all(answered[id(v)] == 200 for v in valid), [answered[id(v)] for v in valid]
