@@ -10,6 +10,7 @@ per text so the same input gives the same output), or `num_candidates` beams wit
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -104,9 +105,6 @@ class LMRewriter:
         # way the source writes it. 0 (older bundles) decodes as the model alone would.
         self.copy_boost = float(self.generation.get("copy_boost", 0.0))
         self.copy_quotes = bool(self.generation.get("copy_quotes", False))
-        vocab = self.tokenizer.get_vocab_size()
-        self._starts_word = np.array([(self.tokenizer.id_to_token(i) or " ").startswith("\u0120")
-                                      for i in range(vocab)])
         guard = m.get("guard") or {}
         self.min_call_in = float(guard.get("min_call_in", 0.5))
         floor = guard.get("min_similarity")
@@ -130,6 +128,7 @@ class LMRewriter:
                 raise BundleError(f"{self.bundle_dir}: the manifest's guard names {probe_file}, which is missing; "
                                   "re-export the bundle")
             self.threat_probe = json.loads(path.read_text())
+            self._probe_weights = np.asarray(self.threat_probe["weights"], dtype=np.float32)
         known_words()  # the guard's word list, read once from the corpus now rather than on the first request
 
     @classmethod
@@ -142,6 +141,13 @@ class LMRewriter:
                 f"precision={self.manifest.get('precision')!r}, device={self.device!r})")
 
     # -- decoding ---------------------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _starts_word(self) -> np.ndarray:
+        """Per vocabulary id: whether the token begins a word (GPT-2 style "\u0120"); read once, when the copy
+        boost first needs it."""
+        return np.array([(self.tokenizer.id_to_token(i) or " ").startswith("\u0120")
+                         for i in range(self.tokenizer.get_vocab_size())])
 
     def prompt_ids(self, text: str, context: str | None = None) -> list[int]:
         ids = self.tokenizer.encode(render_prompt(text, context, self.system), add_special_tokens=False).ids
@@ -236,7 +242,7 @@ class LMRewriter:
         """The bundle's threat probe's probability that `text` is a threat, or None without a probe."""
         if self.threat_probe is None or self.embedder is None:
             return None
-        z = float(self.embedder.encode([text])[0] @ np.asarray(self.threat_probe["weights"], dtype=np.float32))
+        z = float(self.embedder.encode([text])[0] @ self._probe_weights)
         return 1.0 / (1.0 + float(np.exp(-(z + float(self.threat_probe["bias"])))))
 
     def refusal(self, text: str) -> str | None:

@@ -33,6 +33,7 @@ from callinkit import __version__
 from callinkit.bundle import FORMAT_NAME, MANIFEST, atomic_directory, read_manifest, write_json
 from callinkit.errors import CallinkitError
 from callinkit.lm_prompt import IM_END
+from callinkit.train.threat_probe import PROBE_FILE, threat_probe, write_probe
 
 LM_FORMAT_VERSION = 2
 CHECK_SOURCES = [
@@ -270,8 +271,6 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             guard.update(choose_min_similarity(embedder))
         probe = None
         if with_embedder and config.export.abstain_on_threat and config.export.threat_probe_threshold is not None:
-            from callinkit.train.threat_probe import PROBE_FILE, threat_probe
-
             probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold)
             guard["threat_probe"] = PROBE_FILE
             guard["threat_probe_validation"] = probe["validation"]
@@ -286,8 +285,6 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             if with_embedder:
                 shutil.copytree(embedder, tmp / "embedder")
             if probe is not None:
-                from callinkit.train.threat_probe import write_probe
-
                 write_probe(tmp, probe)
             manifest = {
                 "format": FORMAT_NAME, "format_version": LM_FORMAT_VERSION, "kind": "rewriter",

@@ -2,8 +2,9 @@
 
 A v2 bundle abstains on threats (`guard.abstain_on_threat`): judges found its rewrites of them unfaithful and
 often keeping a trace of the threat. The guard's threat patterns (`callinkit.guard.THREAT_RE`) match only 39% of
-the corpus's validation threats, since threats are mostly implied ("Accidents happen on those stairs, Linda"),
-in slang or in other languages. The probe reads the MiniLM embedding the bundle already computes for concern
+the corpus's validation threats, since threats are mostly implied ("Ref, we know your car. Remember that."),
+in slang or in other languages. (Veiled threats in stock idioms, "accidents happen", read low to the probe and
+are patterns instead.) The probe reads the MiniLM embedding the bundle already computes for concern
 similarity, and is fitted on the corpus's training split (style `threat` against every other text, near misses
 such as "this printer is going out the window" included). The bundle abstains when the patterns match or the
 probe's probability reaches its threshold.
@@ -44,15 +45,14 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3) -> 
                        np.array([r.get("style") == "threat" for r in rows]), rows)
     weights, bias = fit_probe(data["train"][0], data["train"][1], c)
     x, y, rows = data["validation"]
-    flagged = (1 / (1 + np.exp(-(x @ weights + bias))) >= threshold) | np.array(
-        [bool(THREAT_RE.search(r["text"])) for r in rows])
+    patterns = np.array([bool(THREAT_RE.search(r["text"])) for r in rows])
+    flagged = (1 / (1 + np.exp(-(x @ weights + bias))) >= threshold) | patterns
     other_call_outs = np.array([r["label"] == "call_out" for r in rows]) & ~y
     near_misses = np.array([r.get("style") == "threat_near_miss" for r in rows])
     return {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6), "threshold": threshold,
             "fitted_on": f"{len(data['train'][2])} corpus train texts ({int(data['train'][1].sum())} threats)",
             "validation": {"threats_flagged": round(float(flagged[y].mean()), 3),
-                           "patterns_alone": round(float(np.mean([bool(THREAT_RE.search(r["text"]))
-                                                                  for r, t in zip(rows, y) if t])), 3),
+                           "patterns_alone": round(float(patterns[y].mean()), 3),
                            "other_call_outs_flagged": round(float(flagged[other_call_outs].mean()), 3),
                            "near_misses_flagged": round(float(flagged[near_misses].mean()), 3),
                            "n_threats": int(y.sum()), "n_other_call_outs": int(other_call_outs.sum())}}
