@@ -92,10 +92,14 @@ def test_exact_int4_decoder_computes_what_the_fp32_model_with_its_adapter_comput
     base = _snapped_tiny_base(tiny_lm_base, tmp_path / "base")
     model, _ = load_lm(str(base))
     add_lora(model, rank=4, alpha=8)
+    # The adapter's values come from their own seeded generator, not torch's global RNG, so the figures below
+    # do not depend on which tests ran before this one. Over generator seeds 0-7 the exact graph's error was
+    # 5.1e-05 to 1.2e-04 and the builder's 450-1,400 times larger (measured in session 9); seed 0 gives 5.1e-05.
+    generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for n, p in model.named_parameters():
             if n.endswith("lora_B"):
-                p.normal_(0, 0.05)
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.05)
     save_adapter(model, tmp_path / "adapter", rank=4, alpha=8, dtype="float32")
     merge_lora(model)
     ids = [1, 40, 77, 120, 9, 300, 2, 1, 55]
