@@ -126,3 +126,17 @@ def test_bad_bundles_are_clear_errors(tiny_bundle, tmp_path):
 def test_default_bundle_comes_from_the_environment(tiny_bundle, monkeypatch):
     monkeypatch.setenv("CALLINKIT_CLASSIFIER_BUNDLE", str(tiny_bundle))
     assert Classifier.load().bundle_dir == tiny_bundle
+
+
+def test_length_sorted_batches_give_each_text_its_own_logits_in_input_order(tiny_bundle):
+    # More texts than one batch: they run in batches of similar length, each cut to its own longest text.
+    # Every row must still be that text's logits (as when it runs alone) and come back in input order.
+    base = fixture_texts()
+    texts = [" ".join([base[i % len(base)]] * (1 + i % 5)) for i in range(23)]  # lengths mixed, out of order
+    batched = Classifier.load(tiny_bundle, batch_size=4)
+    assert len({len(batched.tokenizer.encode(t).ids) for t in texts}) > 4
+    alone = np.concatenate([batched.logits([t]) for t in texts])
+    together = batched.logits(texts)
+    assert together.shape == (23, len(batched.labels))
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    assert Classifier.load(tiny_bundle, batch_size=64).logits(texts[:3]).shape == (3, len(batched.labels))
