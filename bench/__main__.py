@@ -16,7 +16,13 @@ What it measures:
   - the rewriter (v2 bundles): greedy ms per generated token after the prompt against the roofline
     weight-bytes / bandwidth and against `generate()` on the same checkpoint (targets: <= 10 ms/token, >= 4x),
     and k = 1 / 4 / 8 reranked candidates (target: k candidates cost less than k x one);
+  - the server: /v1/classify from 1, 8 and 32 concurrent clients (a load generator in this process, the
+    server in a subprocess on loopback, 400 requests per level) against Classifier.predict from as many
+    threads (target: >= 80% of the library's throughput at 32), with `bench/plots/server_latency.png`;
+  - training: examples/s and real tokens/s of both recipes with random and length-grouped batches
+    (bench/bench_training.py; needs torch);
   - the accuracy next to each: classifier corpus-test macro-F1 and rewriter J from the bundles' eval.json.
+`--no-server` and `--no-training` skip those two parts.
 """
 
 from __future__ import annotations
@@ -151,11 +157,22 @@ def bench_classifier(run: Path | None, quick: bool, int8_gops: float) -> dict[st
 
     out["onnx_batch32"] = timed(next_batch, reps32)
     out["messages_per_s_batch32"] = 32 / (out["onnx_batch32"]["median_ms"] / 1000)
+    # A backlog as `callinkit score` and the server's batcher hand it over: all 256 texts in one call, which
+    # the classifier runs as length-sorted batches of 32, each padded only to its own longest text.
+    out["onnx_stream256"] = timed(lambda: clf.predict(texts), max(3, reps32 // 2))
+    out["messages_per_s_stream"] = len(texts) / (out["onnx_stream256"]["median_ms"] / 1000)
     tokens = np.mean([len(e.ids) - e.ids.count(0) for e in clf.tokenizer.encode_batch(texts)])
     # Encoder FLOPs per message: 2 x (non-embedding weights) x tokens (attention's own share is small at these lengths).
     flops = 2 * 21.3e6 * tokens
     out["mean_tokens"] = float(tokens)
     out["share_of_int8_peak"] = out["messages_per_s_batch32"] * flops / (int8_gops * 1e9)
+    out["share_of_int8_peak_stream"] = out["messages_per_s_stream"] * flops / (int8_gops * 1e9)
+    lengths = np.array([sum(e.attention_mask) for e in clf.tokenizer.encode_batch(texts)])
+    out["padded_per_real_token"] = {
+        "input_order": float(sum(lengths[i:i + 32].max() * len(lengths[i:i + 32]) for i in range(0, len(lengths), 32))
+                             / lengths.sum()),
+        "length_sorted": float(sum(s.max() * len(s) for s in np.array_split(np.sort(lengths),
+                                                                             -(-len(lengths) // 32))) / lengths.sum())}
     if run is not None and (run / "best" / "config.json").is_file():
         try:
             import torch
@@ -247,9 +264,7 @@ def verdict(ok: bool | None) -> str:
 def report(results: dict[str, Any]) -> str:
     m, c, r = results["machine"], results["classifier"], results["rewriter"]
     lines = ["# Benchmark results", "",
-             f"`python -m bench{' --quick' if results['quick'] else ''}"
-             f"{' --rewriter-bundle ' + results['rewriter']['bundle'] if results['rewriter'].get('architecture') == 'decoder_lm' else ''}`"
-             f", {results['date']}; "
+             f"`{results['command']}`, {results['date']}; "
              f"{results['seconds']:.0f} s in all. Medians after warm-up; p90 / p99 and min-max in "
              "`bench/results.json`. Ratios are measured side by side in this run.", "",
              "## Machine", "",
@@ -274,6 +289,11 @@ def report(results: dict[str, Any]) -> str:
     lines.append(f"| classifier batch 32: >= 1,000 messages/s | {c['messages_per_s_batch32']:,.0f} msg/s "
                  f"({c['mean_tokens']:.0f} tokens on average) | int8 GEMM peak | {c['share_of_int8_peak']:.0%} of peak | "
                  f"{verdict(c['messages_per_s_batch32'] >= 1000)} | {acc} |")
+    pad = c["padded_per_real_token"]
+    lines.append(f"| classifier, 256 messages in one call (length-sorted batches of 32): >= 1,000 messages/s | "
+                 f"{c['messages_per_s_stream']:,.0f} msg/s (padded/real tokens {pad['length_sorted']:.2f}, "
+                 f"{pad['input_order']:.2f} in input order) | int8 GEMM peak | {c['share_of_int8_peak_stream']:.0%} of "
+                 f"peak | {verdict(c['messages_per_s_stream'] >= 1000)} | {acc} |")
     if r.get("skipped"):
         lines.append(f"| rewriter v2 | - | - | - | n/a | {r['skipped']} |")
     else:
@@ -291,7 +311,41 @@ def report(results: dict[str, Any]) -> str:
         k1, k4, k8 = (r[f"rewrite_k{k}"]["median_ms"] for k in (1, 4, 8))
         lines.append(f"| k candidates cost less than k x one | k=4 {k4:.0f} ms, k=8 {k8:.0f} ms | k=1 {k1:.0f} ms | "
                      f"{k4 / k1:.1f}x, {k8 / k1:.1f}x | {verdict(k4 < 4 * k1 and k8 < 8 * k1)} | {jtxt} |")
-    lines += ["", "Plots: `bench/plots/latency.png`.", ""]
+    srv = results.get("server")
+    if srv and srv.get("server"):
+        at = {row["concurrency"]: row for row in srv["server"]}
+        lib = {row["concurrency"]: row for row in srv["direct"]}
+        top = max(at)
+        share = at[top]["throughput_rps"] / lib[top]["throughput_rps"]
+        lines.append(f"| server /v1/classify at {top} concurrent clients: >= 80% of the library's throughput | "
+                     f"{at[top]['throughput_rps']:.0f} requests/s (p50 {at[top]['p50_ms']:.1f} ms, p99 "
+                     f"{at[top]['p99_ms']:.1f} ms; mean batch {at[top]['mean_batch_size']:.1f}) | "
+                     f"{lib[top]['throughput_rps']:.0f} calls/s (Classifier.predict from {top} threads) | {share:.0%} | "
+                     f"{verdict(share >= 0.8)} | {acc} |")
+        h = srv.get("healthz")
+        if h:
+            lines.append(f"| (the HTTP stack's ceiling here: GET /healthz, no model work, {h['concurrency']} clients) | "
+                         f"{h['throughput_rps']:.0f} requests/s (p50 {h['p50_ms']:.1f} ms) | {lib[top]['throughput_rps']:.0f} "
+                         f"calls/s (the library, as above) | {h['throughput_rps'] / lib[top]['throughput_rps']:.0%} | - | "
+                         "load generator and server share the CPU |")
+    elif srv is not None:
+        lines.append(f"| server at 32 concurrent clients | - | - | - | n/a | {srv.get('skipped', 'not run')} |")
+    trn = results.get("training")
+    if trn:
+        lines += ["", "## Training throughput (no target; forward + backward + AdamW per step, this CPU)", "",
+                  "| recipe | batches | examples/s | real tokens/s | s/step | padded / real tokens |",
+                  "|---|---|---|---|---|---|"]
+        for recipe, r in trn.items():
+            if r.get("skipped"):
+                lines.append(f"| {recipe} | - | - | - | - | {r['skipped']} |")
+                continue
+            for name, label in (("random", "random"), ("length_grouped", "length-grouped")):
+                x = r[name]
+                lines.append(f"| {recipe} ({r['config']}, batch {r['batch_size']}) | {label} | "
+                             f"{x['examples_per_s']:.1f} | {x['real_tokens_per_s']:,.0f} | {x['seconds_per_step']:.2f} | "
+                             f"{x['padded_per_real_token']:.2f} |")
+    plots = ["`bench/plots/latency.png`"] + (["`bench/plots/server_latency.png`"] if srv and srv.get("server") else [])
+    lines += ["", "Plots: " + ", ".join(plots) + ".", ""]
     return "\n".join(lines)
 
 
@@ -335,11 +389,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rewriter-bundle", type=Path, default=None,
                         help="a v2 rewriter bundle exported from that run (default: the shipped rewriter)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run, not for RESULTS.md)")
+    parser.add_argument("--no-server", action="store_true", help="skip the server load test")
+    parser.add_argument("--no-training", action="store_true", help="skip the training throughput (needs torch)")
     parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md, results.json and plots/ go")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    results: dict[str, Any] = {"quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    import shlex
+    import sys
+
+    command = "python -m bench" + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    results: dict[str, Any] = {"command": command, "quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "machine": machine()}
     print("machine limits ...", flush=True)
     results["peaks"] = {"fp32_gflops": fp32_gemm_gflops(), "int8_gops": int8_gemm_gops(),
@@ -349,6 +409,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("rewriter ...", flush=True)
     results["rewriter"] = bench_rewriter(args.rewriter_run, args.quick, results["peaks"]["bandwidth_gbs"],
                                          args.rewriter_bundle)
+    if not args.no_server:
+        print("server ...", flush=True)
+        from bench import bench_server
+
+        results["server"] = bench_server.run(Path(results["classifier"]["bundle"]), 100 if args.quick else 400,
+                                             [1, 8, 32])
+        (args.out / "plots").mkdir(parents=True, exist_ok=True)
+        bench_server.plot(results["server"], args.out / "plots" / "server_latency.png")
+    if not args.no_training:
+        print("training ...", flush=True)
+        from bench import bench_training
+
+        try:
+            results["training"] = bench_training.run(2 if args.quick else 10, 1 if args.quick else 6)
+        except ImportError as exc:  # the inference install has no torch
+            results["training"] = {"all": {"skipped": f"needs the [train] extra ({exc})"}}
     results["seconds"] = time.perf_counter() - started
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

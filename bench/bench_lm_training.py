@@ -48,7 +48,7 @@ def main() -> None:
     base = resolve_lm_base(config.model.base)
     model, tokenizer = load_lm(base.location)
     enc = encode_stage(stage, config, tokenizer)
-    lengths = [len(x) for x in enc.train["input_ids"]]
+    lengths = [len(x["input_ids"]) for x in enc.train]
     result = {"padding_tokens_per_real_token": {
         "random_batches": padding_ratio(lengths, stage.batch_size, False),
         "length_grouped": padding_ratio(lengths, stage.batch_size, True)}}

@@ -23,6 +23,11 @@ from typing import Any
 
 from callinkit.errors import DataError
 
+# Rows read, scored and written together when the caller does not say. The classifier runs them in length-sorted
+# batches of its own batch_size, so a larger chunk pads less: on 6,000 corpus texts, 512 scored 435 messages/s
+# against 309 for 64 (2-core CPU, session 9). With a rewriter the default is 64 (each row may cost a generation).
+DEFAULT_BATCH_SIZE = 512
+
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 
 
@@ -221,13 +226,15 @@ def score_batch(texts: list[str], classifier, explain: bool = False, rewriter=No
 
 
 def score_file(input_path: str | Path, output_path: str | Path, classifier, text_column: str = "text",
-               id_column: str | None = None, explain: bool = False, rewriter=None, batch_size: int = 64,
+               id_column: str | None = None, explain: bool = False, rewriter=None, batch_size: int | None = None,
                resume: bool = False, keep_text: bool = False, progress: bool = True) -> ScoreSummary:
     """Score INPUT into OUTPUT (see the module docstring). Each output row has `id` (the id column's value,
     else the input row number), then label, scores, uncertain, and the optional fields."""
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise DataError(f"{output_path}: the output would overwrite the input; choose another file")
+    if batch_size is None:  # rows per read / score / write; with rewriting each row may cost a generation
+        batch_size = 64 if rewriter is not None else DEFAULT_BATCH_SIZE
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1, got {batch_size}")
     file_format(output_path)

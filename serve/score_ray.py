@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from callinkit.errors import CallinkitError, DataError
-from callinkit.serve.score import ScoreSummary, file_format, score_batch
+from callinkit.serve.score import DEFAULT_BATCH_SIZE, ScoreSummary, file_format, score_batch
 
 # The column that marks a row that could not be scored (dropped before writing, counted in the summary).
 PROBLEM = "_problem"
@@ -135,7 +135,7 @@ def _workers(ray: Any, workers: int | None) -> int:
 
 def score_file_ray(input_path: str | Path, output_path: str | Path, *, bundle: str | None = None,
                    rewriter_bundle: str | None = None, rewrite: bool = False, text_column: str = "text",
-                   id_column: str | None = None, explain: bool = False, batch_size: int = 64,
+                   id_column: str | None = None, explain: bool = False, batch_size: int | None = None,
                    keep_text: bool = False, device: str = "cpu", address: str | None = None,
                    workers: int | None = None, progress: bool = True,
                    scorer: type[BatchScorer] = BatchScorer) -> ScoreSummary:
@@ -145,6 +145,8 @@ def score_file_ray(input_path: str | Path, output_path: str | Path, *, bundle: s
     if id_column is None:
         raise DataError("--engine ray needs --id-column: Ray reads the file in parallel blocks, so rows have no "
                         "row number to use as their id")
+    if batch_size is None:  # rows per read / score / write; with rewriting each row may cost a generation
+        batch_size = 64 if rewrite else DEFAULT_BATCH_SIZE
     if batch_size < 1:
         raise DataError(f"batch size must be at least 1, got {batch_size}")
     if workers is not None and workers < 1:

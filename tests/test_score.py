@@ -130,3 +130,32 @@ def test_ray_options_without_the_ray_engine_are_refused(tiny_bundle, tmp_path, c
                  "--workers", "4"]) != 0
     assert "add --engine ray" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_default_chunk_is_512_rows_and_64_with_a_rewriter(tiny_bundle, tmp_path):
+    # Large chunks let the classifier sort by length (less padding); with a rewriter each row may cost a
+    # generation, so a kill should lose less work.
+    from callinkit.serve.score import DEFAULT_BATCH_SIZE
+
+    class Recording(Classifier):
+        sizes: list[int] = []
+
+        def predict(self, texts):
+            self.sizes.append(len(texts))
+            return super().predict(texts)
+
+    clf = Recording(tiny_bundle)
+    src = write_input(tmp_path / "in.jsonl", n=600, bad=False)
+    score_file(src, tmp_path / "out.jsonl", clf, text_column="body", id_column="msg_id", progress=False)
+    assert DEFAULT_BATCH_SIZE == 512 and clf.sizes == [512, 88]
+
+    class Abstains:  # stands in for a rewriter: only the chunk size is under test
+        def rewrite(self, texts, **kwargs):
+            from callinkit.serve.rewriter import Rewrite
+
+            return [Rewrite(None, {}, [], ok=False, reason="test") for _ in texts]
+
+    clf.sizes.clear()
+    score_file(src, tmp_path / "out2.jsonl", clf, text_column="body", id_column="msg_id", rewriter=Abstains(),
+               progress=False)
+    assert clf.sizes[:2] == [64, 64] and sum(clf.sizes) == 600
