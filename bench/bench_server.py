@@ -250,7 +250,7 @@ def run(bundle: Path, requests: int = 400, concurrency: list[int] | tuple[int, .
             results["server"].append({"concurrency": level, **server_row, "mean_batch_size": mean_batch})
             results["direct"].append({"concurrency": level, **load_direct(classifier, requests, level)})
         results["healthz"] = {"concurrency": max(concurrency),
-                              **asyncio.run(load_healthz(base, requests, max(concurrency)))}
+                              **asyncio.run(load_healthz(base, max(requests, 2000), max(concurrency)))}
     finally:
         server.terminate()
         server.communicate(timeout=30)
