@@ -128,9 +128,12 @@ def test_default_bundle_comes_from_the_environment(tiny_bundle, monkeypatch):
     assert Classifier.load().bundle_dir == tiny_bundle
 
 
-def test_length_sorted_batches_give_each_text_its_own_logits_in_input_order(tiny_bundle):
-    # More texts than one batch: they run in batches of similar length, each cut to its own longest text.
-    # Every row must still be that text's logits (as when it runs alone) and come back in input order.
+@pytest.mark.parametrize("window", [4096, 7])
+def test_length_sorted_batches_give_each_text_its_own_logits_in_input_order(tiny_bundle, monkeypatch, window):
+    # More texts than one batch: they run in batches of similar length, each cut to its own longest text,
+    # sorted within windows of SORT_WINDOW texts (7 here: several windows, the last one short). Every row must
+    # still be that text's logits (as when it runs alone) and come back in input order.
+    monkeypatch.setattr("callinkit.serve.classifier.SORT_WINDOW", window)
     base = fixture_texts()
     texts = [" ".join([base[i % len(base)]] * (1 + i % 5)) for i in range(23)]  # lengths mixed, out of order
     batched = Classifier.load(tiny_bundle, batch_size=4)
