@@ -168,9 +168,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(bundle: Path, port: int, max_wait_ms: float, threads: int | None) -> subprocess.Popen:
+def start_server(bundle: Path, port: int, max_wait_ms: float | None, threads: int | None) -> subprocess.Popen:
     command = [sys.executable, "-m", "callinkit", "serve", "--classifier-bundle", str(bundle), "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--max-wait-ms", str(max_wait_ms)]
+               "--port", str(port), "--log-level", "warning"]
+    if max_wait_ms is not None:
+        command += ["--max-wait-ms", str(max_wait_ms)]
     if threads:
         command += ["--threads", str(threads)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -228,7 +230,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def run(bundle: Path, requests: int = 400, concurrency: list[int] | tuple[int, ...] = (1, 8, 32),
-        max_wait_ms: float = 2.0, threads: int | None = None) -> dict[str, Any]:
+        max_wait_ms: float | None = None, threads: int | None = None) -> dict[str, Any]:
     """The server (a subprocess on a free loopback port) and the library, `requests` one-text calls at each
     concurrency; returns rows for both. The server is stopped whatever happens."""
     from callinkit import Classifier
@@ -262,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", required=True, type=Path, help="classifier bundle folder")
     parser.add_argument("--requests", type=int, default=400, help="requests per concurrency level")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--max-wait-ms", type=float, default=2.0, help="the server's batching wait")
+    parser.add_argument("--max-wait-ms", type=float, default=None, help="the server's batching wait (default: "
+                                                                         "the server's own)")
     parser.add_argument("--threads", type=int, default=None,
                         help="onnxruntime intra-op threads, for the server and the direct calls alike")
     parser.add_argument("--out", type=Path, default=Path("runs/bench_server"), help="folder for JSON + PNG")

@@ -42,8 +42,9 @@ class ServerSettings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field("info", description="log level")
 
     max_batch_size: int = Field(32, ge=1, le=1024, description="most texts per model call")
-    max_wait_ms: float = Field(2.0, ge=0, le=1000, description="how long the first queued text waits for "
-                                                                "others to join its batch")
+    max_wait_ms: float = Field(0.0, ge=0, le=1000, description="how long the first queued text waits for "
+                                                                "others to join its batch (0: none; texts that "
+                                                                "arrive while a batch computes still join the next)")
     max_queue: int = Field(256, ge=1, description="texts waiting per model; beyond it requests get 429")
     request_timeout_s: float = Field(30.0, gt=0, le=600, description="deadline of a request's model work; "
                                                                       "past it the request gets 504")
