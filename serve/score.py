@@ -27,6 +27,17 @@ from callinkit.errors import DataError
 # batches of its own batch_size, so a larger chunk pads less: on 6,000 corpus texts, 512 scored 435 messages/s
 # against 309 for 64 (2-core CPU, session 9). With a rewriter the default is 64 (each row may cost a generation).
 DEFAULT_BATCH_SIZE = 512
+REWRITE_BATCH_SIZE = 64
+
+
+def resolve_batch_size(batch_size: int | None, rewriting: bool) -> int:
+    """The caller's batch size, else the default for the job; DataError when it is below 1. Shared by the local
+    and the Ray engines."""
+    if batch_size is None:
+        return REWRITE_BATCH_SIZE if rewriting else DEFAULT_BATCH_SIZE
+    if batch_size < 1:
+        raise DataError(f"batch size must be at least 1, got {batch_size}")
+    return batch_size
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 
@@ -233,10 +244,7 @@ def score_file(input_path: str | Path, output_path: str | Path, classifier, text
     input_path, output_path = Path(input_path), Path(output_path)
     if input_path.resolve() == output_path.resolve():
         raise DataError(f"{output_path}: the output would overwrite the input; choose another file")
-    if batch_size is None:  # rows per read / score / write; with rewriting each row may cost a generation
-        batch_size = 64 if rewriter is not None else DEFAULT_BATCH_SIZE
-    if batch_size < 1:
-        raise DataError(f"batch size must be at least 1, got {batch_size}")
+    batch_size = resolve_batch_size(batch_size, rewriting=rewriter is not None)
     file_format(output_path)
     already = done_ids(output_path) if resume else set()
     writer = OutputWriter(output_path, resume)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from callinkit.errors import CallinkitError, DataError
-from callinkit.serve.score import DEFAULT_BATCH_SIZE, ScoreSummary, file_format, score_batch
+from callinkit.serve.score import ScoreSummary, file_format, resolve_batch_size, score_batch
 
 # The column that marks a row that could not be scored (dropped before writing, counted in the summary).
 PROBLEM = "_problem"
@@ -145,10 +145,7 @@ def score_file_ray(input_path: str | Path, output_path: str | Path, *, bundle: s
     if id_column is None:
         raise DataError("--engine ray needs --id-column: Ray reads the file in parallel blocks, so rows have no "
                         "row number to use as their id")
-    if batch_size is None:  # rows per read / score / write; with rewriting each row may cost a generation
-        batch_size = 64 if rewrite else DEFAULT_BATCH_SIZE
-    if batch_size < 1:
-        raise DataError(f"batch size must be at least 1, got {batch_size}")
+    batch_size = resolve_batch_size(batch_size, rewriting=rewrite)
     if workers is not None and workers < 1:
         raise DataError(f"--workers must be at least 1, got {workers}")
     in_fmt, out_fmt = file_format(Path(input_path)), file_format(Path(output_path))
