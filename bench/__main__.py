@@ -31,7 +31,9 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -161,18 +163,19 @@ def bench_classifier(run: Path | None, quick: bool, int8_gops: float) -> dict[st
     # the classifier runs as length-sorted batches of 32, each padded only to its own longest text.
     out["onnx_stream256"] = timed(lambda: clf.predict(texts), max(3, reps32 // 2))
     out["messages_per_s_stream"] = len(texts) / (out["onnx_stream256"]["median_ms"] / 1000)
-    tokens = np.mean([len(e.ids) - e.ids.count(0) for e in clf.tokenizer.encode_batch(texts)])
+    lengths = np.array([sum(e.attention_mask) for e in clf.tokenizer.encode_batch(texts)])
+    tokens = lengths.mean()
     # Encoder FLOPs per message: 2 x (non-embedding weights) x tokens (attention's own share is small at these lengths).
     flops = 2 * 21.3e6 * tokens
     out["mean_tokens"] = float(tokens)
     out["share_of_int8_peak"] = out["messages_per_s_batch32"] * flops / (int8_gops * 1e9)
     out["share_of_int8_peak_stream"] = out["messages_per_s_stream"] * flops / (int8_gops * 1e9)
-    lengths = np.array([sum(e.attention_mask) for e in clf.tokenizer.encode_batch(texts)])
-    out["padded_per_real_token"] = {
-        "input_order": float(sum(lengths[i:i + 32].max() * len(lengths[i:i + 32]) for i in range(0, len(lengths), 32))
-                             / lengths.sum()),
-        "length_sorted": float(sum(s.max() * len(s) for s in np.array_split(np.sort(lengths),
-                                                                             -(-len(lengths) // 32))) / lengths.sum())}
+
+    def padded_per_real(order: np.ndarray) -> float:  # batches of 32 in this order, each padded to its longest
+        return float(sum(order[i:i + 32].max() * len(order[i:i + 32]) for i in range(0, len(order), 32)) / order.sum())
+
+    out["padded_per_real_token"] = {"input_order": padded_per_real(lengths),
+                                    "length_sorted": padded_per_real(np.sort(lengths))}
     if run is not None and (run / "best" / "config.json").is_file():
         try:
             import torch
@@ -395,9 +398,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    import shlex
-    import sys
-
     command = "python -m bench" + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     results: dict[str, Any] = {"command": command, "quick": args.quick, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                "machine": machine()}

@@ -1,7 +1,7 @@
 """Rewriter v2 training cost per step: full fine-tuning against frozen embeddings and frozen lower layers, and
 the padding that length-bucketed batches save.
 
-    python bench/bench_lm_training.py [--config configs/rewriter_lm.yaml] [--steps 12]
+    python -m bench.bench_lm_training [--config configs/rewriter_lm.yaml] [--steps 12]
 
 For each setting it times `--steps` optimizer steps (batch as in the config's first stage, after 2 warm-up
 steps) on the same batches, and reports seconds per step and trainable parameters. Separately it counts, over
@@ -19,13 +19,11 @@ import statistics
 import time
 from pathlib import Path
 
+from bench.bench_training import epoch_order
+
 
 def padding_ratio(lengths: list[int], batch: int, grouped: bool, seed: int = 0) -> float:
-    idx = list(range(len(lengths)))
-    random.Random(seed).shuffle(idx)
-    if grouped:  # what the Trainer's group_by_length does: sort within mega-batches of 50 batches
-        mega = batch * 50
-        idx = [i for s in range(0, len(idx), mega) for i in sorted(idx[s:s + mega], key=lambda i: -lengths[i])]
+    idx = epoch_order(lengths, batch, grouped, seed)
     padded = sum(max(lengths[i] for i in idx[s:s + batch]) * len(idx[s:s + batch]) for s in range(0, len(idx), batch))
     return padded / sum(lengths)
 

@@ -1,7 +1,7 @@
 """Training throughput of both recipes, with random and with length-grouped batches: examples/s and real
 (unpadded) tokens/s per optimizer step.
 
-    python bench/bench_training.py [--steps 6] [--out runs/bench_training]
+    python -m bench.bench_training [--steps 6] [--out runs/bench_training]
 
 - classifier: `configs/release/classifier.yaml` (MiniLM, its data mix after source balancing, batch 32);
 - rewriter v2: `configs/rewriter_lm_lora.yaml`'s first stage (SmolLM2-135M with rank-32 LoRA, batch 16), fp32
@@ -26,13 +26,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def epoch_batches(lengths: list[int], batch: int, grouped: bool, seed: int = 0) -> list[list[int]]:
-    """One epoch's batches of row indices: shuffled, or shuffled then length-sorted within mega-batches."""
+def epoch_order(lengths: list[int], batch: int, grouped: bool, seed: int = 0) -> list[int]:
+    """One epoch's row order: shuffled, or shuffled then sorted by length (longest first) within mega-batches of
+    50 batches, as the Trainer's `group_by_length` does."""
     idx = list(range(len(lengths)))
     random.Random(seed).shuffle(idx)
     if grouped:
         mega = batch * 50
         idx = [i for s in range(0, len(idx), mega) for i in sorted(idx[s:s + mega], key=lambda i: -lengths[i])]
+    return idx
+
+
+def epoch_batches(lengths: list[int], batch: int, grouped: bool, seed: int = 0) -> list[list[int]]:
+    """One epoch's full batches of row indices, in `epoch_order`."""
+    idx = epoch_order(lengths, batch, grouped, seed)
     return [idx[s:s + batch] for s in range(0, len(idx) - batch + 1, batch)]
 
 
