@@ -14,9 +14,15 @@ FIXTURE = Path(__file__).parent / "fixtures" / "classify_tiny.jsonl"
 
 
 def test_slice_metric_is_macro_f1_over_the_labels_present_and_accuracy_for_one_label():
+    from callinkit.metrics import load_metric
+
     rng = np.random.default_rng(1)
     truth, pred = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
     assert abs(slice_metric(truth, pred, [0, 1, 2]) - f1_score(truth, pred, average="macro")) < 1e-12
+    # the same figure as the project's own metric, also when a label is absent from the slice (CrowdCounter)
+    two = np.where(truth == 2, 0, truth)
+    project = load_metric("callin_classification").compute(predictions=pred.tolist(), references=two.tolist())
+    assert abs(slice_metric(two, pred, [0, 1]) - project["macro_f1"]) < 1e-12
     assert slice_metric(np.zeros(4, int), np.array([0, 0, 1, 2]), [0]) == 0.5
 
 

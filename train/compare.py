@@ -20,7 +20,9 @@ import numpy as np
 
 
 def slice_metric(truth: np.ndarray, pred: np.ndarray, present: Sequence[int]) -> float:
-    """Macro-F1 over the labels present in the slice, or accuracy when it has a single label."""
+    """Macro-F1 over the labels present in the slice (as the `callin_classification` metric computes it), or
+    accuracy when it has a single label. A plain-numpy copy of that metric's F1, because the bootstrap calls it
+    thousands of times; tests/test_compare.py checks the two agree."""
     if len(present) == 1:
         return float((truth == pred).mean())
     f1s = []
