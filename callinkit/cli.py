@@ -519,14 +519,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except TrainingInterrupted as exc:
-        print(f"callinkit {args.command}: {exc}", file=sys.stderr)
+        _say(f"callinkit {args.command}: {exc}")
         return 130
     except CallinkitError as exc:
-        print(f"callinkit {args.command}: error: {exc}", file=sys.stderr)
+        _say(f"callinkit {args.command}: error: {exc}")
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _say("interrupted")
         return 130
+
+
+def _say(message: str) -> None:
+    """A message on stderr in one write: `print` writes the text and its newline separately, so the messages of two
+    training processes sharing a terminal or pipe could run together ("...--resumecallinkit train: ...")."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,23 @@ def test_user_mistakes_are_one_clear_error(argv, message, capsys):
     assert message in err and "Traceback" not in err
 
 
+def test_an_error_message_is_written_whole_in_one_write(monkeypatch):
+    """Two training processes share one stderr; a line written in pieces ran into the other's (CI, session 9)."""
+    writes = []
+
+    class Recorder:
+        def write(self, text):
+            writes.append(text)
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Recorder())
+    assert main(["train", "does/not/exist.yaml"]) == 2
+    assert len(writes) == 1 and writes[0].endswith("\n"), writes
+    assert writes[0].startswith("callinkit train: error:") and "config file not found" in writes[0]
+
+
 def test_bad_yaml_is_a_config_error(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: classifier\ntraining: [unclosed\n")
