@@ -31,3 +31,16 @@ def test_ece_values():
 def test_unknown_metric_names_the_known_ones():
     with pytest.raises(ValueError, match="callin_classification"):
         metric_path("accuracy")
+
+
+def test_an_evaluation_carries_a_fingerprint_of_its_reference_labels():
+    """`callinkit release` compares two evaluations only on the same labelled split: a relabelled text keeps n
+    but changes the fingerprint."""
+    from callinkit.train.evaluation import classification_metrics
+
+    probs = [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]]
+    labels = ["call_out", "call_in", "neutral"]
+    first = classification_metrics(probs, [0, 1, 2], labels)
+    assert first["n"] == 3 and first["references_sha256"] == classification_metrics(probs, [0, 1, 2], labels)["references_sha256"]
+    relabelled = classification_metrics(probs, [0, 2, 2], labels)
+    assert relabelled["n"] == 3 and relabelled["references_sha256"] != first["references_sha256"]

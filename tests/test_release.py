@@ -9,10 +9,12 @@ from callinkit.cli import main
 from callinkit.errors import CallinkitError
 
 
-def write_evals(folder: Path, macro_f1: float, j: float, n: int = 100) -> tuple[Path, Path]:
+def write_evals(folder: Path, macro_f1: float, j: float, n: int = 100, labels: str | None = "v1") -> tuple[Path, Path]:
+    """`labels`: the fingerprint of the test split's reference labels (None: an eval from before it was kept)."""
     folder.mkdir(parents=True, exist_ok=True)
     clf, rw = folder / "classifier_eval.json", folder / "rewriter_eval.json"
-    clf.write_text(json.dumps({"results": {"callin_corpus:test": {"macro_f1": macro_f1, "n": n}}}))
+    result = {"macro_f1": macro_f1, "n": n, **({"references_sha256": labels} if labels else {})}
+    clf.write_text(json.dumps({"results": {"callin_corpus:test": result}}))
     rw.write_text(json.dumps({"table": {"corpus_test": {"model_reranked": {"j": j, "n": n}}},
                               "samples": {"corpus_test": [{"source": "a"}]}}))
     return clf, rw
@@ -63,9 +65,14 @@ def test_release_replaces_shipped_models_only_when_they_measure_better(tiny_bund
     with pytest.raises(CallinkitError, match="does not measure better"):
         pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v2", 0.79, 0.4), cards=cards,
                      out=out)
-    with pytest.raises(CallinkitError, match="test split changed"):
+    with pytest.raises(CallinkitError, match="test split or its labels changed"):
         pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v3", 0.9, 0.4, n=120),
                      cards=cards, out=out)
+    # relabelled texts keep n; the labels' fingerprint tells (and an eval without one compares with none)
+    for relabelled in ("v2", None):
+        with pytest.raises(CallinkitError, match="test split or its labels changed"):
+            pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder,
+                         *write_evals(tmp_path / "v3b", 0.9, 0.4, labels=relabelled), cards=cards, out=out)
     assert (out / "classifier" / "eval.json").read_text() == before  # nothing replaced
 
     lines = pack_release(tiny_bundle, tiny_rewriter_bundle_with_embedder, *write_evals(tmp_path / "v4", 0.85, 0.35), cards=cards,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,10 @@ def classification_metrics(probs: np.ndarray, references: Sequence[int], labels:
     calib = load_metric("expected_calibration_error").compute(probabilities=probs.tolist(), references=refs)
     report["ece"] = calib["ece"]
     report["n"] = len(refs)
+    # which texts carried which labels, so two evaluations can be checked to be on the same labelled split
+    # (a relabelling keeps n; `callinkit release` compares only like with like)
+    report["references_sha256"] = hashlib.sha256(
+        (",".join(labels) + ":" + ",".join(map(str, refs))).encode()).hexdigest()
     return report
 
 

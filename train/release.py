@@ -30,22 +30,23 @@ def shipped_dir() -> Path:
     return Path(callinkit.__file__).resolve().parent / "models"
 
 
-def classifier_score(evaluation: dict[str, Any]) -> tuple[float, int]:
-    """(macro-F1, n) on the corpus test split from a `callinkit eval CLASSIFIER callin_corpus --out` file."""
+def classifier_score(evaluation: dict[str, Any]) -> tuple[float, int, str | None]:
+    """(macro-F1, n, fingerprint of the reference labels or None in older files) on the corpus test split
+    from a `callinkit eval CLASSIFIER callin_corpus --out` file."""
     try:
         m = evaluation["results"][CLASSIFIER_SLICE]
-        return float(m["macro_f1"]), int(m["n"])
+        return float(m["macro_f1"]), int(m["n"]), m.get("references_sha256")
     except (KeyError, TypeError):
         raise CallinkitError(f"classifier eval has no {CLASSIFIER_SLICE} results; make it with `callinkit eval "
                              "BUNDLE callin_corpus --out FILE`") from None
 
 
-def rewriter_score(evaluation: dict[str, Any], system: str = REWRITER_SYSTEM) -> tuple[float, int]:
+def rewriter_score(evaluation: dict[str, Any], system: str = REWRITER_SYSTEM) -> tuple[float, int, None]:
     """(J of the reranked model, n) on the corpus test split from a rewriter `callinkit eval --out` file.
     `system` picks another row of the same table, e.g. `rewriter_reranked` for the bundle given to --compare."""
     try:
         m = evaluation["table"][REWRITER_SLICE][system]
-        return float(m["j"]), int(m["n"])
+        return float(m["j"]), int(m["n"]), None
     except (KeyError, TypeError):
         raise CallinkitError(f"rewriter eval has no {REWRITER_SLICE}/{system} row; make it with "
                              "`callinkit eval BUNDLE callin_corpus --out FILE` (with --compare for another "
@@ -61,10 +62,12 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise CallinkitError(f"{what} {path} is not valid JSON ({exc})") from None
 
 
-def _compare(kind: str, new: tuple[float, int], shipped_eval: Path, score, force: bool,
+def _compare(kind: str, new: tuple[float, int, str | None], shipped_eval: Path, score, force: bool,
              baseline_eval: Path | None = None) -> str:
     """A line saying how the new model compares; raises when it is not better and not forced.
-    `baseline_eval` is an eval of the shipped model on today's split (when the split grew since it shipped)."""
+    `baseline_eval` is an eval of the shipped model on today's split (when the split grew or was relabelled
+    since it shipped). Scores compare when n and the reference labels' fingerprint agree; an older eval
+    without a fingerprint does not compare with a newer one that has it."""
     if baseline_eval is not None:
         shipped_eval = baseline_eval
     if not shipped_eval.is_file():
@@ -73,8 +76,8 @@ def _compare(kind: str, new: tuple[float, int], shipped_eval: Path, score, force
     line = f"{kind}: shipped {old[0]:.4f} (n={old[1]}) -> new {new[0]:.4f} (n={new[1]})"
     if force:
         return line + " (forced)"
-    if old[1] != new[1]:
-        raise CallinkitError(f"{line}: the test split changed, so the scores do not compare; evaluate the shipped "
+    if old[1:] != new[1:]:
+        raise CallinkitError(f"{line}: the test split or its labels changed, so the scores do not compare; evaluate the shipped "
                              f"model on the same split and pass it as --baseline-{kind}-eval, or pass --force")
     if new[0] <= old[0]:
         raise CallinkitError(f"{line}: the new model does not measure better; keeping the shipped one "
