@@ -37,6 +37,21 @@ def test_loader_returns_a_datasetdict_with_fixed_splits_and_an_unseen_topic_slic
     assert sum(len(a) for s in pairs for a in pairs[s]["alt_call_ins"]) == 1020
 
 
+def test_a_no_concern_rewrite_is_a_neutral_text_and_other_rewrites_are_call_ins():
+    """LABELS.md: plain disagreement that confronts nobody's conduct is neutral. A no_concern pair's rewrite only
+    states the disagreement, so the classifier learns it as neutral; the pair keeps it as its reference."""
+    from callinkit.corpus import NO_CONCERN_REWRITE, Record, classification_rows
+
+    records = {"pairs": [Record("pairs", {**PAIR, "id": "p1"}, "pairs.jsonl", 1), Record("pairs", {
+        **PAIR, "id": "p2", "call_out": "ratio + L", "call_in": "not my take, but fair", "strategy": "no_concern"}, "pairs.jsonl", 2)]}
+    splits = {"assignments": {"p1": "train", "p2": "train"}}
+    got = {(r["id"], r["label"], r["style"]) for r in classification_rows(records, splits)}
+    assert got == {("p1:call_out", "call_out", "insult"), ("p1:call_in", "call_in", ""),
+                   ("p2:call_out", "call_out", "insult"), ("p2:call_in", "neutral", NO_CONCERN_REWRITE)}
+    shipped = load_corpus("classification")["train"]
+    assert {lab for lab, style in zip(shipped["label"], shipped["style"]) if style == NO_CONCERN_REWRITE} == {"neutral"}
+
+
 def test_every_record_has_a_split():
     assign = read_splits()["assignments"]
     ids = [rec.id for kind in KINDS for rec in read_records(kind)]

@@ -178,13 +178,15 @@ def test_threat_weight_is_refused_on_other_sources():
             {"name": "davidson", "path": "x", "threat_weight": 2}]}}, "test.yaml")
 
 
-def test_corpus_eval_has_threat_short_and_plain_register_slices():
+def test_corpus_eval_has_threat_short_plain_register_and_no_concern_slices():
     from callinkit.train.evaluation import is_plain_register, read_eval_data
 
     slices = read_eval_data("callin_corpus:test")
     names = set(slices)
     assert {"callin_corpus:test", "callin_corpus:test:unseen_topics", "callin_corpus:test:threats",
-            "callin_corpus:test:short_under_12_words", "callin_corpus:test:lowercase_no_punctuation"} <= names
+            "callin_corpus:test:short_under_12_words", "callin_corpus:test:lowercase_no_punctuation",
+            "callin_corpus:test:no_concern_rewrites"} <= names
+    assert {r["label"] for r in slices["callin_corpus:test:no_concern_rewrites"]} == {"neutral"}
     threats = slices["callin_corpus:test:threats"]
     assert {r["label"] for r in threats} == {"call_out", "neutral"}
     assert all(r["style"] in ("threat", "threat_near_miss") for r in threats)

@@ -481,3 +481,16 @@ def test_threat_probe_fits_and_the_bundle_abstains_on_what_it_flags(tiny_lm_bund
     assert not result.ok and result.text is None and result.reason == reason
     rw.abstain_on_threat = False  # a bundle that does not abstain on threats ignores the probe
     assert rw.refusal(text) is None
+
+
+def test_the_guards_call_in_threshold_is_chosen_on_references_that_have_a_concern(tiny_bundle):
+    """A no_concern pair's reference is neutral by the labelling guide; it would pull the quantile down."""
+    from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
+    from callinkit.train.rewriter_lm_export import choose_min_call_in
+
+    validation = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "validation"]
+    with_concern = [r for r in validation if r.get("strategy") != "no_concern"]
+    assert 0 < len(with_concern) < len(validation)
+    guard = choose_min_call_in(str(tiny_bundle), config=None)
+    assert guard["chosen_on"] == f"{len(with_concern)} corpus validation pairs"
+    assert 0.2 <= guard["min_call_in"] <= 0.8

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from callinkit.config import LABELS
+from callinkit.corpus import NO_CONCERN_REWRITE
 from callinkit.errors import CallinkitError, DataError
 
 
@@ -99,13 +100,15 @@ def is_plain_register(text: str) -> bool:
 
 def corpus_slices(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[dict[str, Any]]]:
     """A corpus split and its slices: unseen topics, threats (threat call-outs and the neutral texts that only
-    sound like one), short texts and lowercase/no-punctuation texts."""
+    sound like one), short texts, lowercase/no-punctuation texts, and the rewrites of call-outs with no
+    concern (plain disagreement: neutral, see the corpus data card's hard cases)."""
     out = {prefix: rows}
     slices = {
         "unseen_topics": [r for r in rows if r["unseen_topic"]],
         "threats": [r for r in rows if r.get("style") in ("threat", "threat_near_miss")],
         f"short_under_{SHORT_WORDS}_words": [r for r in rows if len(r["text"].split()) < SHORT_WORDS],
         "lowercase_no_punctuation": [r for r in rows if is_plain_register(r["text"])],
+        "no_concern_rewrites": [r for r in rows if r.get("style") == NO_CONCERN_REWRITE],
     }
     out.update({f"{prefix}:{name}": sl for name, sl in slices.items() if sl})
     return out

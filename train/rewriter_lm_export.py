@@ -139,13 +139,18 @@ def lora_branch_source(run_dir: Path, config) -> tuple[Path, Path] | None:
 
 
 def choose_min_call_in(classifier_bundle: str, config, quantile: float = 0.10) -> dict[str, Any]:
-    """The guard's P(call_in) threshold: the level 90% of validation call-in references reach."""
+    """The guard's P(call_in) threshold: the level 90% of validation call-in references reach.
+
+    Pairs whose call-out has no concern (`strategy: no_concern`) are left out: their reference only states a
+    disagreement, which the labelling guide calls neutral, so a classifier that learnt the guide gives it a low
+    P(call_in) and would drag the quantile, and with it the guard for every other source, down."""
     import numpy as np
 
     from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
     from callinkit.serve.classifier import Classifier
 
-    rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()) if r["split"] == "validation"]
+    rows = [r for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits())
+            if r["split"] == "validation" and r.get("strategy") != "no_concern"]
     clf = Classifier.load(classifier_bundle)
     refs = [p.scores["call_in"] for p in clf.predict([r["call_in"] for r in rows])]
     srcs = [p.scores["call_in"] for p in clf.predict([r["call_out"] for r in rows])]

@@ -36,6 +36,7 @@ PLATFORMS = ("x_reply", "reddit", "discord", "slack", "youtube", "facebook_group
              "bluesky", "threads")
 # `no_concern` (pairs only): the call-out attacks and carries no concern, so the call-in only states the
 # disagreement or asks what it is, and must not invent a harm.
+NO_CONCERN_REWRITE = "no_concern_rewrite"  # classification_rows' style for a no_concern pair's (neutral) rewrite
 STRATEGIES = ("good_faith_opener", "naming_impact", "question", "personal_experience",
               "alternative_or_resource", "firm_boundary", "shared_values", "no_concern")
 NEUTRAL_KINDS = ("ordinary", "question", "news", "praise", "joke", "complaint_about_things", "angry_no_target",
@@ -158,7 +159,11 @@ def read_splits() -> dict[str, Any]:
 def classification_rows(records: dict[str, list[Record]], splits: dict[str, Any]) -> list[dict[str, Any]]:
     """Flatten pairs / neutral / singles into {id, text, label, topic, kind, style, split, unseen_topic} rows.
     `style` is the call-out's style ("threat", "insult", ...) for call-out texts, the neutral kind
-    ("threat_near_miss", ...) for neutral texts, and "" for call-ins."""
+    ("threat_near_miss", ...) for neutral texts, and "" for call-ins.
+
+    The call-in side of a `no_concern` pair is labelled neutral, style "no_concern_rewrite": it only states a
+    disagreement ("not my vibe either, but no hard feelings") and confronts nobody about their conduct, which
+    LABELS.md calls neutral ("plain disagreement about ideas"). It stays the pair's reference rewrite."""
     assign = splits["assignments"]
     unseen = set(splits.get("unseen_topics", ()))
     rows = []
@@ -173,7 +178,10 @@ def classification_rows(records: dict[str, list[Record]], splits: dict[str, Any]
 
     for rec in records.get("pairs", []):
         add(rec, rec.data["call_out"], "call_out", rec.data["topic"], ":call_out", rec.data.get("style") or "")
-        add(rec, rec.data["call_in"], "call_in", rec.data["topic"], ":call_in")
+        if rec.data.get("strategy") == "no_concern":
+            add(rec, rec.data["call_in"], "neutral", rec.data["topic"], ":call_in", NO_CONCERN_REWRITE)
+        else:
+            add(rec, rec.data["call_in"], "call_in", rec.data["topic"], ":call_in")
     for rec in records.get("neutral", []):
         add(rec, rec.data["text"], "neutral", None, style=rec.data.get("kind") or "")
     for rec in records.get("singles", []):
