@@ -123,9 +123,10 @@ class ExportConfig:
     """Largest allowed |logit| difference between ONNX fp32 and PyTorch."""
     min_int8_agreement: float = bounded(0.97, gt=0, le=1)
     """Smallest allowed share of int8 labels equal to the PyTorch labels on the check batch."""
-    fp32_layers: tuple[int, ...] = ()
+    fp32_layers: tuple[int, ...] | Literal["auto"] = ()
     """Encoder layers whose weights stay fp32 in an int8 export (e.g. [0]: the first layer is the most
-    sensitive to quantization; about 5 MB more per MiniLM layer)."""
+    sensitive to quantization; about 5 MB more per MiniLM layer). 'auto' tries none, then [0], [0, 1], ... and
+    keeps the first that passes `min_int8_agreement` (the manifest records each agreement tried)."""
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,38 @@ def test_length_sorted_batches_give_each_text_its_own_logits_in_input_order(tiny
     assert together.shape == (23, len(batched.labels))
     np.testing.assert_allclose(together, alone, atol=1e-5)
     assert Classifier.load(tiny_bundle, batch_size=64).logits(texts[:3]).shape == (3, len(batched.labels))
+
+
+def test_fp32_layers_auto_tries_layer_prefixes_in_order():
+    from callinkit.train.export import fp32_layer_trials
+
+    assert fp32_layer_trials("auto", 3) == [(), (0,), (0, 1), (0, 1, 2)]
+    assert fp32_layer_trials((0, 5), 6) == [(0, 5)]
+
+
+@pytest.mark.parametrize("gate", [0.01, 1.0])
+def test_fp32_layers_auto_keeps_the_first_prefix_that_passes_the_gate(tiny_run, tmp_path, gate):
+    import shutil
+
+    import yaml
+
+    from callinkit.train.export import ExportError, export_classifier
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["export"].update(fp32_layers="auto", min_int8_agreement=gate)
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    texts = fixture_texts()
+    try:
+        manifest = export_classifier(run, tmp_path / "bundle", quantize="int8", agreement_texts=texts)
+    except ExportError as exc:  # only possible when no prefix reaches the gate
+        assert gate == 1.0 and "every layer prefix" in str(exc)
+        return
+    tried = manifest["validation"]["fp32_layers_tried"]
+    chosen = manifest["validation"]["fp32_layers"]
+    assert list(tried)[0] == "none" and len(chosen) == len(tried) - 1  # prefixes tried in order, stopped at once
+    assert list(tried.values())[-1] == manifest["validation"]["int8_label_agreement"] >= gate
+    assert all(a < gate for a in list(tried.values())[:-1])  # every earlier prefix failed the gate
+    if gate == 0.01:
+        assert tried.keys() == {"none"} and chosen == []
