@@ -353,6 +353,15 @@ class RewriterLMExportConfig:
     patterns beside it: 93% of threats abstained on (patterns alone 39%), and 11% of other call-outs (patterns
     alone 0.9%); at 0.7: 82% and 4.7%. A blind judge rated 5 of v2's 6 answers to corpus-test threats the
     patterns missed bad, 4 of them for keeping the threat. None: patterns only."""
+    no_concern_threshold: float | None = bounded(0.8, gt=0, lt=1)
+    """With an embedder: a probe for call-outs with no concern beyond the attack ("who asked", "nah ur just dumb";
+    train/threat_probe.py) is fitted on the corpus pairs' train split and written into the bundle. Where its
+    probability reaches this, the guard asks for what LABELS.md asks there: a candidate the classifier reads as
+    neutral (the disagreement without the attack), not a call-in frame, which would invent a harm; the similarity
+    floor does not apply (a plain "I don't agree" shares little with an insult). On the human references of the
+    corpus's 170 validation and test no-concern pairs, P(call_in) >= 0.8 held for 0.6% and similarity >= 0.537
+    for 17%, so the guard refused nearly all of them. At 0.8 the probe flags 69% of validation no-concern
+    call-outs and 0.9% of the others (0.5: 87%, 4.9%). None: no probe, one guard for every source."""
     rank_by: Literal["logprob", "score"] = "logprob"
     """Written into the bundle's guard: how candidates that pass the guard are ranked. 'logprob': the model's
     own mean token log-probability of the candidate (read while decoding, no extra pass); 'score': P(call_in)

@@ -77,7 +77,8 @@ def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
 
 def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
            embedder: Any | None, min_call_in: float, min_similarity: float | None = None,
-           context: str | None = None, min_logprob: float | None = None, rank_by: str = "score") -> Rewrite:
+           context: str | None = None, min_logprob: float | None = None, rank_by: str = "score",
+           no_concern: bool = False) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -87,6 +88,11 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     `min_logprob`, a candidate whose `logprob` score (the generating model's mean token log-probability) is below
     it is refused too. `rank_by="logprob"` ranks the candidates that pass by that log-probability instead of the
     score (a blind judge found fewer bad suggestions shown that way; see the config's `export.rank_by`).
+
+    `no_concern` (the source attacks with no concern beyond the attack, by the bundle's probe): LABELS.md asks
+    for the disagreement without the attack, a neutral text, or no rewrite. A candidate must then read as
+    neutral to the classifier (a call-in frame would invent a harm) instead of reaching `min_call_in`, and the
+    similarity floor does not apply; the score is P(neutral).
     """
     from callinkit.guard import check_candidate, chrf, source_facts
 
@@ -94,6 +100,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     if classifier is not None and texts:
         for s, p in zip(scores, classifier.predict(texts)):
             s["call_in"] = p.scores["call_in"]
+            if no_concern:
+                s["neutral"] = p.scores["neutral"]
     if embedder is not None and texts:
         from callinkit.serve.embedder import concern_similarity
 
@@ -105,8 +113,17 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     # The guard's calibrated rules let a candidate drop what a human call-in drops; they are safe only with a
     # fluency check beside them (the log-probability floor), else the strict rules apply (see source_facts).
     facts = source_facts(source, context, strict=min_logprob is None)
-    problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
-    if embedder is not None and min_similarity is not None and min_call_in >= 0:
+    guarded = min_call_in >= 0
+    if no_concern and guarded and classifier is not None:
+        problems = [tuple(check_candidate(facts, t)) + (
+            () if s["neutral"] >= 0.5 else
+            (f"frames a message with no concern beyond the attack as a call-in, which invents a harm (P(neutral) "
+             f"{s['neutral']:.2f} < 0.50; the rewrite of such a message only states the disagreement)",))
+            for t, s in zip(texts, scores)]
+    else:
+        no_concern = False
+        problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
+    if embedder is not None and min_similarity is not None and guarded and not no_concern:
         problems = [p + ((f"strays from the source's concern (similarity {s['similarity']:.2f} < "
                           f"{min_similarity:.2f})",) if s["similarity"] < min_similarity else ())
                     for p, s in zip(problems, scores)]
@@ -116,7 +133,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
                          if s.get("logprob") is not None and s["logprob"] < min_logprob else ())
                     for p, s in zip(problems, scores)]
     for s in scores:
-        s["score"] = s.get("call_in", 1.0) * max(0.0, s["similarity"])
+        s["score"] = s["neutral"] if no_concern else s.get("call_in", 1.0) * max(0.0, s["similarity"])
     if rank_by not in ("score", "logprob"):
         raise ValueError(f"rank_by must be 'score' or 'logprob', got {rank_by!r}")
 

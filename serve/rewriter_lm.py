@@ -129,6 +129,16 @@ class LMRewriter:
                                   "re-export the bundle")
             self.threat_probe = json.loads(path.read_text())
             self._probe_weights = np.asarray(self.threat_probe["weights"], dtype=np.float32)
+        # The no-concern probe (train/threat_probe.py): where it fires, a candidate must read as neutral (the
+        # disagreement without the attack), since a call-in frame for such a message invents a harm (LABELS.md).
+        self.no_concern_probe: dict[str, Any] | None = None
+        probe_file = guard.get("no_concern_probe")
+        if probe_file and self.embedder is not None:
+            path = self.bundle_dir / probe_file
+            if not path.is_file():
+                raise BundleError(f"{self.bundle_dir}: the manifest's guard names {probe_file}, which is missing; "
+                                  "re-export the bundle")
+            self.no_concern_probe = json.loads(path.read_text())
         known_words()  # the guard's word list, read once from the corpus now rather than on the first request
 
     @classmethod
@@ -238,12 +248,24 @@ class LMRewriter:
             found.setdefault(out, lp)
         return found
 
+    def _probe(self, probe: dict[str, Any] | None, text: str) -> float | None:
+        if probe is None or self.embedder is None:
+            return None
+        z = float(self.embedder.encode([text])[0] @ np.asarray(probe["weights"], dtype=np.float32))
+        return 1.0 / (1.0 + float(np.exp(-(z + float(probe["bias"])))))
+
     def threat_probability(self, text: str) -> float | None:
         """The bundle's threat probe's probability that `text` is a threat, or None without a probe."""
-        if self.threat_probe is None or self.embedder is None:
-            return None
-        z = float(self.embedder.encode([text])[0] @ self._probe_weights)
-        return 1.0 / (1.0 + float(np.exp(-(z + float(self.threat_probe["bias"])))))
+        return self._probe(self.threat_probe, text)
+
+    def no_concern_probability(self, text: str) -> float | None:
+        """The bundle's no-concern probe's probability that `text` attacks with no concern to keep ("who asked",
+        "nah ur just dumb"), or None without a probe."""
+        return self._probe(self.no_concern_probe, text)
+
+    def has_no_concern(self, text: str) -> bool:
+        p = self.no_concern_probability(text)
+        return p is not None and p >= float(self.no_concern_probe["threshold"])
 
     def refusal(self, text: str) -> str | None:
         """Why `text` is not rewritten at all (the bundle's guard abstains on threats), or None."""
@@ -291,7 +313,8 @@ class LMRewriter:
         cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
         result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
                         self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,
-                        context, min_logprob=self.min_logprob if guard else None, rank_by=self.rank_by)
+                        context, min_logprob=self.min_logprob if guard else None, rank_by=self.rank_by,
+                        no_concern=guard and self.has_no_concern(text))
         if not guard and not result.ok and result.candidates:
             best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
             result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)

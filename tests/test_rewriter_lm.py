@@ -494,3 +494,72 @@ def test_the_guards_call_in_threshold_is_chosen_on_references_that_have_a_concer
     guard = choose_min_call_in(str(tiny_bundle), config=None)
     assert guard["chosen_on"] == f"{len(with_concern)} corpus validation pairs"
     assert 0.2 <= guard["min_call_in"] <= 0.8
+
+
+class _FixedClassifier:
+    """A stand-in classifier: each candidate's scores are given by the test."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def predict(self, texts):
+        from callinkit import Prediction
+
+        return [Prediction(label=max(self.table[t], key=self.table[t].get), scores=self.table[t]) for t in texts]
+
+
+def test_a_source_with_no_concern_asks_for_a_neutral_rewrite_not_a_call_in():
+    """LABELS.md: "nobody asked you, log off" has nothing to keep; its rewrite states the disagreement without the
+    attack (neutral) or abstains, and a call-in frame invents a harm."""
+    from callinkit.serve.rewriter import select
+
+    src = "nobody asked you, log off"
+    invented = "I'm sure you meant it as a joke, but the log-in is for people to find the server. Could you take it down?"
+    plain = "I don't agree with this, but fair enough."
+    clf = _FixedClassifier({invented: {"call_out": 0.02, "call_in": 0.95, "neutral": 0.03},
+                            plain: {"call_out": 0.02, "call_in": 0.03, "neutral": 0.95}})
+    cands = [invented, plain]
+    usual = select(src, cands, [{}, {}], clf, None, 0.8)
+    assert usual.text == invented  # the ordinary guard wants a call-in and refuses the plain disagreement
+    assert any("not a call-in" in p for p in usual.candidates[1].problems)
+    nc = select(src, cands, [{}, {}], clf, None, 0.8, no_concern=True)
+    assert nc.ok and nc.text == plain and nc.scores["score"] == pytest.approx(0.95)
+    assert any("invents a harm" in p for p in nc.candidates[1].problems)
+    only_frame = select(src, [invented], [{}], clf, None, 0.8, no_concern=True)
+    assert not only_frame.ok and only_frame.text is None and "invents a harm" in only_frame.reason
+    # the rules still apply: the insult is not repeated
+    rude = "I don't agree, clown."
+    clf.table[rude] = {"call_out": 0.3, "call_in": 0.05, "neutral": 0.65}
+    assert not select("you clown", [rude], [{}], clf, None, 0.8, no_concern=True).ok
+    # unguarded (evaluation only) and without a classifier the flag changes nothing
+    assert select(src, cands, [{}, {}], clf, None, -1.0, no_concern=True).ok
+
+
+def test_no_concern_probe_is_exported_and_decides_which_guard_applies(tiny_lm_bundle, monkeypatch):
+    import json
+
+    from callinkit.serve import Rewriter
+    from callinkit.serve import rewriter_lm as lm
+
+    manifest = json.loads((tiny_lm_bundle / "manifest.json").read_text())
+    assert manifest["guard"]["no_concern_probe"] == "no_concern_probe.json"
+    assert set(manifest["guard"]["no_concern_probe_validation"]) >= {"no_concern_flagged", "other_call_outs_flagged"}
+    rw = Rewriter.load(tiny_lm_bundle)
+    text = "nah ur just dumb"
+    p = rw.no_concern_probability(text)
+    assert 0.0 < p < 1.0
+    seen = []
+    real_select = lm.select
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["no_concern"])
+        return real_select(*args, **kwargs)
+
+    monkeypatch.setattr(lm, "select", spy)
+    rw.abstain_on_threat = False
+    rw.no_concern_probe = dict(rw.no_concern_probe, threshold=min(p + 1e-6, 0.999999))
+    rw.rewrite_one(text, num_candidates=1, max_new_tokens=4)
+    rw.no_concern_probe = dict(rw.no_concern_probe, threshold=p)
+    rw.rewrite_one(text, num_candidates=1, max_new_tokens=4)
+    rw.generate_and_select(text, 1, 4, guard=False)
+    assert seen == [False, True, False]

@@ -33,7 +33,14 @@ from callinkit import __version__
 from callinkit.bundle import FORMAT_NAME, MANIFEST, atomic_directory, read_manifest, write_json
 from callinkit.errors import CallinkitError
 from callinkit.lm_prompt import IM_END
-from callinkit.train.threat_probe import PROBE_FILE, threat_probe, write_probe
+from callinkit.train.threat_probe import (
+    NO_CONCERN_PROBE_FILE,
+    PROBE_FILE,
+    no_concern_probe,
+    threat_probe,
+    write_probe,
+    write_probe_file,
+)
 
 LM_FORMAT_VERSION = 2
 CHECK_SOURCES = [
@@ -279,6 +286,11 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold)
             guard["threat_probe"] = PROBE_FILE
             guard["threat_probe_validation"] = probe["validation"]
+        nc_probe = None
+        if with_embedder and config.export.no_concern_threshold is not None:
+            nc_probe = no_concern_probe(embedder, threshold=config.export.no_concern_threshold)
+            guard["no_concern_probe"] = NO_CONCERN_PROBE_FILE
+            guard["no_concern_probe_validation"] = nc_probe["validation"]
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:
             for name in GENAI_FILES:
                 if (built / name).is_file():
@@ -291,6 +303,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                 shutil.copytree(embedder, tmp / "embedder")
             if probe is not None:
                 write_probe(tmp, probe)
+            if nc_probe is not None:
+                write_probe_file(tmp, NO_CONCERN_PROBE_FILE, nc_probe)
             manifest = {
                 "format": FORMAT_NAME, "format_version": LM_FORMAT_VERSION, "kind": "rewriter",
                 "architecture": "decoder_lm", "runtime": "onnxruntime-genai", "name": config.name,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 PROBE_FILE = "threat_probe.json"
+NO_CONCERN_PROBE_FILE = "no_concern_probe.json"
 
 
 def fit_probe(x: np.ndarray, y: np.ndarray, c: float = 0.3) -> tuple[np.ndarray, float]:
@@ -59,4 +60,34 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3) -> 
 
 
 def write_probe(bundle_dir: Path, probe: dict[str, Any]) -> None:
-    (Path(bundle_dir) / PROBE_FILE).write_text(json.dumps(probe, indent=1) + "\n")
+    write_probe_file(bundle_dir, PROBE_FILE, probe)
+
+
+def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3) -> dict[str, Any]:
+    """A probe for call-outs with no concern beyond the attack ("who asked 💀", "nah ur just dumb"), fitted on
+    the corpus pairs' call-outs of the train split (strategy `no_concern` against every other pair). LABELS.md
+    says their rewrite states the disagreement without the attack, a neutral text, and must not invent a harm;
+    the guard uses the probe to ask that of the candidates (serve/rewriter.py: `select(no_concern=True)`)."""
+    from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
+    from callinkit.serve.embedder import SimilarityEmbedder
+
+    embedder = SimilarityEmbedder(embedder_dir)
+    rows = pair_rows({k: read_records(k) for k in KINDS}, read_splits())
+    data = {}
+    for split in ("train", "validation"):
+        part = [r for r in rows if r["split"] == split]
+        data[split] = (embedder.encode([r["call_out"] for r in part]),
+                       np.array([r.get("strategy") == "no_concern" for r in part]))
+    weights, bias = fit_probe(data["train"][0], data["train"][1], c)
+    x, y = data["validation"]
+    flagged = 1 / (1 + np.exp(-(x @ weights + bias))) >= threshold
+    return {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6), "threshold": threshold,
+            "fitted_on": f"{len(data['train'][1])} corpus train call-outs ({int(data['train'][1].sum())} with no concern)",
+            "validation": {"no_concern_flagged": round(float(flagged[y].mean()), 3),
+                           "other_call_outs_flagged": round(float(flagged[~y].mean()), 3),
+                           "n_no_concern": int(y.sum()), "n_other_call_outs": int((~y).sum())}}
+
+
+def write_probe_file(bundle_dir: Path, name: str, probe: dict[str, Any]) -> None:
+    (Path(bundle_dir) / name).write_text(json.dumps(probe, indent=1) + "\n")
+
