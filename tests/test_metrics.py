@@ -44,3 +44,22 @@ def test_an_evaluation_carries_a_fingerprint_of_its_reference_labels():
     assert first["n"] == 3 and first["references_sha256"] == classification_metrics(probs, [0, 1, 2], labels)["references_sha256"]
     relabelled = classification_metrics(probs, [0, 2, 2], labels)
     assert relabelled["n"] == 3 and relabelled["references_sha256"] != first["references_sha256"]
+
+
+def test_rewrite_sta_counts_each_rows_target_label():
+    """LABELS.md: a no-concern call-out (and a ParaDetox sentence) is rewritten as a neutral text, so STA there asks
+    for neutral; without target labels every row asks for call_in, as J always did."""
+    from callinkit.train.rewriter_eval import target_label
+
+    m = load_metric("callin_rewrite")
+    args = dict(predictions=["I don't agree with this", "could you check that stat?"],
+                references=["I don't agree with this", "could you check that stat?"],
+                output_labels=["neutral", "call_in"], similarities=[1.0, 1.0])
+    assert m.compute(**args)["sta"] == pytest.approx(0.5) and m.compute(**args)["j"] == pytest.approx(0.5)
+    targeted = m.compute(**args, target_labels=["neutral", "call_in"])
+    assert targeted["sta"] == pytest.approx(1.0) and targeted["j"] == pytest.approx(1.0)
+    assert m.compute(**args, target_labels=["call_in", "neutral"])["sta"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="same length"):
+        m.compute(**args, target_labels=["neutral"])
+    assert target_label({"strategy": "no_concern"}) == "neutral" and target_label({"source": "paradetox"}) == "neutral"
+    assert target_label({"strategy": "impact_statement", "source": "callin_corpus"}) == "call_in"

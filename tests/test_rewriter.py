@@ -223,7 +223,7 @@ def test_eval_scores_model_and_baselines_on_a_pairs_file(tiny_rewriter_bundle_wi
     assert set(table) == {"copy", "delete_insults", "template", "model_greedy", "model_reranked", "model_unguarded"}
     for m in table.values():
         assert m["n"] == 3 and 0 <= m["sta"] <= 1 and -1 <= m["sim"] <= 1 and 0 <= m["chrf"] <= 100
-        assert 0 <= m["j"] <= 1 and 0 <= m["answered"] <= 1
+        assert 0 <= m["j"] <= 1 and 0 <= m["j_target"] <= 1 and 0 <= m["answered"] <= 1
     # Abstentions score zero: the guarded row can only answer less often than the unguarded one.
     assert table["model_reranked"]["answered"] <= table["model_unguarded"]["answered"] == 1.0
     # Copying the input is as similar to the source as anything can be.

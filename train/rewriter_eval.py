@@ -112,6 +112,11 @@ def neutral_test_texts(limit: int | None = None, per_slice: int | None = None) -
 ABSTAINED = ""
 
 
+def target_label(row: dict[str, Any]) -> str:
+    """The label a good rewrite of `row` has: neutral for a no-concern pair and for ParaDetox, else call_in."""
+    return "neutral" if row.get("strategy") == "no_concern" or row.get("source") == "paradetox" else "call_in"
+
+
 def score_outputs(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]], classifier, embedder
                   ) -> dict[str, float]:
     """STA / SIM / chrF / J of outputs against the reference (and, where the corpus has one, the second
@@ -132,8 +137,14 @@ def score_outputs(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]],
         for i, sim in zip(answered, concern_similarity(embedder, [rows[i]["call_out"] for i in answered],
                                                        [texts[i] for i in answered]).tolist()):
             sims[i] = sim
-    result = load_metric("callin_rewrite").compute(predictions=texts, references=[r["call_in"] for r in rows],
-                                                   output_labels=labels, similarities=sims)
+    metric = load_metric("callin_rewrite")
+    refs = [r["call_in"] for r in rows]
+    result = metric.compute(predictions=texts, references=refs, output_labels=labels, similarities=sims)
+    # J with the label each reference has (LABELS.md): a no-concern pair's or a ParaDetox sentence's rewrite is
+    # neutral, so there a neutral output is the right style, and a call-in frame (an invented harm) is not.
+    by_target = metric.compute(predictions=texts, references=refs, output_labels=labels, similarities=sims,
+                               target_labels=[target_label(r) for r in rows])
+    result["sta_target"], result["j_target"] = by_target["sta"], by_target["j"]
     result["answered"] = len(answered) / max(1, len(texts))
     if any(r.get("alt_call_ins") for r in rows):
         chrf = CHRF()
@@ -334,10 +345,12 @@ def copies_through_suggest(rewriter, texts: Sequence[str]) -> list[str]:
 
 def format_rewrite_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = [f"{'slice':<22} {'system':<22} {'n':>4} {'STA':>6} {'SIM':>6} {'chrF':>6} {'J':>6} {'J multi':>7} "
-             f"{'answered':>8}"]
+             f"{'J target':>8} {'answered':>8}"]
     for name, systems in table.items():
         for system, m in systems.items():
             multi = f"{m['j_multi']:>7.3f}" if "j_multi" in m else f"{'-':>7}"
+            target = f"{m['j_target']:>8.3f}" if "j_target" in m else f"{'-':>8}"
             lines.append(f"{name:<22} {system:<22} {m['n']:>4} {m['sta']:>6.3f} {m['sim']:>6.3f} {m['chrf']:>6.1f} "
-                         f"{m['j']:>6.3f} {multi} {m.get('answered', 1.0):>8.0%}")
-    return "\n".join(lines)
+                         f"{m['j']:>6.3f} {multi} {target} {m.get('answered', 1.0):>8.0%}")
+    return "\n".join(lines + ["(J target: STA counts the label of each row's reference, neutral for no-concern pairs "
+                               "and ParaDetox, call_in elsewhere; J counts call_in everywhere, as before)"])
