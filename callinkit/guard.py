@@ -36,12 +36,16 @@ INSULTS = (
     "damn", "goddamn", "wtf", "ffs", "bloody", "arse", "ass", "piss*", "cunt*", "whore*", "slut*", "hoe", "hoes",
     "skank*", "douche*", "dick", "dicks", "cock", "cocks", "retard", "dumbo", "dork*", "nerd", "loony", "psycho", "psychos",
     "lunatic*", "maniac", "maniacs", "useless", "worthless", "disgusting", "vile", "ugly", "fat", "fatass", "gross",
+    # the corpus's other registers: Hinglish, Nigerian Pidgin / Yoruba, Sheng / Swahili (none of them appears in
+    # a corpus call-in except quoted, as the harm named: 'pagal')
+    "pagal", "bewakoof", "bakwas", "chutiya*", "werey", "mumu", "olodo", "oloshi", "ewu", "mjinga", "mshenzi",
 )
 # Phrases of the same kind (matched as written, case-insensitive).
 INSULT_PHRASES = (
     "nobody asked", "no one asked", "who asked", "log off", "touch grass", "shut up", "shut the", "get a life",
     "educate yourself", "do better", "fell off", "go back to", "kill yourself", "piece of work", "waste of space",
     "drink bleach", "get lost", "grow up", "clown show", "blocked and reported", "imagine being",
+    "chup baith",  # Hinglish: "sit down and shut up" (not "chup kar": it is also in "chup karwana", to silence)
 )
 # Slurs (detection only, so that no rewrite repeats one). Stems.
 SLURS = (

@@ -563,3 +563,12 @@ def test_no_concern_probe_is_exported_and_decides_which_guard_applies(tiny_lm_bu
     rw.rewrite_one(text, num_candidates=1, max_new_tokens=4)
     rw.generate_and_select(text, 1, 4, guard=False)
     assert seen == [False, True, False]
+
+
+@pytest.mark.parametrize("source,candidate", [
+    ("chup baith, tera kaam nahi hai ye", "Chup baith, I don't agree with this one."),   # seen from the v2 model
+    ("werey, na so you dey talk?", "Werey, I see it differently."),
+    ("mjinga wewe, hii ni uongo", "Mjinga, I think this is not true."),
+])
+def test_guard_knows_the_corpus_registers_dismissals(source, candidate):
+    assert any("repeats the source's insult" in p for p in check_candidate(source, candidate))
