@@ -97,6 +97,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     from callinkit.guard import check_candidate, chrf, source_facts
 
     texts = list(texts)
+    guarded = min_call_in >= 0
+    no_concern = no_concern and guarded and classifier is not None  # the flag needs the guard and a classifier
     if classifier is not None and texts:
         for s, p in zip(scores, classifier.predict(texts)):
             s["call_in"] = p.scores["call_in"]
@@ -113,15 +115,13 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     # The guard's calibrated rules let a candidate drop what a human call-in drops; they are safe only with a
     # fluency check beside them (the log-probability floor), else the strict rules apply (see source_facts).
     facts = source_facts(source, context, strict=min_logprob is None)
-    guarded = min_call_in >= 0
-    if no_concern and guarded and classifier is not None:
+    if no_concern:
         problems = [tuple(check_candidate(facts, t)) + (
             () if s["neutral"] >= 0.5 else
             (f"frames a message with no concern beyond the attack as a call-in, which invents a harm (P(neutral) "
              f"{s['neutral']:.2f} < 0.50; the rewrite of such a message only states the disagreement)",))
             for t, s in zip(texts, scores)]
     else:
-        no_concern = False
         problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
     if embedder is not None and min_similarity is not None and guarded and not no_concern:
         problems = [p + ((f"strays from the source's concern (similarity {s['similarity']:.2f} < "

@@ -120,25 +120,10 @@ class LMRewriter:
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
         # The threat probe (train/threat_probe.py): logistic regression on the embedder's sentence embedding,
         # for the threats the patterns miss; used only where the bundle abstains on threats and has an embedder.
-        self.threat_probe: dict[str, Any] | None = None
-        probe_file = guard.get("threat_probe")
-        if probe_file and self.abstain_on_threat and self.embedder is not None:
-            path = self.bundle_dir / probe_file
-            if not path.is_file():
-                raise BundleError(f"{self.bundle_dir}: the manifest's guard names {probe_file}, which is missing; "
-                                  "re-export the bundle")
-            self.threat_probe = json.loads(path.read_text())
-            self._probe_weights = np.asarray(self.threat_probe["weights"], dtype=np.float32)
-        # The no-concern probe (train/threat_probe.py): where it fires, a candidate must read as neutral (the
-        # disagreement without the attack), since a call-in frame for such a message invents a harm (LABELS.md).
-        self.no_concern_probe: dict[str, Any] | None = None
-        probe_file = guard.get("no_concern_probe")
-        if probe_file and self.embedder is not None:
-            path = self.bundle_dir / probe_file
-            if not path.is_file():
-                raise BundleError(f"{self.bundle_dir}: the manifest's guard names {probe_file}, which is missing; "
-                                  "re-export the bundle")
-            self.no_concern_probe = json.loads(path.read_text())
+        self.threat_probe = self._load_probe(guard.get("threat_probe") if self.abstain_on_threat else None)
+        # The no-concern probe (same file): where it fires, a candidate must read as neutral (the disagreement
+        # without the attack), since a call-in frame for such a message invents a harm (LABELS.md).
+        self.no_concern_probe = self._load_probe(guard.get("no_concern_probe"))
         known_words()  # the guard's word list, read once from the corpus now rather than on the first request
 
     @classmethod
@@ -248,10 +233,22 @@ class LMRewriter:
             found.setdefault(out, lp)
         return found
 
+    def _load_probe(self, probe_file: str | None) -> dict[str, Any] | None:
+        """A probe the manifest's guard names (its weights as an array), or None without one or an embedder."""
+        if not probe_file or self.embedder is None:
+            return None
+        path = self.bundle_dir / probe_file
+        if not path.is_file():
+            raise BundleError(f"{self.bundle_dir}: the manifest's guard names {probe_file}, which is missing; "
+                              "re-export the bundle")
+        probe = json.loads(path.read_text())
+        probe["weights"] = np.asarray(probe["weights"], dtype=np.float32)
+        return probe
+
     def _probe(self, probe: dict[str, Any] | None, text: str) -> float | None:
         if probe is None or self.embedder is None:
             return None
-        z = float(self.embedder.encode([text])[0] @ np.asarray(probe["weights"], dtype=np.float32))
+        z = float(self.embedder.encode([text])[0] @ probe["weights"])
         return 1.0 / (1.0 + float(np.exp(-(z + float(probe["bias"])))))
 
     def threat_probability(self, text: str) -> float | None:

@@ -38,7 +38,6 @@ from callinkit.train.threat_probe import (
     PROBE_FILE,
     no_concern_probe,
     threat_probe,
-    write_probe,
     write_probe_file,
 )
 
@@ -302,7 +301,7 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             if with_embedder:
                 shutil.copytree(embedder, tmp / "embedder")
             if probe is not None:
-                write_probe(tmp, probe)
+                write_probe_file(tmp, PROBE_FILE, probe)
             if nc_probe is not None:
                 write_probe_file(tmp, NO_CONCERN_PROBE_FILE, nc_probe)
             manifest = {

@@ -59,10 +59,6 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3) -> 
                            "n_threats": int(y.sum()), "n_other_call_outs": int(other_call_outs.sum())}}
 
 
-def write_probe(bundle_dir: Path, probe: dict[str, Any]) -> None:
-    write_probe_file(bundle_dir, PROBE_FILE, probe)
-
-
 def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3) -> dict[str, Any]:
     """A probe for call-outs with no concern beyond the attack ("who asked 💀", "nah ur just dumb"), fitted on
     the corpus pairs' call-outs of the train split (strategy `no_concern` against every other pair). LABELS.md
