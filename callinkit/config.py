@@ -123,6 +123,10 @@ class ExportConfig:
     """Largest allowed |logit| difference between ONNX fp32 and PyTorch."""
     min_int8_agreement: float = bounded(0.97, gt=0, le=1)
     """Smallest allowed share of int8 labels equal to the PyTorch labels on the check batch."""
+    fuse: bool = True
+    """Apply onnxruntime's transformer fusions (Attention, SkipLayerNormalization, BiasGelu) to the fp32 graph
+    before quantizing: fewer, larger kernels (train/onnx_fusion.py; bench/RESULTS.md has the measured effect).
+    The fused graph is checked against PyTorch with `atol` like the plain one."""
     fp32_layers: tuple[int, ...] | Literal["auto"] = ()
     """Encoder layers whose weights stay fp32 in an int8 export (e.g. [0]: the first layer is the most
     sensitive to quantization; about 5 MB more per MiniLM layer). 'auto' tries none, then [0], [0, 1], ... and
@@ -386,12 +390,16 @@ class RewriterLMExportConfig:
     against the fp32 model on 40 corpus-test call-outs: identical 33/40, chrF 97.5, against 1/40 and 54.7 for
     the builder's int4 (127 MiB against 86 MiB). A weight not on its GGUF grid (a hub or fully fine-tuned
     base) keeps the builder's quantization; the manifest's validation.exact_base says which."""
-    exact_accuracy_level: Literal[0, 4] = 0
-    """MatMulNBits' accuracy level for the exact base: 0 computes in fp32 (text equal to fp32's on 33/40), 4
-    quantizes activations to int8 per block (8/40, chrF 74.8). Measured with `python -m bench.int4_variants`
-    (25-word call-out, 2-core CPU under load) on the grouped graph exact_int4.py writes: 24.8 ms per token at
-    0 (27.7 for the earlier graph of one MatMulNBits per projection in the same run), 20.6 at 4, against 13.9
-    for the builder's int4 of the merged weights and 46.5 for fp32 (bench/int4_variants.json)."""
+    exact_accuracy_level: Literal[0, 4] = 4
+    """MatMulNBits' accuracy level for the exact base: 0 computes in fp32, 4 quantizes activations to int8 per
+    block. Session 12 (2-core AMD EPYC, AVX2, no VNNI; `python -m bench.int4_variants`, 25-word call-out):
+    28.9 ms per token at 0, 12.9 at 4, 7.4 for the builder's int4 of the merged weights; greedy text equal to
+    fp32's on 33/40 check sources at 0 (chrF 94.0), 21/40 at 4 (chrF 90.4), 1/40 for the builder's int4 (57.5).
+    What matters more, on 100 corpus-test call-outs (greedy, `callinkit eval ... --per-slice 100
+    --num-candidates 1`): J 0.254 at both levels, guard answering 42% (guarded J 0.137 at 0, 0.140 at 4); the
+    builder's int4 keeps greedy J (0.251) but its noisier log-probabilities drop under the guard's floor, which
+    then answers 20% (guarded J 0.077). On session 7's Intel CPU with AMX the gain was smaller (24.8 -> 20.6
+    ms) and level 4 kept less of the text (8/40, chrF 74.8): on such a CPU, 0 may be the better trade."""
     classifier_bundle: str | None = None
 
 

@@ -178,3 +178,83 @@ def test_fp32_layers_auto_keeps_the_first_prefix_that_passes_the_gate(tiny_run, 
     assert all(a < gate for a in list(tried.values())[:-1])  # every earlier prefix failed the gate
     if gate == 0.01:
         assert tried.keys() == {"none"} and chosen == []
+
+
+def _op_types(path) -> list[str]:
+    import onnx
+
+    return [n.op_type for n in onnx.load(str(path)).graph.node]
+
+
+def test_export_fuses_each_layer_attention_and_stays_within_tolerance(tiny_run, tiny_bundle, tiny_bundle_int8):
+    n_layers = json.loads((tiny_run / "best" / "config.json").read_text())["num_hidden_layers"]
+    validation = json.loads((tiny_bundle / "manifest.json").read_text())["validation"]
+    assert validation["fusion"]["masks_rewritten"] == n_layers
+    assert validation["fusion"]["Attention"] == n_layers and validation["fusion"]["SkipLayerNormalization"] > 0
+    assert validation["max_abs_logit_diff_fused"] <= validation["atol"]
+    ops = _op_types(tiny_bundle / "model.onnx")
+    assert ops.count("Attention") == n_layers and "Softmax" not in ops and "Where" not in ops
+    assert _op_types(tiny_bundle_int8 / "model.onnx").count("QAttention") == n_layers  # int8 QKV projections
+
+
+def test_fused_attention_reads_the_mask_itself_not_the_sequence_length(tiny_run, tiny_bundle):
+    # The fused Attention takes the raw 2-D mask: a text padded on the left, or with a masked hole in the middle,
+    # gives PyTorch's logits for the same inputs (a mask turned into "valid length" would attend the wrong tokens).
+    import onnxruntime as ort
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_run / "best").eval()
+    session = ort.InferenceSession(str(tiny_bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    ids = Classifier.load(tiny_bundle).tokenizer.encode("nobody asked you, log off").ids
+    left = np.array([[0] * 5 + ids], dtype=np.int64)
+    hole = np.array([ids[:3] + [999] + ids[3:]], dtype=np.int64)
+    for inputs, mask in [(left, [0] * 5 + [1] * len(ids)), (hole, [1, 1, 1, 0] + [1] * (len(ids) - 3))]:
+        mask = np.array([mask], dtype=np.int64)
+        fused = session.run(["logits"], {"input_ids": inputs, "attention_mask": mask})[0]
+        with torch.no_grad():
+            reference = model(input_ids=torch.from_numpy(inputs), attention_mask=torch.from_numpy(mask)).logits
+        np.testing.assert_allclose(fused, reference.numpy(), atol=1e-4)
+        attended = session.run(["logits"], {"input_ids": inputs, "attention_mask": np.ones_like(inputs)})[0]
+        assert not np.allclose(fused, attended, atol=1e-4)  # the masked tokens do change the answer
+
+
+def test_export_without_fusion_keeps_the_plain_graph(tiny_run, tmp_path):
+    import shutil
+
+    import yaml
+
+    from callinkit.train.export import export_classifier
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["export"]["fuse"] = False
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    manifest = export_classifier(run, tmp_path / "bundle", quantize="none")
+    assert "fusion" not in manifest["validation"]
+    ops = _op_types(tmp_path / "bundle" / "model.onnx")
+    assert "Attention" not in ops and "Softmax" in ops
+
+
+def test_length_groups_cover_every_text_once_and_separate_a_long_one():
+    from callinkit.serve.classifier import length_groups
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(3, 90, size=77)
+    groups = length_groups(lengths, 32)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(77))
+    assert all(1 <= len(g) <= 32 for g in groups)
+    def cost(gs):  # padded tokens + the fixed cost of each run
+        return sum(len(g) * lengths[g].max() + 32 for g in gs)
+
+    order = np.argsort(lengths)
+    assert cost(groups) <= cost([order[i:i + 32] for i in range(0, 77, 32)])  # never worse than sorted chunks
+    assert cost(groups) < cost([np.arange(i, min(77, i + 32)) for i in range(0, 77, 32)])  # nor input order
+    # 31 short texts and one long one: the long one runs alone instead of padding 31 texts to its length.
+    mixed = np.array([10] * 31 + [90])
+    assert [sorted(g.tolist()) for g in length_groups(mixed, 32)] == [list(range(31)), [31]]
+    # Equal lengths: one run (splitting only adds the fixed cost); a cap smaller than the list still holds.
+    assert len(length_groups(np.full(20, 12), 32)) == 1
+    assert sorted(len(g) for g in length_groups(np.full(20, 12), 8)) == [4, 8, 8]
+    assert length_groups(np.array([], dtype=int), 32) == [] and len(length_groups(np.array([5]), 32)) == 1

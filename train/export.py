@@ -124,9 +124,11 @@ def check_parity(reference: np.ndarray, candidate: np.ndarray, atol: float) -> f
 
 
 def weight_matmuls(model) -> list[str]:
-    """Names of the MatMul/Gemm nodes that multiply by a weight (an initializer), in graph order."""
+    """Names of the nodes that multiply by a weight (an initializer) in graph order: MatMul / Gemm, and the
+    fused Attention nodes (their QKV projection)."""
     inits = {i.name for i in model.graph.initializer}
-    return [n.name for n in model.graph.node if n.op_type in ("MatMul", "Gemm") and any(x in inits for x in n.input)]
+    return [n.name for n in model.graph.node
+            if n.op_type in ("MatMul", "Gemm", "Attention") and any(x in inits for x in n.input)]
 
 
 def layer_nodes(model, layers: tuple[int, ...], n_layers: int) -> list[str]:
@@ -161,10 +163,30 @@ def quantize_int8(src: Path, dst: Path, fp32_layers: tuple[int, ...] = (), n_lay
     onnx.save(model, str(plain))
     try:
         # Per-channel scales keep the label agreement with fp32 much higher than one scale per tensor.
+        # DefaultTensorType: shape inference cannot type the outputs of onnxruntime's fused ops (Attention,
+        # SkipLayerNormalization), which feed the next weight MatMuls; they are float.
         quantize_dynamic(str(plain), str(dst), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=exclude)
+                         nodes_to_exclude=exclude, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
         plain.unlink(missing_ok=True)
+
+
+def _fuse(fp32: Path, model_config, reference: np.ndarray, feed: dict[str, np.ndarray], atol: float) -> dict:
+    """Replace `fp32` by its fused graph (train/onnx_fusion.py), checked against PyTorch like the export."""
+    from callinkit.train.onnx_fusion import fuse_bert
+
+    fused = fp32.with_name("model.fused.onnx")
+    try:
+        counts = fuse_bert(fp32, fused, int(model_config.num_attention_heads), int(model_config.hidden_size))
+        diff = check_parity(reference, onnx_logits(fused, feed), atol)
+    except ExportError as exc:
+        raise ExportError(f"{exc} (after onnxruntime's transformer fusions; set export.fuse: false to export "
+                          "the unfused graph)") from None
+    except Exception as exc:  # the optimizer raises assorted errors on graphs it does not expect
+        raise ExportError(f"onnxruntime's transformer fusions failed ({type(exc).__name__}: {exc}); set "
+                          "export.fuse: false to export the unfused graph") from None
+    fused.replace(fp32)
+    return {"fusion": counts, "max_abs_logit_diff_fused": diff}
 
 
 def fp32_layer_trials(setting: tuple[int, ...] | str, n_layers: int) -> list[tuple[int, ...]]:
@@ -212,6 +234,8 @@ def export_classifier(run_dir: Path, out_dir: Path, quantize: str | None = None,
         max_diff = check_parity(reference, onnx_logits(fp32, feed), config.export.atol)
         validation: dict[str, Any] = {"check_examples": len(CHECK_TEXTS), "max_abs_logit_diff": max_diff,
                                       "atol": config.export.atol}
+        if config.export.fuse:
+            validation.update(_fuse(fp32, model.config, reference, feed, config.export.atol))
         if quantize == "int8":
             int8 = tmp / "model.int8.onnx"
             texts = CHECK_TEXTS + list(agreement_texts or [])
