@@ -257,8 +257,9 @@ def test_each_candidate_carries_the_models_own_log_probability_read_while_decodi
     scored = rw.scored_candidates(text, 3)
     assert list(scored) == rw.candidates(text, 3)
     assert all(lp is not None and lp < 0 for lp in scored.values())
-    # the greedy candidate's value equals a separate forward pass over the prompt and the tokens generated
-    # (up to and with <|im_end|>)
+    # the greedy candidate's value equals a separate teacher-forced pass: the prompt, then each generated token
+    # (up to and with <|im_end|>) appended in turn, reading the next-token logits before each (the decoder's
+    # head is pruned to the last position, as decoding reads no other)
     ids = rw.prompt_ids(text)
     params = og.GeneratorParams(rw.model)
     params.set_search_options(max_length=len(ids) + rw.generation["max_new_tokens"], do_sample=False,
@@ -272,8 +273,12 @@ def test_each_candidate_carries_the_models_own_log_probability_read_while_decodi
     params = og.GeneratorParams(rw.model)
     params.set_search_options(max_length=len(ids) + len(tokens) + 1)
     gen = og.Generator(rw.model, params)
-    gen.append_tokens(np.array([ids + tokens], dtype=np.int32))
-    logits = np.asarray(gen.get_output("logits"))[0][len(ids) - 1: len(ids) - 1 + len(tokens)].astype(np.float64)
+    gen.append_tokens(np.array([ids], dtype=np.int32))
+    rows = []
+    for token in tokens:
+        rows.append(np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1))
+        gen.append_tokens(np.array([[token]], dtype=np.int32))
+    logits = np.stack(rows)
     top = logits.max(-1, keepdims=True)
     full = logits[np.arange(len(tokens)), tokens] - (np.log(np.exp(logits - top).sum(-1)) + top[:, 0])
     assert list(scored.values())[0] == pytest.approx(float(full.mean()), abs=1e-4)
