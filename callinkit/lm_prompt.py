@@ -21,8 +21,11 @@ def user_message(text: str, context: str | None = None) -> str:
     return text
 
 
+def prompt_prefix(system: str = SYSTEM_PROMPT) -> str:
+    """The part of every prompt before the message: the system turn and the user header."""
+    return f"{IM_START}system\n{system}{IM_END}\n{IM_START}user\n"
+
+
 def render_prompt(text: str, context: str | None = None, system: str = SYSTEM_PROMPT) -> str:
     """The full prompt up to and including the assistant header; the model writes the call-in next."""
-    return (f"{IM_START}system\n{system}{IM_END}\n"
-            f"{IM_START}user\n{user_message(text, context)}{IM_END}\n"
-            f"{IM_START}assistant\n")
+    return f"{prompt_prefix(system)}{user_message(text, context)}{IM_END}\n{IM_START}assistant\n"

@@ -14,7 +14,9 @@ import functools
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,10 +26,14 @@ import numpy as np
 from callinkit.bundle import read_manifest
 from callinkit.errors import BundleError, CallinkitError
 from callinkit.guard import THREAT_RE, known_words
-from callinkit.lm_prompt import render_prompt
+from callinkit.lm_prompt import prompt_prefix, render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.rewriter import Rewrite, reranking_models, select
 from callinkit.serve.runtime import Device, resolve_bundle
+
+# Greedy decoding keeps up to this many generators that have already read the prompt's fixed prefix (the
+# system turn and the user header: 40 of the 78 tokens of a 25-word call-out); see LMRewriter._prefixed.
+PREFIX_GENERATORS = 2
 
 _OPEN_SINGLE_QUOTE = re.compile(r"(?:^|[\s(])'(?=\w)")
 _CLOSE_SINGLE_QUOTE = re.compile(r"\w'(?=[\s.,!?;:)]|$)")
@@ -125,6 +131,11 @@ class LMRewriter:
         # without the attack), since a call-in frame for such a message invents a harm (LABELS.md).
         self.no_concern_probe = self._load_probe(guard.get("no_concern_probe"))
         known_words()  # the guard's word list, read once from the corpus now rather than on the first request
+        self._prefix_ids = self.tokenizer.encode(prompt_prefix(self.system), add_special_tokens=False).ids
+        self.prefix_generators = PREFIX_GENERATORS  # 0: every call starts a fresh generator
+        self._prefixed_pool: dict[tuple, queue.SimpleQueue] = {}
+        self._prefixed_count: dict[tuple, int] = {}
+        self._prefixed_lock = threading.Lock()
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
@@ -159,14 +170,75 @@ class LMRewriter:
         (greedy and sampling); beam search gives None, and decodes without the copy boost."""
         og = _import_genai()
         beams = search.get("num_beams", 1) > 1
-        params = og.GeneratorParams(self.model)
-        params.set_search_options(max_length=len(ids) + max_new_tokens, batch_size=rows, **search)
-        generator = og.Generator(self.model, params)
-        generator.append_tokens(np.array([ids] * (1 if beams else rows), dtype=np.int32))
+        key, generator = self._prefixed(ids, rows, max_new_tokens, search)
+        if generator is None:
+            params = og.GeneratorParams(self.model)
+            params.set_search_options(max_length=len(ids) + max_new_tokens, batch_size=rows, **search)
+            generator = og.Generator(self.model, params)
+            generator.append_tokens(np.array([ids] * (1 if beams else rows), dtype=np.int32))
+        try:
+            out = self._decode(generator, ids, rows, max_new_tokens, source_ids, beams, search)
+        except BaseException:
+            if key is not None:  # a generator that failed mid-way is not reused
+                with self._prefixed_lock:
+                    self._prefixed_count[key] -= 1
+            raise
+        if key is not None:
+            self._prefixed_pool[key].put(generator)
+        return out
+
+    def _prefixed(self, ids: list[int], rows: int, max_new_tokens: int, search: dict[str, Any]) -> tuple[Any, Any]:
+        """(pool key, a generator holding the prompt) for one greedy sequence, or (None, None).
+
+        Every prompt starts with the same system turn and user header, so greedy decoding reuses generators
+        that have read it once: rewound to the end of that prefix, they read only the message (the KV cache
+        of the prefix is what a fresh generator would compute; same tokens out, checked in the tests). Up to
+        `prefix_generators` (PREFIX_GENERATORS) per set of search options are kept; sampling several rows or
+        beams starts fresh."""
+        prefix = self._prefix_ids
+        if self.prefix_generators < 1 or rows != 1 or search.get("do_sample") or search.get("num_beams", 1) > 1 or ids[:len(prefix)] != prefix \
+                or len(ids) == len(prefix):
+            return None, None
+        limit = len(prefix) + self.max_prompt_tokens + int(self.generation["max_new_tokens"])
+        if len(ids) + max_new_tokens > limit:
+            return None, None
+        key = tuple(sorted(search.items()))
+        with self._prefixed_lock:
+            pool = self._prefixed_pool.setdefault(key, queue.SimpleQueue())
+            try:
+                generator = pool.get_nowait()
+            except queue.Empty:
+                if self._prefixed_count.get(key, 0) >= self.prefix_generators:
+                    return None, None
+                self._prefixed_count[key] = self._prefixed_count.get(key, 0) + 1
+                generator = None
+        try:
+            if generator is None:
+                og = _import_genai()
+                params = og.GeneratorParams(self.model)
+                params.set_search_options(max_length=limit, batch_size=1, **search)
+                generator = og.Generator(self.model, params)
+                generator.append_tokens(np.array([prefix], dtype=np.int32))
+            else:
+                generator.rewind_to(len(prefix))
+            generator.append_tokens(np.array([ids[len(prefix):]], dtype=np.int32))
+        except BaseException as exc:
+            with self._prefixed_lock:
+                self._prefixed_count[key] -= 1
+            if isinstance(exc, RuntimeError):  # a runtime that cannot rewind: decode every call afresh
+                self.prefix_generators = 0
+                return None, None
+            raise
+        return key, generator
+
+    def _decode(self, generator, ids: list[int], rows: int, max_new_tokens: int, source_ids: Sequence[int],
+                beams: bool, search: dict[str, Any]) -> list[tuple[str, float | None]]:
         logprobs: list[list[float]] = [[] for _ in range(rows)]
         generated: list[list[int]] = [[] for _ in range(rows)]
         boost = 0.0 if beams or not source_ids else self.copy_boost
-        while not generator.is_done():
+        steps = 0
+        while not generator.is_done() and steps < max_new_tokens:
+            steps += 1
             raw = None if beams else np.asarray(generator.get_logits(), dtype=np.float32)
             logits = None if raw is None else raw.reshape(rows, -1)
             if boost and generated[0]:

@@ -577,3 +577,45 @@ def test_no_concern_probe_is_exported_and_decides_which_guard_applies(tiny_lm_bu
 ])
 def test_guard_knows_the_corpus_registers_dismissals(source, candidate):
     assert any("repeats the source's insult" in p for p in check_candidate(source, candidate))
+
+
+def test_greedy_decoding_from_a_kept_prefix_gives_what_a_fresh_generator_gives(tiny_lm_bundle):
+    # Greedy rewrites reuse generators that read the prompt's fixed prefix once (rewound to it for each
+    # message). Texts of different lengths, in turns, and a shorter max_new_tokens must give exactly the
+    # tokens and log-probabilities of a fresh generator per call.
+    from callinkit.serve import Rewriter
+
+    texts = ["you absolute clown, delete this",
+             "@maria_k stop spreading that fake CDC stat, educate yourself https://www.cdc.gov/flu",
+             "ok", "you absolute clown, delete this"]
+    fresh = Rewriter.load(tiny_lm_bundle)
+    fresh.prefix_generators = 0
+    want = [fresh.scored_candidates(t, 1) for t in texts] + [fresh.scored_candidates(texts[1], 1, max_new_tokens=3)]
+    kept = Rewriter.load(tiny_lm_bundle)
+    assert kept.prefix_generators == 2
+    got = [kept.scored_candidates(t, 1) for t in texts] + [kept.scored_candidates(texts[1], 1, max_new_tokens=3)]
+    assert [list(g) for g in got] == [list(w) for w in want]
+    for g, w in zip(got, want):
+        assert list(g.values()) == pytest.approx(list(w.values()), abs=1e-5)
+    assert sum(kept._prefixed_count.values()) == 1  # one generator served every greedy call in turn
+    assert not fresh._prefixed_count
+    # sampled candidates (several rows) still start fresh, and agree with a fresh rewriter's
+    assert kept.candidates(texts[0], 3) == fresh.candidates(texts[0], 3)
+
+
+def test_a_runtime_that_cannot_rewind_falls_back_to_fresh_generators(tiny_lm_bundle):
+    from callinkit.serve import Rewriter
+
+    class NoRewind:
+        def rewind_to(self, n):
+            raise RuntimeError("rewind is not supported here")
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    text = "you absolute clown, delete this"
+    first = rw.scored_candidates(text, 1)
+    (key,) = rw._prefixed_pool
+    rw._prefixed_pool[key].get_nowait()
+    rw._prefixed_pool[key].put(NoRewind())  # the kept generator now fails to rewind
+    assert rw.scored_candidates(text, 1) == first
+    assert rw.prefix_generators == 0 and rw._prefixed_count[key] == 0
+    assert rw.scored_candidates(text, 1) == first  # and later calls decode afresh
