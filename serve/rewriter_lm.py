@@ -196,8 +196,8 @@ class LMRewriter:
         `prefix_generators` (PREFIX_GENERATORS) per set of search options are kept; sampling several rows or
         beams starts fresh."""
         prefix = self._prefix_ids
-        if self.prefix_generators < 1 or rows != 1 or search.get("do_sample") or search.get("num_beams", 1) > 1 or ids[:len(prefix)] != prefix \
-                or len(ids) == len(prefix):
+        one_greedy_row = rows == 1 and not search.get("do_sample") and search.get("num_beams", 1) <= 1
+        if self.prefix_generators < 1 or not one_greedy_row or len(ids) <= len(prefix) or ids[:len(prefix)] != prefix:
             return None, None
         limit = len(prefix) + self.max_prompt_tokens + int(self.generation["max_new_tokens"])
         if len(ids) + max_new_tokens > limit:
