@@ -64,3 +64,47 @@ def test_trainer_must_see_the_launchers_world(env):
 
     with pytest.raises(CallinkitError, match="the Trainer runs 2 processes"):
         distributed.check_trainer_world(Args())
+
+
+def _step_end(stopper, step):
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl
+
+    control = TrainerControl()
+    stopper.on_step_end(SimpleNamespace(device="cpu"), SimpleNamespace(global_step=step), control)
+    return control.should_training_stop, control.should_save
+
+
+def test_a_signal_during_the_stop_all_reduce_is_acted_on_one_step_later_by_every_process(monkeypatch):
+    """Python runs a signal handler at the first bytecode after a blocking C call returns, often right after
+    the per-step all-reduce of the stop flag. This process must not stop alone after that step: the others were
+    told that nobody stops, and would wait for it in the next step's collectives forever."""
+    import signal
+
+    from callinkit.train import checkpoints
+
+    stopper = checkpoints.stop_on_signal_callback()
+    others = {"stop": False}
+
+    def all_reduce_while_the_signal_lands(flag, device):
+        if not stopper.received:
+            stopper._handle(signal.SIGINT, None)  # lands while the collective is in flight
+        return flag or others["stop"]
+
+    monkeypatch.setattr(checkpoints, "_any_process", all_reduce_while_the_signal_lands)
+    assert _step_end(stopper, 100) == (False, False)  # the others go on, so this one does too
+    assert stopper.received == "SIGINT" and not stopper.stopped
+    assert _step_end(stopper, 101) == (True, True)  # its flag now goes into the all-reduce: everyone stops
+    assert stopper.stopped
+
+
+def test_a_signal_to_another_process_stops_this_one_after_the_same_step(monkeypatch):
+    from callinkit.train import checkpoints
+
+    stopper = checkpoints.stop_on_signal_callback()
+    monkeypatch.setattr(checkpoints, "_any_process", lambda flag, device: False)
+    assert _step_end(stopper, 7) == (False, False) and stopper.received is None
+    monkeypatch.setattr(checkpoints, "_any_process", lambda flag, device: True)
+    assert _step_end(stopper, 8) == (True, True)
+    assert stopper.received == "a signal to another training process" and stopper.stopped

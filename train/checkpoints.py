@@ -24,6 +24,7 @@ def stop_on_signal_callback():
     class StopOnSignal(TrainerCallback):
         def __init__(self) -> None:
             self.received: str | None = None
+            self.stopped = False  # the stop took effect (every process stopped after the same step)
             self._previous: dict[int, object] = {}
 
         def _handle(self, signum, frame) -> None:
@@ -44,9 +45,15 @@ def stop_on_signal_callback():
                     self._previous[sig] = signal.signal(sig, self._handle)
 
         def on_step_end(self, args, state, control, **kwargs):
-            if _any_process(self.received is not None, args.device) and self.received is None:
-                self.received = "a signal to another training process"
-            if self.received is not None:
+            # Decide from the all-reduced flag alone. The handler runs at the first bytecode after a blocking C
+            # call returns, i.e. often right after the all-reduce below: reading `self.received` again after
+            # it would let this process stop after a step at which the others (told "nobody stops") go on, and
+            # they would then wait for it forever in the next step's collectives. A signal that arrives after
+            # the all-reduce is acted on one step later, by every process.
+            if _any_process(self.received is not None, args.device):
+                if self.received is None:
+                    self.received = "a signal to another training process"
+                self.stopped = True
                 control.should_save = True
                 control.should_training_stop = True
 
@@ -80,7 +87,7 @@ def train_with_signals(trainer, checkpoint: Path | None, checkpoints_dir: Path):
     stopper = stop_on_signal_callback()
     trainer.add_callback(stopper)
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    if stopper.received is not None:
+    if stopper.stopped:  # a signal after the last step's check changes nothing: the run is complete
         saved = last_checkpoint(checkpoints_dir)
         raise TrainingInterrupted(f"stopped by {stopper.received} at step {trainer.state.global_step}; checkpoint "
                                   f"saved in {saved}; continue with the same command and --resume")
