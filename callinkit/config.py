@@ -296,9 +296,27 @@ class LMStageConfig:
     eval_steps: int = bounded(100, ge=1)
     save_steps: int = bounded(100, ge=1)
     validation_examples: int = bounded(200, ge=1)
+    objective: Literal["sft", "preference"] = "sft"
+    """`sft`: the likelihood of the references. `preference`: DPO on blind judges' verdicts of the model's own
+    candidates (`callinkit.train.preference`): the pairs come from `preferences`, the references and the
+    allowed (validation-split) call-outs from `sources`."""
+    preferences: tuple[str, ...] = ()
+    """Judging folders (items + verdicts files, as in model_cards/judging/) read by a preference stage."""
+    beta: float = bounded(0.1, gt=0, le=10)
+    """DPO's beta: how far the stage may move from its starting model."""
+    sft_weight: float = bounded(0.2, ge=0, le=10)
+    """Weight of the chosen rewrite's mean token NLL added to the DPO loss (keeps the text fluent)."""
+    max_pairs_per_source: int = bounded(12, ge=1)
+    heldout_fraction: float = bounded(0.1, ge=0, lt=1)
+    """Share of the judged call-outs whose pairs are kept out of training to evaluate on."""
 
     def check(self) -> list[str]:
-        return _stage_problems(self)
+        problems = _stage_problems(self)
+        if self.objective == "preference" and not self.preferences:
+            problems.append("objective: preference needs `preferences`: judging folders with items and verdicts")
+        if self.objective == "sft" and self.preferences:
+            problems.append("preferences are read only by a stage with objective: preference")
+        return problems
 
 
 @dataclass(frozen=True)

@@ -156,3 +156,59 @@ def test_export_finds_the_weights_under_the_last_lora_stage(tmp_path):
     (run / "stages" / "0-a" / "final" / "config.json").write_text("{}")
     assert lora_branch_source(run, cfg(8, ["a", "b"])) == (run / "stages" / "0-a" / "final",
                                                            run / "stages" / "1-b" / "adapter")
+
+
+def _train_like(model, std=0.05, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith("lora_B"):
+                p.copy_(torch.randn(p.shape, generator=g) * std)
+
+
+def test_two_stages_adapters_combine_into_one_on_the_base(tiny_lm_base, tmp_path):
+    """A second stage's adapter trains on the first one merged; their concatenation applied to the plain base
+    is the same model, so the export can keep the base exact and add one adapter."""
+    from callinkit.train.lora import add_lora, apply_adapter, combine_adapters, merge_lora, save_adapter
+    from callinkit.train.rewriter_lm import load_lm
+
+    ids = torch.tensor([[1, 5, 9, 14, 3, 7]])
+    model, _ = load_lm(str(tiny_lm_base))
+    add_lora(model, rank=4, alpha=8)
+    _train_like(model, seed=1)
+    save_adapter(model, tmp_path / "s0", rank=4, alpha=8, dtype="float32")
+    merge_lora(model)
+    add_lora(model, rank=2, alpha=8)  # another rank and scale
+    _train_like(model, seed=2)
+    save_adapter(model, tmp_path / "s1", rank=2, alpha=8, dtype="float32")
+    merge_lora(model)
+    want = _logits(model, ids)
+
+    combined = combine_adapters([tmp_path / "s0", tmp_path / "s1"], tmp_path / "both")
+    info = json.loads((combined / "lora.json").read_text())
+    assert info["rank"] == 6 and info["alpha"] == 6.0
+    plain, _ = load_lm(str(tiny_lm_base))
+    assert apply_adapter(plain, combined) == 7 * plain.config.num_hidden_layers
+    assert torch.allclose(_logits(plain, ids), want, atol=1e-5)
+    only_first, _ = load_lm(str(tiny_lm_base))
+    apply_adapter(only_first, tmp_path / "s0")
+    assert not torch.allclose(_logits(only_first, ids), want, atol=1e-3)  # the second stage matters
+
+
+def test_export_combines_every_stages_adapter_onto_the_base(tiny_lm_base, tmp_path):
+    from callinkit.config import config_from_dict
+    from callinkit.train.lora import add_lora, save_adapter
+    from callinkit.train.rewriter_lm import load_lm
+    from callinkit.train.rewriter_lm_export import lora_branch_source
+
+    config = config_from_dict({"task": "rewriter_lm", "model": {"lora_rank": 4},
+                               "stages": [{"name": n, "sources": [{"name": "callin_corpus"}]} for n in "ab"]})
+    run = tmp_path / "run"
+    model, _ = load_lm(str(tiny_lm_base))
+    add_lora(model, rank=4, alpha=8)
+    for i, name in enumerate("ab"):
+        save_adapter(model, run / "stages" / f"{i}-{name}" / "adapter", rank=4, alpha=8)
+    (run / "run_info.json").write_text(json.dumps({"base_model": {"location": str(tiny_lm_base)}}))
+    base, adapter = lora_branch_source(run, config, tmp_path / "work")
+    assert base == tiny_lm_base and adapter == tmp_path / "work" / "adapter_on_base"
+    assert json.loads((adapter / "lora.json").read_text())["rank"] == 8

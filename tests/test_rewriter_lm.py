@@ -1,6 +1,7 @@
 """Rewriter v2: base-model resolution, the chat-template recipe, onnxruntime-genai export and runtime, the guard."""
 
 import json
+import shutil
 import zipfile
 
 import pytest
@@ -204,6 +205,17 @@ def test_recipe_writes_stages_samples_and_resumes(tiny_lm_run, tiny_lm_base):
     cfg["stages"].append({**cfg["stages"][0], "name": "more", "max_steps": 2})
     out = train(config_from_dict(cfg), tiny_lm_run, resume=True)
     assert [s["stage"] for s in out["stages"]] == ["callin", "more"]
+    # A finished run copied to another folder takes a further stage under another name (the config of an
+    # ablation that extends it); a change to a started stage is still refused.
+    copy = tiny_lm_run.parent / "copied-run"
+    shutil.copytree(tiny_lm_run, copy)
+    cfg = {**cfg, "name": "extended", "run_dir": str(copy), "export": {"precision": "int8"}}
+    cfg["stages"] = cfg["stages"] + [{**cfg["stages"][0], "name": "third", "max_steps": 1}]
+    out = train(config_from_dict(cfg), copy, resume=True)
+    assert [s["stage"] for s in out["stages"]] == ["callin", "more", "third"]
+    cfg["stages"][0] = {**cfg["stages"][0], "learning_rate": 1e-4}
+    with pytest.raises(CallinkitError, match="differs from"):
+        train(config_from_dict(cfg), copy, resume=True)
 
 
 def test_export_is_checked_against_generate(tiny_lm_bundle):

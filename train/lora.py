@@ -150,6 +150,38 @@ def apply_adapter(model, adapter_folder: Path) -> int:
         raise CallinkitError(f"{adapter_folder}: lora.json names {info['layers']} layers, the file holds {done}")
     return done
 
+def combine_adapters(folders: Sequence[Path], out_folder: Path) -> Path:
+    """One adapter equal to applying `folders` one after the other (each trained on the model merged with
+    the ones before): W + s1 B1 A1 + s2 B2 A2 = W + [s1 B1 | s2 B2] [A1 ; A2], stored with scale 1 (alpha =
+    rank = the sum of the ranks), in float32 so that nothing is rounded twice."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from callinkit.errors import CallinkitError
+
+    states, scales = [], []
+    for folder in folders:
+        info = json.loads((Path(folder) / ADAPTER_INFO).read_text())
+        states.append(load_file(str(Path(folder) / ADAPTER_FILE)))
+        scales.append(float(info["alpha"]) / float(info["rank"]))
+    names = sorted(k[: -len(".lora_A")] for k in states[0] if k.endswith(".lora_A"))
+    for folder, state in zip(folders[1:], states[1:]):
+        if sorted(k[: -len(".lora_A")] for k in state if k.endswith(".lora_A")) != names:
+            raise CallinkitError(f"{folder}: its adapter covers other layers than {folders[0]}'s; cannot combine")
+    out = {}
+    for name in names:
+        out[f"{name}.lora_A"] = torch.cat([s[f"{name}.lora_A"].float() for s in states], 0).contiguous()
+        out[f"{name}.lora_B"] = torch.cat([s[f"{name}.lora_B"].float() * c for s, c in zip(states, scales)],
+                                          1).contiguous()
+    rank = int(out[f"{names[0]}.lora_A"].shape[0])
+    out_folder.mkdir(parents=True, exist_ok=True)
+    save_file(out, str(out_folder / ADAPTER_FILE))
+    (out_folder / ADAPTER_INFO).write_text(json.dumps({"rank": rank, "alpha": float(rank), "dtype": "float32",
+                                                        "layers": len(names), "combined": [str(f) for f in folders]},
+                                                       indent=2) + "\n")
+    return out_folder
+
+
 def to_peft(adapter_folder: Path, out_folder: Path, base_model: str) -> Path:
     """Write the adapter in PEFT's LoRA format (adapter_config.json + adapter_model.safetensors).
 

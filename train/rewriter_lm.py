@@ -206,8 +206,16 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
     import torch
     from transformers import Trainer, TrainingArguments
 
-    enc = encode_stage(stage, config, tokenizer)
+    preference = stage.objective == "preference"
+    if preference:
+        from callinkit.train import preference as pref
+
+        enc = pref.encode_preference_stage(stage, config, tokenizer)
+    else:
+        enc = encode_stage(stage, config, tokenizer)
     params = prepare_trainable(model, config)
+    if preference:  # the starting model's log-likelihoods (a new LoRA adapter starts as the identity)
+        pref.reference_logps(model, enc.train + enc.validation, tokenizer.pad_token_id)
     checkpoints = stage_dir / "checkpoints"
     checkpoint = last_checkpoint(checkpoints) if resume else None
     args = TrainingArguments(
@@ -229,7 +237,7 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
         save_total_limit=2,
         seed=config.seed,
         data_seed=config.seed,
-        train_sampling_strategy="group_by_length" if stage.group_by_length else "random",
+        train_sampling_strategy="group_by_length" if stage.group_by_length and not preference else "random",
         use_cpu=not torch.cuda.is_available(),
         bf16=stage.bf16 and torch.cuda.is_available(),
         report_to="none",
@@ -237,8 +245,14 @@ def run_stage(model, tokenizer, stage: LMStageConfig, config: RewriterLMConfig, 
         ddp_find_unused_parameters=False,  # frozen parameters are not DDP's; every trainable one is used
     )
     check_trainer_world(args)
-    trainer = Trainer(model=model, args=args, train_dataset=enc.train, eval_dataset=enc.validation,
-                      data_collator=Collator(tokenizer.pad_token_id), processing_class=tokenizer,
+    if preference:
+        trainer_class = type("PreferenceTrainer", (pref.preference_trainer_class(),),
+                             {"beta": stage.beta, "sft_weight": stage.sft_weight})
+        collator = pref.PairCollator(tokenizer.pad_token_id)
+    else:
+        trainer_class, collator = Trainer, Collator(tokenizer.pad_token_id)
+    trainer = trainer_class(model=model, args=args, train_dataset=enc.train, eval_dataset=enc.validation,
+                      data_collator=collator, processing_class=tokenizer,
                       callbacks=[_adapter_callback(config)] if config.model.lora_rank else None)
     started = time.perf_counter()
     result = train_with_signals(trainer, checkpoint, stage_dir / "checkpoints")

@@ -128,22 +128,29 @@ def torch_greedy_ids(model, prompts: list[list[int]], max_new_tokens: int, eos_i
     return out
 
 
-def lora_branch_source(run_dir: Path, config) -> tuple[Path, Path] | None:
-    """(the weights the last stage's LoRA adapter was trained on, that adapter) for a LoRA run, else None.
+def lora_branch_source(run_dir: Path, config, work: Path | None = None) -> tuple[Path, Path] | None:
+    """(the base model, the adapter that turns it into the run's final model) for a LoRA run, else None.
 
-    The first stage's adapter sits on the base model (run_info.json's base_model.location); a later stage's
-    on the previous stage's merged `final/`."""
+    The first stage's adapter sits on the base model (run_info.json's base_model.location). When every stage
+    trained its own adapter (e.g. a preference stage after the supervised one), their concatenation is one
+    adapter on that same base (written under `work`), so the exact int4 export still stores the base on the
+    GGUF file's own grid. Otherwise a later stage's adapter sits on the previous stage's merged `final/`."""
     if not config.model.lora_rank:
         return None
-    last = len(config.stages) - 1
-    adapter = run_dir / "stages" / f"{last}-{config.stages[last].name}" / "adapter"
+    stage_dirs = [run_dir / "stages" / f"{i}-{s.name}" for i, s in enumerate(config.stages)]
+    adapter = stage_dirs[-1] / "adapter"
     if not (adapter / "lora.json").is_file():
         return None
-    if last == 0:
-        info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
-        base = Path(str((info.get("base_model") or {}).get("location", ""))).expanduser()
-    else:
-        base = run_dir / "stages" / f"{last - 1}-{config.stages[last - 1].name}" / "final"
+    info = json.loads((run_dir / "run_info.json").read_text()) if (run_dir / "run_info.json").is_file() else {}
+    base = Path(str((info.get("base_model") or {}).get("location", ""))).expanduser()
+    if len(stage_dirs) > 1:
+        adapters = [d / "adapter" for d in stage_dirs]
+        if work is not None and all((a / "lora.json").is_file() for a in adapters):
+            from callinkit.train.lora import combine_adapters
+
+            adapter = combine_adapters(adapters, work / "adapter_on_base")
+        else:
+            base = stage_dirs[-2] / "final"
     return (base, adapter) if (base / "config.json").is_file() else None
 
 
@@ -235,7 +242,7 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                 f" of {len(sources)} sources (first: {sources[bad]!r}: {tokenizer.decode(want[bad])!r} vs "
                 f"{tokenizer.decode(got[bad])!r})")
         built = fp32
-        branch = (lora_branch_source(run_dir, config)
+        branch = (lora_branch_source(run_dir, config, work)
                   if precision != "fp32" and config.export.lora_branch else None)
         if precision != "fp32":
             built = work / precision

@@ -24,7 +24,9 @@ from callinkit.train.plots import plot_loss_curve
 
 
 def check_resumable(config, saved: Path, run_dir: Path) -> None:
-    """A resumed run may change or add stages that have not started yet, and nothing else."""
+    """A resumed run may change or add stages that have not started yet, and nothing else that training reads:
+    its name and run_dir may change (a finished run copied to a new folder can take a new stage under another
+    name), and so may the settings only export reads (generation, export)."""
     import yaml
 
     from callinkit.config import config_from_dict
@@ -32,6 +34,8 @@ def check_resumable(config, saved: Path, run_dir: Path) -> None:
     old = config_from_dict(yaml.safe_load(saved.read_text(encoding="utf-8")), str(saved))
     started = [i for i, s in enumerate(old.stages) if (run_dir / "stages" / f"{i}-{s.name}").exists()]
     keep = (max(started) + 1) if started else 0
+    not_training = [f for f in ("name", "run_dir", "generation", "export") if hasattr(config, f)]
+    old = dataclasses.replace(old, **{f: getattr(config, f) for f in not_training})
     if (dataclasses.replace(old, stages=old.stages[:keep]) != dataclasses.replace(config, stages=config.stages[:keep])
             or len(config.stages) < keep):
         raise CallinkitError(f"--resume: the config differs from {saved} in more than the stages that have not "
