@@ -47,6 +47,13 @@ def test_ab_verdicts_count_each_sides_rating_and_judges_are_averaged(tmp_path):
     assert [(p["chosen"], p["rejected"]) for p in pairs] == [("first", "second")]
 
 
+def test_one_candidate_items_split_across_judges_are_not_read_as_ab_choices(tmp_path):
+    folder = write_judging(tmp_path / "j")
+    (folder / "items_1.jsonl").write_text((folder / "items.jsonl").read_text())  # what judge 1 saw
+    rated = pref.rated_rewrites(folder)
+    assert sorted(r["rating"] for r in rated) == [0.0, 0.0, 2.0]
+
+
 def test_a_judged_call_out_outside_the_allowed_split_is_refused(tmp_path):
     rated = pref.rated_rewrites(write_judging(tmp_path / "j", source="a call-out of the test split"))
     with pytest.raises(ValueError, match="not in the allowed split"):

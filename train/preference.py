@@ -71,7 +71,7 @@ def judged_choices(folder: Path) -> list[dict[str, Any]]:
         verdicts = {v["id"]: v for v in _jsonl(verdicts_file)}
         for it in _jsonl(items_file):
             v = verdicts.get(it["id"])
-            if not v:
+            if not v or "call_out" not in it:  # not an A/B item (a split of a one-candidate layout)
                 continue
             for side in ("A", "B"):
                 text, rating = it.get(side), v.get(f"rating_{side}")
