@@ -72,8 +72,9 @@ def test_dpo_loss_starts_at_log_2_and_its_gradient_raises_the_chosen_over_the_re
 
 
 def test_pair_collator_stacks_chosen_rows_then_rejected_rows():
-    rows = [{"chosen_input_ids": [1, 2, 3], "chosen_labels": [-100, 2, 3], "rejected_input_ids": [1, 4],
-             "rejected_labels": [-100, 4], "ref_chosen": -1.0, "ref_rejected": -2.0}]
+    rows = [{"chosen": {"input_ids": [1, 2, 3], "attention_mask": [1, 1, 1], "labels": [-100, 2, 3]},
+             "rejected": {"input_ids": [1, 4], "attention_mask": [1, 1], "labels": [-100, 4]},
+             "ref_chosen": -1.0, "ref_rejected": -2.0}]
     batch = pref.PairCollator(pad_id=0)(rows)
     assert batch["input_ids"].tolist() == [[1, 2, 3], [1, 4, 0]]
     assert batch["labels"].tolist() == [[-100, 2, 3], [-100, 4, -100]]

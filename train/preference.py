@@ -16,8 +16,9 @@ tokens, the policy's and the frozen starting model's:
     -log sigmoid(beta * ((logp(chosen) - ref(chosen)) - (logp(rejected) - ref(rejected))))
     + sft_weight * (mean token NLL of the chosen)
 
-The reference log-likelihoods are computed once, before the first step, by the starting model (for a LoRA
-run: the adapter as it was loaded), so no second model is held in memory.
+The reference log-likelihoods are computed once, before the first step, by the starting model (in a LoRA
+run the stage's new adapter starts as the identity, so that is the previous stage's model), so no second
+model is held in memory.
 """
 
 from __future__ import annotations
@@ -111,32 +112,27 @@ def preference_pairs(rated: Iterable[dict[str, Any]], references: dict[str, str]
     return pairs
 
 
-def encode_pair(tokenizer, pair: dict[str, Any], max_length: int, system: str) -> dict[str, list[int]]:
+def encode_pair(tokenizer, pair: dict[str, Any], max_length: int, system: str) -> dict[str, Any]:
+    """The chosen and the rejected rewrite, each encoded as the supervised recipe encodes an example."""
     from callinkit.train.rewriter_lm import encode_example
 
-    c = encode_example(tokenizer, pair["source"], pair["chosen"], max_length, system, pair.get("context"))
-    r = encode_example(tokenizer, pair["source"], pair["rejected"], max_length, system, pair.get("context"))
-    return {"chosen_input_ids": c["input_ids"], "chosen_labels": c["labels"],
-            "rejected_input_ids": r["input_ids"], "rejected_labels": r["labels"]}
+    return {side: encode_example(tokenizer, pair["source"], pair[side], max_length, system, pair.get("context"))
+            for side in ("chosen", "rejected")}
 
 
 class PairCollator:
-    """Stacks chosen then rejected rows into one right-padded batch of 2 x B (one forward pass per step)."""
+    """Stacks chosen then rejected rows into one right-padded batch of 2 x B (one forward pass per step), padded
+    by the supervised recipe's Collator, with the reference log-likelihoods as `ref` once they are known."""
 
     def __init__(self, pad_id: int):
-        self.pad_id = pad_id
+        from callinkit.train.rewriter_lm import Collator
+
+        self.pad = Collator(pad_id)
 
     def __call__(self, features: Sequence[dict[str, Any]]):
         import torch
 
-        ids = [f["chosen_input_ids"] for f in features] + [f["rejected_input_ids"] for f in features]
-        labels = [f["chosen_labels"] for f in features] + [f["rejected_labels"] for f in features]
-        width = max(len(x) for x in ids)
-        batch = {
-            "input_ids": torch.tensor([x + [self.pad_id] * (width - len(x)) for x in ids]),
-            "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
-            "labels": torch.tensor([x + [-100] * (width - len(x)) for x in labels]),
-        }
+        batch = self.pad([f["chosen"] for f in features] + [f["rejected"] for f in features])
         if "ref_chosen" in features[0]:
             batch["ref"] = torch.tensor([f["ref_chosen"] for f in features] + [f["ref_rejected"] for f in features],
                                         dtype=torch.float32)
