@@ -11,13 +11,18 @@ from callinkit.config import load_config
 from callinkit.train import preference as pref
 from callinkit.train.rewriter_lm import stage_rows
 
+# gen.py BUNDLE OUT N K [SEED [JUDGED_FOLDER ...]]: N call-outs not judged in the judging folders named (by
+# default the two of sessions 7-8), K candidates each; session 13 ran it with SEED 13, session 14 with 14 and
+# this folder added.
 bundle, out, n, k = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+seed = int(sys.argv[5]) if len(sys.argv) > 5 else 13
+judged = sys.argv[6:] or ["2026-12-04-logprob", "2026-12-05-copy-boost"]
 cfg = load_config(Path("runs/rewriter_lm_lora/config.yaml"))
 rows = [r for r in stage_rows(cfg.stages[0], cfg)["validation"] if r["source"] == "callin_corpus"]
 J = Path("model_cards/judging")
-seen = {r["source"] for f in ("2026-12-04-logprob", "2026-12-05-copy-boost") for r in pref.rated_rewrites(J / f)}
+seen = {r["source"] for f in judged for r in pref.rated_rewrites(J / f)}
 rows = [r for r in rows if r["call_out"] not in seen]
-random.Random(13).shuffle(rows)
+random.Random(seed).shuffle(rows)
 rows = rows[:n]
 rw = Rewriter.load(bundle)
 t0 = time.time()

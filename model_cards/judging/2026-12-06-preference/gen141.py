@@ -1,4 +1,10 @@
-"""Suggestions of a bundle for the 141 judged rows (100 corpus-test call-outs, 41 threats) of sessions 6-8."""
+"""Suggestions of a bundle for the 141 judged rows (100 corpus-test call-outs, 41 threats) of sessions 6-8.
+
+Since session 14 every candidate is written with its scores and the guard's problems (gen_s13.json and
+gen_dpo1.json, written before, hold the candidates' texts only).
+
+    python model_cards/judging/2026-12-06-preference/gen141.py BUNDLE OUT.json
+"""
 import json
 import sys
 import time
@@ -19,7 +25,8 @@ for n, it in enumerate(items):
     r1 = it["B" if k["A"] == "v2" else "A"]
     rows.append({"id": it["id"], "slice": k["slice"], "call_out": it["call_out"], "context": it["context"],
                  "v2": r.text if r.ok else None, "reason": None if r.ok else r.reason, "r1": r1,
-                 "candidates": [c.text for c in r.candidates]})
+                 "candidates": [{"text": c.text, "scores": c.scores, "problems": list(c.problems)}
+                                for c in r.candidates]})
     if n % 20 == 0:
         print(n, round(time.time() - t0), flush=True)
 out.write_text(json.dumps(rows, ensure_ascii=False, indent=1))

@@ -4,8 +4,8 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
-side = sys.argv[1]  # s13r1, d1r1 or d1s13
+side = sys.argv[1]  # s13r1, d1r1 or d1s13 (here); op1r1, op1s13 (../2026-12-06-onpolicy-dpo)
+HERE = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).parent
 keys = {json.loads(line)["id"]: json.loads(line) for line in open(HERE / f"key_{side}.jsonl")}
 V = [json.loads(line) for line in open(HERE / f"verdicts_{side}.jsonl")]
 for sl in ("corpus_test", "threats", None):
