@@ -53,3 +53,18 @@ auc = sum((p > q) + 0.5 * (p == q) for p in lp_pos for q in lp_neg) / max(1, len
 print(f"mean log-probability, AUC for not bad: {auc:.3f} ({len(lp_pos)} not bad, {len(lp_neg)} bad)")
 print("what a person would see, per call-out:", dict(shown))
 print("bad reasons:", reasons.most_common())
+
+# The guard's log-probability floor: per call-out (threats left out), the best-ranked candidate with no other
+# problem that reaches the floor, and whether the judges called it bad.
+sweep = []
+for floor in (-0.6, -0.7, -0.8, -0.9, -1.0):
+    n_shown = n_bad = 0
+    for r in rows:
+        ok = [c for c in r["candidates"] if not r["refusal"] and c["problems"] is not None and c["logprob"] is not None
+              and c["logprob"] >= floor and all(p.startswith("reads as unlikely") for p in c["problems"])]
+        if ok:
+            best = max(ok, key=lambda c: c["logprob"])
+            n_shown += 1
+            n_bad += by_text[(r["source"], best["text"].strip())]["rating"] == "bad"
+    sweep.append(f"{floor}: {n_shown} shown, {100 * n_bad / max(1, n_shown):.0f}% bad")
+print("log-probability floors:", "; ".join(sweep))
