@@ -2,7 +2,7 @@
 
     python model_cards/judging/2026-12-06-onpolicy-dpo/make_items.py SIDE X.json (r1 | Y.json) SEED [changed]
 
-items_SIDE.jsonl goes to the judges' folder (/work/r14/judge), key_SIDE.jsonl here. `r1` takes release 1's
+items_SIDE.jsonl goes to the judges' folder (/work/r14/judge), key_SIDE.jsonl beside X.json. `r1` takes release 1's
 suggestion stored in X.json; `changed` keeps only the rows whose suggestions differ.
 """
 import json
@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 ABSTAINED = "(no suggestion: the tool abstained and showed nothing)"
-HERE = Path(__file__).parent
 side, xfile, yname, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 changed_only = len(sys.argv) > 5 and sys.argv[5] == "changed"
 out = Path("/work/r14/judge")
@@ -32,5 +31,5 @@ for i in ids:
     keys.append({"id": i, "slice": X[i]["slice"], "A": "X" if flip else "Y", "B": "Y" if flip else "X",
                  "X": Path(xfile).name, "Y": Path(yname).name})
 (out / f"items_{side}.jsonl").write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items))
-(HERE / f"key_{side}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in keys))
+(Path(xfile).parent / f"key_{side}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in keys))
 print(side, len(items), "items")

@@ -2,7 +2,9 @@
 judge (items.jsonl with `judge`; keys.jsonl says which call-out and whether greedy). Also writes the judges'
 copies items_1..4.jsonl and add.py into the folder given (default /work/r14/onpolicy).
 
-    python model_cards/judging/2026-12-06-onpolicy-round2/make_items.py [JUDGE_FOLDER]
+    python model_cards/judging/2026-12-06-onpolicy-round2/make_items.py [JUDGE_FOLDER [FOLDER SEED]]
+
+FOLDER (default: this one) holds candidates.jsonl and gets items.jsonl and keys.jsonl; round 2 used seed 14.
 """
 import json
 import random
@@ -12,7 +14,9 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/r14/onpolicy")
-rows = [json.loads(line) for line in open(HERE / "candidates.jsonl")]
+folder = Path(sys.argv[2]) if len(sys.argv) > 2 else HERE
+seed = int(sys.argv[3]) if len(sys.argv) > 3 else 14
+rows = [json.loads(line) for line in open(folder / "candidates.jsonl")]
 found = []
 for si, r in enumerate(rows):
     seen = set()
@@ -21,7 +25,7 @@ for si, r in enumerate(rows):
         if text and text not in seen:
             seen.add(text)
             found.append((si, c["greedy"], text))
-random.Random(14).shuffle(found)
+random.Random(seed).shuffle(found)
 items, keys = [], []
 for n, (si, greedy, text) in enumerate(found):
     i = f"q{n:03d}"
@@ -34,8 +38,8 @@ def dump(path, records):
     path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in records), encoding="utf-8")
 
 
-dump(HERE / "items.jsonl", items)
-dump(HERE / "keys.jsonl", keys)
+dump(folder / "items.jsonl", items)
+dump(folder / "keys.jsonl", keys)
 out.mkdir(parents=True, exist_ok=True)
 for j in (1, 2, 3, 4):
     dump(out / f"items_{j}.jsonl", [{k: v for k, v in it.items() if k != "judge"} for it in items if it["judge"] == j])

@@ -1,4 +1,9 @@
-"""On-policy judged candidates: bad rates by greedy / guard / shown, log-probability AUC, and pair counts."""
+"""On-policy judged candidates: bad rates by greedy / guard / shown, log-probability AUC, and pair counts.
+
+    python model_cards/judging/2026-12-06-onpolicy/analyse.py [FOLDER [FLOOR ...]]
+
+FLOORs: the log-probability floors of the last line's sweep (default -0.6 to -1.0).
+"""
 import collections
 import json
 import sys
@@ -57,7 +62,7 @@ print("bad reasons:", reasons.most_common())
 # The guard's log-probability floor: per call-out (threats left out), the best-ranked candidate with no other
 # problem that reaches the floor, and whether the judges called it bad.
 sweep = []
-for floor in (-0.6, -0.7, -0.8, -0.9, -1.0):
+for floor in [float(f) for f in sys.argv[2:]] or (-0.6, -0.7, -0.8, -0.9, -1.0):
     n_shown = n_bad = 0
     for r in rows:
         ok = [c for c in r["candidates"] if not r["refusal"] and c["problems"] is not None and c["logprob"] is not None
