@@ -384,6 +384,20 @@ class RewriterLMExportConfig:
     corpus's 170 validation and test no-concern pairs, P(call_in) >= 0.8 held for 0.6% and similarity >= 0.537
     for 17%, so the guard refused nearly all of them. At 0.8 the probe flags 69% of validation no-concern
     call-outs and 0.9% of the others (0.5: 87%, 4.9%). None: no probe, one guard for every source."""
+    guard_real_text: str | None = None
+    """A ParaDetox folder (../shared/data/paradetox): both probes above also learn from the 800 of its sources
+    that helpers labelled (threat; concern or none; train/guard_labels/paradetox.jsonl, keyed by text hash, the
+    texts read from this folder). Fitted on the hand-written corpus alone, the threat probe refused 24 of 100
+    held-out ParaDetox comments (almost none a threat) and the guard answered 11% of them; with the labels 12
+    and 26% (guarded J target 0.037 -> 0.119), the corpus test and its threats unchanged; see
+    model_cards/judging/2026-12-06-guard-real-text/. None: the corpus alone."""
+    threat_real_text_weight: float = bounded(10.0, gt=0, le=100)
+    """With `guard_real_text`: the weight of each labelled real text against a corpus text in the threat probe.
+    On the labelled validation fold (197 ParaDetox sources), non-threats flagged: 13.9% fitted on the corpus
+    alone, 12.9% at weight 1, 7.7% at 10; the corpus's validation threats flagged 91.7%, 92.9%, 91.7%."""
+    no_concern_real_text_weight: float = bounded(1.0, gt=0, le=100)
+    """With `guard_real_text`: the same for the no-concern probe. Real no-concern texts flagged: 25% on the corpus
+    alone, 67% at weight 1, 70% at 3; the corpus's validation no-concern call-outs 68%, 65%, 54%."""
     rank_by: Literal["logprob", "score"] = "logprob"
     """Written into the bundle's guard: how candidates that pass the guard are ranked. 'logprob': the model's
     own mean token log-probability of the candidate (read while decoding, no extra pass); 'score': P(call_in)

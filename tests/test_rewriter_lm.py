@@ -3,6 +3,7 @@
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -631,3 +632,45 @@ def test_a_runtime_that_cannot_rewind_falls_back_to_fresh_generators(tiny_lm_bun
     assert rw.scored_candidates(text, 1) == first
     assert rw.prefix_generators == 0 and rw._prefixed_count[key] == 0
     assert rw.scored_candidates(text, 1) == first  # and later calls decode afresh
+
+
+def test_real_text_labels_find_their_paradetox_texts_by_key(tmp_path):
+    from callinkit.errors import DataError
+    from callinkit.train.threat_probe import real_text_rows, text_key
+
+    folder = Path(__file__).parent / "fixtures" / "proxies" / "paradetox"
+    texts = ["this crap movie was a waste of two hours .", "shut up , you have no clue what you are talking about"]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("".join(json.dumps({"key": text_key(t), "threat": "no", "concern": c}) + "\n"
+                              for t, c in zip(texts, ["none", "harm"])))
+    rows = real_text_rows(folder, labels)
+    assert [(r["text"], r["threat"], r["no_concern"]) for r in rows] == [(texts[0], False, True),
+                                                                          (texts[1], False, False)]
+    assert {r["fold"] for r in rows} <= {"train", "validation"}
+    assert text_key("This  crap movie was a waste of two hours .") == text_key(texts[0])  # case and spaces
+    labels.write_text(json.dumps({"key": "0" * 12, "threat": "yes", "concern": "none"}) + "\n")
+    with pytest.raises(DataError, match="only 0 of the 1 texts"):
+        real_text_rows(folder, labels)
+
+
+def test_probes_learn_from_labelled_real_texts(tiny_lm_bundle):
+    import numpy as np
+
+    from callinkit.serve.embedder import SimilarityEmbedder
+    from callinkit.train.threat_probe import threat_probe
+
+    banter = ["you kicked our ass but we got further in the playoffs than you haha",
+              "shit i need a new word to use now", "you talk a lot of shit but yeah i do"]
+    real = [{"text": t, "threat": False, "no_concern": True, "fold": f}
+            for t, f in zip(banter, ["train", "train", "validation"])]
+    emb = SimilarityEmbedder(tiny_lm_bundle / "embedder")
+    x = emb.encode(banter[:2])
+
+    def p(probe):
+        return 1 / (1 + np.exp(-(x @ np.asarray(probe["weights"]) + probe["bias"])))
+
+    plain = threat_probe(tiny_lm_bundle / "embedder")
+    taught = threat_probe(tiny_lm_bundle / "embedder", real=real, real_weight=50)
+    assert (p(taught) < p(plain)).all()  # labelled non-threats read as less threatening
+    assert taught["validation"]["n_real_others"] == 1 and "real_others_flagged" in taught["validation"]
+    assert "n_real_others" not in plain["validation"]

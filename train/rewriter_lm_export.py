@@ -37,6 +37,7 @@ from callinkit.train.threat_probe import (
     NO_CONCERN_PROBE_FILE,
     PROBE_FILE,
     no_concern_probe,
+    real_text_rows,
     threat_probe,
     write_probe_file,
 )
@@ -291,13 +292,20 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             export_embedder(embedder, "int8", base=embedder_base)
             guard.update(choose_min_similarity(embedder))
         probe = None
+        real = real_text_rows(config.export.guard_real_text) if with_embedder and config.export.guard_real_text else None
+        if real:
+            guard["guard_real_text"] = {"labels": "train/guard_labels/paradetox.jsonl", "texts": len(real),
+                                        "weights": {"threat": config.export.threat_real_text_weight,
+                                                    "no_concern": config.export.no_concern_real_text_weight}}
         if with_embedder and config.export.abstain_on_threat and config.export.threat_probe_threshold is not None:
-            probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold)
+            probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold, real=real,
+                                 real_weight=config.export.threat_real_text_weight)
             guard["threat_probe"] = PROBE_FILE
             guard["threat_probe_validation"] = probe["validation"]
         nc_probe = None
         if with_embedder and config.export.no_concern_threshold is not None:
-            nc_probe = no_concern_probe(embedder, threshold=config.export.no_concern_threshold)
+            nc_probe = no_concern_probe(embedder, threshold=config.export.no_concern_threshold, real=real,
+                                        real_weight=config.export.no_concern_real_text_weight)
             guard["no_concern_probe"] = NO_CONCERN_PROBE_FILE
             guard["no_concern_probe_validation"] = nc_probe["validation"]
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:

@@ -8,10 +8,17 @@ are patterns instead.) The probe reads the MiniLM embedding the bundle already c
 similarity, and is fitted on the corpus's training split (style `threat` against every other text, near misses
 such as "this printer is going out the window" included). The bundle abstains when the patterns match or the
 probe's probability reaches its threshold.
+
+Both probes can also learn from labelled real text (`real_text_rows`): fitted on the hand-written corpus alone,
+they flagged 15% of real ParaDetox comments as threats (mostly profanity and banter) and read few of them as
+having no concern beyond the attack, so on real text the guard refused good detoxifications. The labels (threat,
+concern) are keyed by a hash of each ParaDetox source; the texts are read from the user's ParaDetox folder, never
+copied into the repository.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -20,19 +27,77 @@ import numpy as np
 
 PROBE_FILE = "threat_probe.json"
 NO_CONCERN_PROBE_FILE = "no_concern_probe.json"
+REAL_TEXT_LABELS = Path(__file__).parent / "guard_labels" / "paradetox.jsonl"
 
 
-def fit_probe(x: np.ndarray, y: np.ndarray, c: float = 0.3) -> tuple[np.ndarray, float]:
+def text_key(text: str) -> str:
+    """The key of a labelled real text: sha1 of its lower-cased, whitespace-normalised form (12 hex digits)."""
+    return hashlib.sha1(" ".join(text.lower().split()).encode("utf-8")).hexdigest()[:12]
+
+
+def real_text_rows(paradetox: str | Path, labels: str | Path = REAL_TEXT_LABELS) -> list[dict[str, Any]]:
+    """The labelled ParaDetox sources: {text, threat, no_concern, fold} per label line, the text found by its
+    key among the sources of the ParaDetox folder `paradetox`; `fold` "validation" for a fixed quarter (by key),
+    "train" for the rest. Raises DataError when the folder lacks most of the labelled texts (another file)."""
+    from callinkit.config import SourceConfig
+    from callinkit.errors import DataError
+    from callinkit.train.data import source_rows
+
+    records = [json.loads(line) for line in Path(labels).read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = {text_key(r["call_out"]): r["call_out"]
+             for r in source_rows(SourceConfig(name="paradetox", path=str(paradetox)), "pairs")}
+    rows = [{"text": texts[r["key"]], "threat": r["threat"] == "yes", "no_concern": r["concern"] == "none",
+             "fold": "validation" if int(r["key"], 16) % 4 == 0 else "train"} for r in records if r["key"] in texts]
+    if len(rows) < 0.9 * len(records):
+        raise DataError(f"{paradetox}: only {len(rows)} of the {len(records)} texts labelled in {labels} were "
+                        "found; point to the ParaDetox folder of ../shared/data (s-nlp/paradetox @ d97b17d)")
+    return rows
+
+
+def fit_probe(x: np.ndarray, y: np.ndarray, c: float = 0.3,
+              sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """(weights, bias) of an L2 logistic regression with balanced class weights."""
     from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y)
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y, sample_weight=sample_weight)
     return model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
 
-def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3) -> dict[str, Any]:
-    """Fit the probe on the corpus's train split with the embedder in `embedder_dir`; its validation figures
-    (with the patterns beside it, as the guard uses them) go into the returned dict."""
+def _with_real(x: np.ndarray, y: np.ndarray, embedder: Any, real: list[dict[str, Any]] | None, key: str,
+               weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The corpus's training rows plus the real texts' train fold (each weighing `weight`)."""
+    if not real:
+        return x, y, None
+    part = [r for r in real if r["fold"] == "train"]
+    xr = embedder.encode([r["text"] for r in part])
+    yr = np.array([r[key] for r in part])
+    return (np.concatenate([x, xr]), np.concatenate([y, yr]),
+            np.concatenate([np.ones(len(y)), np.full(len(yr), weight)]))
+
+
+def _real_validation(embedder: Any, real: list[dict[str, Any]] | None, key: str, weights: np.ndarray, bias: float,
+                     threshold: float, patterns: bool = False) -> dict[str, Any]:
+    """How the probe flags the real texts' validation fold, by their label `key`."""
+    part = [r for r in (real or []) if r["fold"] == "validation"]
+    if not part:
+        return {}
+    from callinkit.guard import THREAT_RE
+
+    p = 1 / (1 + np.exp(-(embedder.encode([r["text"] for r in part]) @ weights + bias)))
+    flagged = p >= threshold
+    if patterns:
+        flagged |= np.array([bool(THREAT_RE.search(r["text"])) for r in part])
+    y = np.array([r[key] for r in part])
+    return {f"real_{key}_flagged": round(float(flagged[y].mean()), 3) if y.any() else None,
+            "real_others_flagged": round(float(flagged[~y].mean()), 3), f"n_real_{key}": int(y.sum()),
+            "n_real_others": int((~y).sum())}
+
+
+def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, real: list[dict[str, Any]] | None = None,
+                 real_weight: float = 3.0) -> dict[str, Any]:
+    """Fit the probe on the corpus's train split with the embedder in `embedder_dir` (plus the train fold of
+    `real`, labelled real texts, each weighing `real_weight`); its validation figures (with the patterns beside
+    it, as the guard uses them) go into the returned dict."""
     from callinkit.corpus import load_corpus
     from callinkit.guard import THREAT_RE
     from callinkit.serve.embedder import SimilarityEmbedder
@@ -44,7 +109,8 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3) -> 
         rows = list(corpus[split])
         data[split] = (embedder.encode([r["text"] for r in rows]),
                        np.array([r.get("style") == "threat" for r in rows]), rows)
-    weights, bias = fit_probe(data["train"][0], data["train"][1], c)
+    x, y, w = _with_real(data["train"][0], data["train"][1], embedder, real, "threat", real_weight)
+    weights, bias = fit_probe(x, y, c, sample_weight=w)
     x, y, rows = data["validation"]
     patterns = np.array([bool(THREAT_RE.search(r["text"])) for r in rows])
     flagged = (1 / (1 + np.exp(-(x @ weights + bias))) >= threshold) | patterns
@@ -56,14 +122,17 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3) -> 
                            "patterns_alone": round(float(patterns[y].mean()), 3),
                            "other_call_outs_flagged": round(float(flagged[other_call_outs].mean()), 3),
                            "near_misses_flagged": round(float(flagged[near_misses].mean()), 3),
-                           "n_threats": int(y.sum()), "n_other_call_outs": int(other_call_outs.sum())}}
+                           "n_threats": int(y.sum()), "n_other_call_outs": int(other_call_outs.sum()),
+                           **_real_validation(embedder, real, "threat", weights, bias, threshold, patterns=True)}}
 
 
-def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3) -> dict[str, Any]:
+def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
+                     real: list[dict[str, Any]] | None = None, real_weight: float = 3.0) -> dict[str, Any]:
     """A probe for call-outs with no concern beyond the attack ("who asked 💀", "nah ur just dumb"), fitted on
     the corpus pairs' call-outs of the train split (strategy `no_concern` against every other pair). LABELS.md
     says their rewrite states the disagreement without the attack, a neutral text, and must not invent a harm;
-    the guard uses the probe to ask that of the candidates (serve/rewriter.py: `select(no_concern=True)`)."""
+    the guard uses the probe to ask that of the candidates (serve/rewriter.py: `select(no_concern=True)`).
+    `real`, `real_weight`: as `threat_probe` (label: no concern beyond the attack; labelled threats left out)."""
     from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
     from callinkit.serve.embedder import SimilarityEmbedder
 
@@ -74,14 +143,17 @@ def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3)
         part = [r for r in rows if r["split"] == split]
         data[split] = (embedder.encode([r["call_out"] for r in part]),
                        np.array([r.get("strategy") == "no_concern" for r in part]))
-    weights, bias = fit_probe(data["train"][0], data["train"][1], c)
+    real = [r for r in real or [] if not r["threat"]]
+    x, y, w = _with_real(data["train"][0], data["train"][1], embedder, real, "no_concern", real_weight)
+    weights, bias = fit_probe(x, y, c, sample_weight=w)
     x, y = data["validation"]
     flagged = 1 / (1 + np.exp(-(x @ weights + bias))) >= threshold
     return {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6), "threshold": threshold,
             "fitted_on": f"{len(data['train'][1])} corpus train call-outs ({int(data['train'][1].sum())} with no concern)",
             "validation": {"no_concern_flagged": round(float(flagged[y].mean()), 3),
                            "other_call_outs_flagged": round(float(flagged[~y].mean()), 3),
-                           "n_no_concern": int(y.sum()), "n_other_call_outs": int((~y).sum())}}
+                           "n_no_concern": int(y.sum()), "n_other_call_outs": int((~y).sum()),
+                           **_real_validation(embedder, real, "no_concern", weights, bias, threshold)}}
 
 
 def write_probe_file(bundle_dir: Path, name: str, probe: dict[str, Any]) -> None:
