@@ -391,6 +391,10 @@ class RewriterLMExportConfig:
     held-out ParaDetox comments (almost none a threat) and the guard answered 11% of them; with the labels 12
     and 26% (guarded J target 0.037 -> 0.119), the corpus test and its threats unchanged; see
     model_cards/judging/2026-12-06-guard-real-text/. None: the corpus alone."""
+    guard_real_text_labels: str | None = None
+    """With `guard_real_text`: a JSON-lines file of your own labels for that folder's sources, one
+    {"key": callinkit.train.threat_probe.text_key(source), "threat": "yes"|"no", "concern": "harm"|"none"} per
+    line. None: the shipped labels (train/guard_labels/paradetox.jsonl)."""
     threat_real_text_weight: float = bounded(10.0, gt=0, le=100)
     """With `guard_real_text`: the weight of each labelled real text against a corpus text in the threat probe.
     On the labelled validation fold (197 ParaDetox sources), non-threats flagged: 13.9% fitted on the corpus

@@ -674,3 +674,35 @@ def test_probes_learn_from_labelled_real_texts(tiny_lm_bundle):
     assert (p(taught) < p(plain)).all()  # labelled non-threats read as less threatening
     assert taught["validation"]["n_real_others"] == 1 and "real_others_flagged" in taught["validation"]
     assert "n_real_others" not in plain["validation"]
+
+
+def test_export_fits_the_probes_on_labelled_real_text_when_configured(tiny_lm_run, tiny_bundle, tiny_base,
+                                                                       tmp_path):
+    import yaml
+
+    from callinkit.serve import Rewriter
+    from callinkit.train.rewriter_lm_export import export_rewriter_lm
+    from callinkit.train.threat_probe import text_key
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_lm_run, run)
+    folder = Path(__file__).parent / "fixtures" / "proxies" / "paradetox"
+    labels = tmp_path / "my_labels.jsonl"
+    texts = ["this crap movie was a waste of two hours .", "shut up , you have no clue what you are talking about",
+             "what a garbage film , a waste of two hours .", "the damn bus was late again and the driver did not care ."]
+    labels.write_text("".join(json.dumps({"key": text_key(t), "threat": "no", "concern": "none"}) + "\n"
+                              for t in texts))
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg.setdefault("export", {}).update(guard_real_text=str(folder), guard_real_text_labels=str(labels))
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "bundle"
+    export_rewriter_lm(run, out, precision="fp32", classifier_bundle=str(tiny_bundle), embedder_base=str(tiny_base))
+    guard = json.loads((out / "manifest.json").read_text())["guard"]
+    assert guard["guard_real_text"] == {"labels": "my_labels.jsonl", "texts": 4,
+                                        "weights": {"threat": 10.0, "no_concern": 1.0}}
+    Rewriter.load(out)  # the bundle still loads with the refitted probes
+
+    labels.write_text(json.dumps({"key": "0" * 12, "threat": "no", "concern": "none"}) + "\n")
+    with pytest.raises(CallinkitError, match="texts labelled in"):
+        export_rewriter_lm(run, tmp_path / "bundle2", precision="fp32", classifier_bundle=str(tiny_bundle),
+                           embedder_base=str(tiny_base))

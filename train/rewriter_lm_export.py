@@ -36,6 +36,7 @@ from callinkit.lm_prompt import IM_END
 from callinkit.train.threat_probe import (
     NO_CONCERN_PROBE_FILE,
     PROBE_FILE,
+    REAL_TEXT_LABELS,
     no_concern_probe,
     real_text_rows,
     threat_probe,
@@ -292,9 +293,10 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             export_embedder(embedder, "int8", base=embedder_base)
             guard.update(choose_min_similarity(embedder))
         probe = None
-        real = real_text_rows(config.export.guard_real_text) if with_embedder and config.export.guard_real_text else None
-        if real:
-            guard["guard_real_text"] = {"labels": "train/guard_labels/paradetox.jsonl", "texts": len(real),
+        real, labels = None, config.export.guard_real_text_labels or REAL_TEXT_LABELS
+        if with_embedder and config.export.guard_real_text:
+            real = real_text_rows(config.export.guard_real_text, labels)
+            guard["guard_real_text"] = {"labels": Path(labels).name, "texts": len(real),
                                         "weights": {"threat": config.export.threat_real_text_weight,
                                                     "no_concern": config.export.no_concern_real_text_weight}}
         if with_embedder and config.export.abstain_on_threat and config.export.threat_probe_threshold is not None:

@@ -88,8 +88,11 @@ def _real_validation(embedder: Any, real: list[dict[str, Any]] | None, key: str,
     if patterns:
         flagged |= np.array([bool(THREAT_RE.search(r["text"])) for r in part])
     y = np.array([r[key] for r in part])
-    return {f"real_{key}_flagged": round(float(flagged[y].mean()), 3) if y.any() else None,
-            "real_others_flagged": round(float(flagged[~y].mean()), 3), f"n_real_{key}": int(y.sum()),
+
+    def share(mask: np.ndarray) -> float | None:
+        return round(float(flagged[mask].mean()), 3) if mask.any() else None
+
+    return {f"real_{key}_flagged": share(y), "real_others_flagged": share(~y), f"n_real_{key}": int(y.sum()),
             "n_real_others": int((~y).sum())}
 
 
