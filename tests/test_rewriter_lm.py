@@ -657,7 +657,7 @@ def test_probes_learn_from_labelled_real_texts(tiny_lm_bundle):
     import numpy as np
 
     from callinkit.serve.embedder import SimilarityEmbedder
-    from callinkit.train.threat_probe import threat_probe
+    from callinkit.train.threat_probe import probability, threat_probe
 
     banter = ["you kicked our ass but we got further in the playoffs than you haha",
               "shit i need a new word to use now", "you talk a lot of shit but yeah i do"]
@@ -667,7 +667,7 @@ def test_probes_learn_from_labelled_real_texts(tiny_lm_bundle):
     x = emb.encode(banter[:2])
 
     def p(probe):
-        return 1 / (1 + np.exp(-(x @ np.asarray(probe["weights"]) + probe["bias"])))
+        return probability(x, np.asarray(probe["weights"]), probe["bias"])
 
     plain = threat_probe(tiny_lm_bundle / "embedder")
     taught = threat_probe(tiny_lm_bundle / "embedder", real=real, real_weight=50)

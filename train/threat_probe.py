@@ -10,8 +10,9 @@ such as "this printer is going out the window" included). The bundle abstains wh
 probe's probability reaches its threshold.
 
 Both probes can also learn from labelled real text (`real_text_rows`): fitted on the hand-written corpus alone,
-they flagged 15% of real ParaDetox comments as threats (mostly profanity and banter) and read few of them as
-having no concern beyond the attack, so on real text the guard refused good detoxifications. The labels (threat,
+the threat probe flagged 13.9% of a labelled validation fold of real ParaDetox comments that are not threats
+(mostly profanity and banter) and the no-concern probe only 25% of those with no concern beyond the attack, so
+on real text the guard refused good detoxifications (model_cards/judging/2026-12-06-guard-real-text/). The labels (threat,
 concern) are keyed by a hash of each ParaDetox source; the texts are read from the user's ParaDetox folder, never
 copied into the repository.
 """
@@ -63,6 +64,17 @@ def fit_probe(x: np.ndarray, y: np.ndarray, c: float = 0.3,
     return model.coef_[0].astype(np.float32), float(model.intercept_[0])
 
 
+def probability(x: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
+    """A probe's probability for each row of embeddings `x`."""
+    return 1 / (1 + np.exp(-(x @ weights + bias)))
+
+
+def _fitted_on(corpus: str, real: list[dict[str, Any]] | None, weight: float) -> str:
+    """The probe's `fitted_on` note: the corpus rows, plus the labelled real texts when there are any."""
+    n = sum(r["fold"] == "train" for r in real or [])
+    return corpus + (f" + {n} labelled real texts (weight {weight:g})" if n else "")
+
+
 def _with_real(x: np.ndarray, y: np.ndarray, embedder: Any, real: list[dict[str, Any]] | None, key: str,
                weight: float) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The corpus's training rows plus the real texts' train fold (each weighing `weight`)."""
@@ -83,8 +95,7 @@ def _real_validation(embedder: Any, real: list[dict[str, Any]] | None, key: str,
         return {}
     from callinkit.guard import THREAT_RE
 
-    p = 1 / (1 + np.exp(-(embedder.encode([r["text"] for r in part]) @ weights + bias)))
-    flagged = p >= threshold
+    flagged = probability(embedder.encode([r["text"] for r in part]), weights, bias) >= threshold
     if patterns:
         flagged |= np.array([bool(THREAT_RE.search(r["text"])) for r in part])
     y = np.array([r[key] for r in part])
@@ -97,7 +108,7 @@ def _real_validation(embedder: Any, real: list[dict[str, Any]] | None, key: str,
 
 
 def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, real: list[dict[str, Any]] | None = None,
-                 real_weight: float = 3.0) -> dict[str, Any]:
+                 real_weight: float = 10.0) -> dict[str, Any]:
     """Fit the probe on the corpus's train split with the embedder in `embedder_dir` (plus the train fold of
     `real`, labelled real texts, each weighing `real_weight`); its validation figures (with the patterns beside
     it, as the guard uses them) go into the returned dict."""
@@ -116,11 +127,12 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, rea
     weights, bias = fit_probe(x, y, c, sample_weight=w)
     x, y, rows = data["validation"]
     patterns = np.array([bool(THREAT_RE.search(r["text"])) for r in rows])
-    flagged = (1 / (1 + np.exp(-(x @ weights + bias))) >= threshold) | patterns
+    flagged = (probability(x, weights, bias) >= threshold) | patterns
     other_call_outs = np.array([r["label"] == "call_out" for r in rows]) & ~y
     near_misses = np.array([r.get("style") == "threat_near_miss" for r in rows])
     return {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6), "threshold": threshold,
-            "fitted_on": f"{len(data['train'][2])} corpus train texts ({int(data['train'][1].sum())} threats)",
+            "fitted_on": _fitted_on(f"{len(data['train'][2])} corpus train texts ({int(data['train'][1].sum())} threats)",
+                                    real, real_weight),
             "validation": {"threats_flagged": round(float(flagged[y].mean()), 3),
                            "patterns_alone": round(float(patterns[y].mean()), 3),
                            "other_call_outs_flagged": round(float(flagged[other_call_outs].mean()), 3),
@@ -130,7 +142,7 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, rea
 
 
 def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
-                     real: list[dict[str, Any]] | None = None, real_weight: float = 3.0) -> dict[str, Any]:
+                     real: list[dict[str, Any]] | None = None, real_weight: float = 1.0) -> dict[str, Any]:
     """A probe for call-outs with no concern beyond the attack ("who asked 💀", "nah ur just dumb"), fitted on
     the corpus pairs' call-outs of the train split (strategy `no_concern` against every other pair). LABELS.md
     says their rewrite states the disagreement without the attack, a neutral text, and must not invent a harm;
@@ -150,9 +162,10 @@ def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
     x, y, w = _with_real(data["train"][0], data["train"][1], embedder, real, "no_concern", real_weight)
     weights, bias = fit_probe(x, y, c, sample_weight=w)
     x, y = data["validation"]
-    flagged = 1 / (1 + np.exp(-(x @ weights + bias))) >= threshold
+    flagged = probability(x, weights, bias) >= threshold
     return {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6), "threshold": threshold,
-            "fitted_on": f"{len(data['train'][1])} corpus train call-outs ({int(data['train'][1].sum())} with no concern)",
+            "fitted_on": _fitted_on(f"{len(data['train'][1])} corpus train call-outs "
+                                    f"({int(data['train'][1].sum())} with no concern)", real, real_weight),
             "validation": {"no_concern_flagged": round(float(flagged[y].mean()), 3),
                            "other_call_outs_flagged": round(float(flagged[~y].mean()), 3),
                            "n_no_concern": int(y.sum()), "n_other_call_outs": int((~y).sum()),
