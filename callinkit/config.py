@@ -374,7 +374,10 @@ class RewriterLMExportConfig:
     bundle also abstains when its probability reaches this. Measured on the corpus's validation split with the
     patterns beside it: 93% of threats abstained on (patterns alone 39%), and 11% of other call-outs (patterns
     alone 0.9%); at 0.7: 82% and 4.7%. A blind judge rated 5 of v2's 6 answers to corpus-test threats the
-    patterns missed bad, 4 of them for keeping the threat. None: patterns only."""
+    patterns missed bad, 4 of them for keeping the threat. The guard also refuses any candidate the probe reads
+    as a threat at this threshold (since session 16): of 710 judged validation candidates it refuses 17 bad ones
+    (4 of 22 that kept an attack) and 3 of 215 good or acceptable; it changes no corpus-test suggestion and 2
+    of 100 held-out ParaDetox ones (model_cards/judging/2026-12-06-real-threats/). None: patterns only."""
     no_concern_threshold: float | None = bounded(0.8, gt=0, lt=1)
     """With an embedder: a probe for call-outs with no concern beyond the attack ("who asked", "nah ur just dumb";
     train/threat_probe.py) is fitted on the corpus pairs' train split and written into the bundle. Where its
@@ -390,15 +393,26 @@ class RewriterLMExportConfig:
     texts read from this folder). Fitted on the hand-written corpus alone, the threat probe refused 24 of 100
     held-out ParaDetox comments (almost none a threat) and the guard answered 11% of them; with the labels 12
     and 26% (guarded J target 0.037 -> 0.119), the corpus test and its threats unchanged; see
-    model_cards/judging/2026-12-06-guard-real-text/. None: the corpus alone."""
+    model_cards/judging/2026-12-06-guard-real-text/. Since session 16 the labels also hold 704 ParaDetox sentences
+    with a violent word (149 threats), for the threat probe only and only when `threat_real_text_samples` names
+    them. None: the corpus alone."""
     guard_real_text_labels: str | None = None
     """With `guard_real_text`: a JSON-lines file of your own labels for that folder's sources, one
     {"key": callinkit.train.threat_probe.text_key(source), "threat": "yes"|"no", "concern": "harm"|"none"} per
-    line. None: the shipped labels (train/guard_labels/paradetox.jsonl)."""
+    line (optionally "sample": "violent_words" for texts not drawn at random). None: the shipped labels
+    (train/guard_labels/paradetox.jsonl)."""
     threat_real_text_weight: float = bounded(10.0, gt=0, le=100)
     """With `guard_real_text`: the weight of each labelled real text against a corpus text in the threat probe.
     On the labelled validation fold (197 ParaDetox sources), non-threats flagged: 13.9% fitted on the corpus
     alone, 12.9% at weight 1, 7.7% at 10; the corpus's validation threats flagged 91.7%, 92.9%, 91.7%."""
+    threat_real_text_samples: list[Literal["random", "violent_words"]] = field(default_factory=lambda: ["random"])
+    """With `guard_real_text`: which labelled samples the threat probe learns from. "random": the 800 random
+    ParaDetox sources (13 threats); "violent_words": 704 ParaDetox sentences with a violent word (149 threats,
+    session 16). Adding them raises the real threats refused on their validation fold from 49% to 77% (51
+    threats), but the corpus's validation threats refused fall from 92% to 87% and 5 more of 100 held-out
+    ParaDetox comments are refused as threats (none of them one: "chillin n this nut ass bar ... takin shots"),
+    so they are not used by default; the guard also refuses candidates its probe reads as threats
+    (model_cards/judging/2026-12-06-real-threats/). The no-concern probe learns from "random" only."""
     no_concern_real_text_weight: float = bounded(1.0, gt=0, le=100)
     """With `guard_real_text`: the same for the no-concern probe. Real no-concern texts flagged: 25% on the corpus
     alone, 67% at weight 1, 70% at 3; the corpus's validation no-concern call-outs 68%, 65%, 54%."""

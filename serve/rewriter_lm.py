@@ -323,6 +323,12 @@ class LMRewriter:
         z = float(self.embedder.encode([text])[0] @ probe["weights"])
         return 1.0 / (1.0 + float(np.exp(-(z + float(probe["bias"])))))
 
+    def threat_probabilities(self, texts: list[str]) -> np.ndarray:
+        """The threat probe's probability for each of `texts` (one embedder batch); the probe must exist."""
+        probe = self.threat_probe
+        z = self.embedder.encode(list(texts)) @ probe["weights"] + float(probe["bias"])
+        return 1.0 / (1.0 + np.exp(-z))
+
     def threat_probability(self, text: str) -> float | None:
         """The bundle's threat probe's probability that `text` is a threat, or None without a probe."""
         return self._probe(self.threat_probe, text)
@@ -383,7 +389,10 @@ class LMRewriter:
         result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
                         self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,
                         context, min_logprob=self.min_logprob if guard else None, rank_by=self.rank_by,
-                        no_concern=guard and self.has_no_concern(text))
+                        no_concern=guard and self.has_no_concern(text),
+                        threat_probability=(self.threat_probabilities if guard and self.threat_probe is not None
+                                            and self.embedder is not None else None),
+                        threat_threshold=float(self.threat_probe["threshold"]) if self.threat_probe else 0.5)
         if not guard and not result.ok and result.candidates:
             best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
             result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)

@@ -316,6 +316,55 @@ def test_select_ranks_by_log_probability_and_refuses_below_its_floor():
         select(src, texts, [{}, {}], None, None, -1.0, rank_by="length")
 
 
+def test_select_refuses_candidates_the_threat_probe_reads_as_threats():
+    from callinkit.serve.rewriter import select
+
+    src = "i have gay loved ones and i would curb stomp you if you said that around them"
+    texts = ["I have gay loved ones and I would curb stomp you if you ever said that near them.",
+             "I have gay loved ones, and that kind of remark hurts them. Could you not say it around them?"]
+    p_threat = {texts[0]: 0.9, texts[1]: 0.1}
+    seen = []
+
+    def probe(batch):
+        seen.append(list(batch))
+        return [p_threat[t] for t in batch]
+
+    result = select(src, texts, [{"logprob": -0.1}, {"logprob": -0.5}], None, None, 0.0, rank_by="logprob",
+                    threat_probability=probe, threat_threshold=0.5)
+    assert seen == [texts]  # one batch
+    assert result.ok and result.text == texts[1] and result.scores["threat"] == 0.1
+    assert any("reads as a threat (P 0.90" in p for p in result.candidates[1].problems)
+    alone = select(src, texts[:1], [{}], None, None, 0.0, threat_probability=probe)
+    assert not alone.ok and alone.reason.endswith("reads as a threat (P 0.90 by the bundle's threat probe): a "
+                                                  "call-in keeps no trace of one")
+    # unguarded (min_call_in < 0): the probe is not asked
+    seen.clear()
+    assert select(src, texts[:1], [{}], None, None, -1.0, threat_probability=probe).ok and not seen
+
+
+def test_lm_bundle_checks_its_candidates_with_the_threat_probe(tiny_lm_bundle, monkeypatch):
+    from callinkit.serve import Rewriter
+    from callinkit.serve import rewriter_lm as lm
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    assert rw.threat_probe is not None
+    texts = ["I will find you.", "I disagree with this."]
+    # batched and one by one agree up to padding effects of the int8 embedder
+    assert rw.threat_probabilities(texts) == pytest.approx([rw.threat_probability(t) for t in texts], abs=2e-3)
+    seen = []
+    real_select = lm.select
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["threat_probability"])
+        return real_select(*args, **kwargs)
+
+    monkeypatch.setattr(lm, "select", spy)
+    rw.threat_probe = dict(rw.threat_probe, threshold=1.0)  # the source passes; candidates are still checked
+    rw.rewrite_one("you clown, that stat is fake", num_candidates=1, max_new_tokens=4)
+    rw.generate_and_select("you clown, that stat is fake", 1, 4, guard=False)
+    assert seen[0] is not None and seen[0].__func__ is type(rw).threat_probabilities and seen[1] is None
+
+
 def test_guard_never_lets_a_threat_or_insult_through(tiny_lm_bundle):
     """Feed threats and insults; each result drops them or abstains (here with candidates we control)."""
     from callinkit.serve import Rewriter
@@ -639,13 +688,14 @@ def test_real_text_labels_find_their_paradetox_texts_by_key(tmp_path):
     from callinkit.train.threat_probe import real_text_rows, text_key
 
     folder = Path(__file__).parent / "fixtures" / "proxies" / "paradetox"
-    texts = ["this crap movie was a waste of two hours .", "shut up , you have no clue what you are talking about"]
+    texts = ["this crap movie was a waste of two hours .", "shut up , you have no clue what you are talking about",
+             "the whole committee is a bunch of clowns ."]  # the last: paradetox_cannot_rewrite.tsv's, text only
     labels = tmp_path / "labels.jsonl"
-    labels.write_text("".join(json.dumps({"key": text_key(t), "threat": "no", "concern": c}) + "\n"
-                              for t, c in zip(texts, ["none", "harm"])))
+    labels.write_text("".join(json.dumps({"key": text_key(t), "threat": th, "concern": c, "labeller": n}) + "\n"
+                              for n, (t, th, c) in enumerate(zip(texts, ["no", "no", "yes"], ["none", "harm", "none"]))))
     rows = real_text_rows(folder, labels)
-    assert [(r["text"], r["threat"], r["no_concern"]) for r in rows] == [(texts[0], False, True),
-                                                                          (texts[1], False, False)]
+    assert [(r["text"], r["threat"], r["no_concern"], r["labeller"]) for r in rows] == [
+        (texts[0], False, True, 0), (texts[1], False, False, 1), (texts[2], True, True, 2)]
     assert {r["fold"] for r in rows} <= {"train", "validation"}
     assert text_key("This  crap movie was a waste of two hours .") == text_key(texts[0])  # case and spaces
     labels.write_text(json.dumps({"key": "0" * 12, "threat": "yes", "concern": "none"}) + "\n")
@@ -657,7 +707,7 @@ def test_probes_learn_from_labelled_real_texts(tiny_lm_bundle):
     import numpy as np
 
     from callinkit.serve.embedder import SimilarityEmbedder
-    from callinkit.train.threat_probe import probability, threat_probe
+    from callinkit.train.threat_probe import no_concern_probe, probability, threat_probe
 
     banter = ["you kicked our ass but we got further in the playoffs than you haha",
               "shit i need a new word to use now", "you talk a lot of shit but yeah i do"]
@@ -674,6 +724,11 @@ def test_probes_learn_from_labelled_real_texts(tiny_lm_bundle):
     assert (p(taught) < p(plain)).all()  # labelled non-threats read as less threatening
     assert taught["validation"]["n_real_others"] == 1 and "real_others_flagged" in taught["validation"]
     assert "n_real_others" not in plain["validation"]
+    # the no-concern probe learns only from the random sample: texts picked for a violent word change nothing
+    violent = [{"text": "why the fuck was he carrying a knife ?", "threat": False, "no_concern": False, "fold": "train",
+                "sample": "violent_words"}]
+    nc = no_concern_probe(tiny_lm_bundle / "embedder", real=real)
+    assert no_concern_probe(tiny_lm_bundle / "embedder", real=real + violent)["weights"] == nc["weights"]
 
 
 def test_export_fits_the_probes_on_labelled_real_text_when_configured(tiny_lm_run, tiny_bundle, tiny_base,
@@ -698,7 +753,7 @@ def test_export_fits_the_probes_on_labelled_real_text_when_configured(tiny_lm_ru
     out = tmp_path / "bundle"
     export_rewriter_lm(run, out, precision="fp32", classifier_bundle=str(tiny_bundle), embedder_base=str(tiny_base))
     guard = json.loads((out / "manifest.json").read_text())["guard"]
-    assert guard["guard_real_text"] == {"labels": "my_labels.jsonl", "texts": 4,
+    assert guard["guard_real_text"] == {"labels": "my_labels.jsonl", "texts": 4, "threat_samples": ["random"],
                                         "weights": {"threat": 10.0, "no_concern": 1.0}}
     Rewriter.load(out)  # the bundle still loads with the refitted probes
 

@@ -297,10 +297,13 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
         if with_embedder and config.export.guard_real_text:
             real = real_text_rows(config.export.guard_real_text, labels)
             guard["guard_real_text"] = {"labels": Path(labels).name, "texts": len(real),
+                                        "threat_samples": list(config.export.threat_real_text_samples),
                                         "weights": {"threat": config.export.threat_real_text_weight,
                                                     "no_concern": config.export.no_concern_real_text_weight}}
         if with_embedder and config.export.abstain_on_threat and config.export.threat_probe_threshold is not None:
-            probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold, real=real,
+            samples = set(config.export.threat_real_text_samples)
+            probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold,
+                                 real=[r for r in real if r["sample"] in samples] if real else None,
                                  real_weight=config.export.threat_real_text_weight)
             guard["threat_probe"] = PROBE_FILE
             guard["threat_probe_validation"] = probe["validation"]

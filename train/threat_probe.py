@@ -14,7 +14,11 @@ the threat probe flagged 13.9% of a labelled validation fold of real ParaDetox c
 (mostly profanity and banter) and the no-concern probe only 25% of those with no concern beyond the attack, so
 on real text the guard refused good detoxifications (model_cards/judging/2026-12-06-guard-real-text/). The labels (threat,
 concern) are keyed by a hash of each ParaDetox source; the texts are read from the user's ParaDetox folder, never
-copied into the repository.
+copied into the repository. A second round (session 16) labelled 704 ParaDetox sentences with a violent word,
+from its pairs and from the sentences its annotators could not detoxify (`sample: violent_words`): the shipped
+probe refuses 49% of the real threats of their validation fold; learning from them too, 77%, at the cost of
+more real non-threats refused, so the export uses them only when `export.threat_real_text_samples` says so
+(model_cards/judging/2026-12-06-real-threats/). The guard also refuses a candidate the probe reads as a threat.
 """
 
 from __future__ import annotations
@@ -45,14 +49,30 @@ def real_text_rows(paradetox: str | Path, labels: str | Path = REAL_TEXT_LABELS)
     from callinkit.train.data import source_rows
 
     records = [json.loads(line) for line in Path(labels).read_text(encoding="utf-8").splitlines() if line.strip()]
-    texts = {text_key(r["call_out"]): r["call_out"]
-             for r in source_rows(SourceConfig(name="paradetox", path=str(paradetox)), "pairs")}
+    texts = {text_key(t): t for t in _cannot_rewrite_texts(Path(paradetox))}
+    texts.update({text_key(r["call_out"]): r["call_out"]
+                  for r in source_rows(SourceConfig(name="paradetox", path=str(paradetox)), "pairs")})
     rows = [{"text": texts[r["key"]], "threat": r["threat"] == "yes", "no_concern": r["concern"] == "none",
-             "fold": "validation" if int(r["key"], 16) % 4 == 0 else "train"} for r in records if r["key"] in texts]
+             "fold": "validation" if int(r["key"], 16) % 4 == 0 else "train", "labeller": r.get("labeller"), "sample": r.get("sample", "random")}
+            for r in records if r["key"] in texts]
     if len(rows) < 0.9 * len(records):
         raise DataError(f"{paradetox}: only {len(rows)} of the {len(records)} texts labelled in {labels} were "
                         "found; point to the ParaDetox folder of ../shared/data (s-nlp/paradetox @ d97b17d)")
     return rows
+
+
+def _cannot_rewrite_texts(paradetox: Path) -> list[str]:
+    """The sentences of ParaDetox's `paradetox_cannot_rewrite.tsv` (those its annotators could not detoxify,
+    where real threats are far more common than among its pairs), when the folder has that file. Only the texts
+    are used, with callinkit's own labels: the file's verdicts are not (`callinkit.corpus.proxies.UNUSED_FILES`)."""
+    import csv
+
+    file = paradetox / "paradetox_cannot_rewrite.tsv"
+    if not file.is_file():
+        return []
+    with file.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t"))[1:]
+    return [t for t in (r[1].strip().strip('"').strip() for r in rows if len(r) > 1) if t]
 
 
 def fit_probe(x: np.ndarray, y: np.ndarray, c: float = 0.3,
@@ -147,7 +167,8 @@ def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
     the corpus pairs' call-outs of the train split (strategy `no_concern` against every other pair). LABELS.md
     says their rewrite states the disagreement without the attack, a neutral text, and must not invent a harm;
     the guard uses the probe to ask that of the candidates (serve/rewriter.py: `select(no_concern=True)`).
-    `real`, `real_weight`: as `threat_probe` (label: no concern beyond the attack; labelled threats left out)."""
+    `real`, `real_weight`: as `threat_probe` (label: no concern beyond the attack; labelled threats and samples
+    not drawn at random left out)."""
     from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
     from callinkit.serve.embedder import SimilarityEmbedder
 
@@ -158,7 +179,9 @@ def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
         part = [r for r in rows if r["split"] == split]
         data[split] = (embedder.encode([r["call_out"] for r in part]),
                        np.array([r.get("strategy") == "no_concern" for r in part]))
-    real = [r for r in real or [] if not r["threat"]]
+    # labelled threats left out, and samples drawn for the threat probe (texts with a violent word): their concern
+    # labels are not a sample of real text, and with them the probe flagged half the real texts with a concern
+    real = [r for r in real or [] if not r["threat"] and r.get("sample", "random") == "random"]
     x, y, w = _with_real(data["train"][0], data["train"][1], embedder, real, "no_concern", real_weight)
     weights, bias = fit_probe(x, y, c, sample_weight=w)
     x, y = data["validation"]

@@ -1,6 +1,10 @@
 """A copy of a v2 bundle whose threat and no-concern probes are refitted with the labelled real texts.
 
-    python model_cards/judging/2026-12-06-guard-real-text/refit.py BUNDLE OUT [THREAT_WEIGHT NO_CONCERN_WEIGHT]
+    python model_cards/judging/2026-12-06-guard-real-text/refit.py BUNDLE OUT [THREAT_WEIGHT NO_CONCERN_WEIGHT
+        [THREAT_SAMPLES]]
+
+THREAT_SAMPLES: the labelled samples the threat probe learns from, comma-separated (default "random", as
+`export.threat_real_text_samples`; session 16's bundles/rewriter_lm_op3_rt2 used "random,violent_words").
 
 The model files are hard-linked, not copied; only the two probe files and the manifest's guard entries (and
 their sha256) change, as an export with `export.guard_real_text` would write them (thresholds kept).
@@ -23,6 +27,7 @@ from callinkit.train.threat_probe import (
 
 bundle, out = Path(sys.argv[1]), Path(sys.argv[2])
 weights = [float(w) for w in sys.argv[3:5]] if len(sys.argv) > 4 else [10.0, 1.0]
+samples = set(sys.argv[5].split(",")) if len(sys.argv) > 5 else {"random"}
 paradetox = "../shared/data/paradetox"
 if out.exists():
     sys.exit(f"{out} exists")
@@ -33,13 +38,15 @@ real = real_text_rows(paradetox)
 for name, fit, key, weight in ((PROBE_FILE, threat_probe, "threat_probe", weights[0]),
                                (NO_CONCERN_PROBE_FILE, no_concern_probe, "no_concern_probe", weights[1])):
     old = json.loads((bundle / name).read_text())
-    probe = fit(out / "embedder", threshold=old["threshold"], real=real, real_weight=weight)
+    part = [r for r in real if r["sample"] in samples] if fit is threat_probe else real
+    probe = fit(out / "embedder", threshold=old["threshold"], real=part, real_weight=weight)
     (out / name).unlink()  # a hard link to the original: replace, do not write through it
     write_probe_file(out, name, probe)
     guard[f"{key}_validation"] = probe["validation"]
     manifest["files"][name] = file_sha256(out / name)
     print(key, json.dumps(probe["validation"]))
-guard["guard_real_text"] = {"labels": "train/guard_labels/paradetox.jsonl", "weights": weights}
+guard["guard_real_text"] = {"labels": "train/guard_labels/paradetox.jsonl", "threat_samples": sorted(samples),
+                            "weights": weights}
 (out / "manifest.json").unlink()
 (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
 print("wrote", out)
