@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,12 @@ class SimilarityEmbedder:
                     "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64)}
             out.append(self.session.run(["sentence_embedding"], feed)[0])
         return np.concatenate(out)
+
+
+def probe_probability(probe: dict[str, Any], embeddings: np.ndarray) -> np.ndarray:
+    """A bundle probe's (logistic regression on these embeddings: `weights`, `bias`) probability for each row."""
+    z = (embeddings @ np.asarray(probe["weights"], dtype=np.float32)).astype(np.float64) + float(probe["bias"])
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def concern_similarity(embedder: SimilarityEmbedder, sources: Sequence[str], outputs: Sequence[str]) -> np.ndarray:

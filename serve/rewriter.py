@@ -9,7 +9,7 @@ classifier bundle inside the rewriter bundle, or one you pass) times concern sim
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,9 +78,7 @@ def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
 def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
            embedder: Any | None, min_call_in: float, min_similarity: float | None = None,
            context: str | None = None, min_logprob: float | None = None, rank_by: str = "score",
-           no_concern: bool = False,
-           threat_probability: Callable[[list[str]], Sequence[float]] | None = None,
-           threat_threshold: float = 0.5) -> Rewrite:
+           no_concern: bool = False, threat_probe: dict[str, Any] | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -96,8 +94,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     neutral to the classifier (a call-in frame would invent a harm) instead of reaching `min_call_in`, and the
     similarity floor does not apply; the score is P(neutral).
 
-    `threat_probability` (the bundle's threat probe, for texts): with the guard on, a candidate it reads as a
-    threat (at least `threat_threshold`) is refused. The threat patterns of `check_candidate` match only the
+    `threat_probe` (the bundle's threat probe: `weights`, `bias`, `threshold` over the embedder's embeddings):
+    with the guard and an embedder, a candidate it reads as a threat (at least its threshold) is refused, from
+    the embeddings the similarity already computed. The threat patterns of `check_candidate` match only the
     explicit ones; real threats the source-level probe let through came back nearly whole ("I would curb stomp
     you if ..."), and a call-in keeps no trace of a threat.
     """
@@ -112,10 +111,15 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
             if no_concern:
                 s["neutral"] = p.scores["neutral"]
     if embedder is not None and texts:
-        from callinkit.serve.embedder import concern_similarity
+        from callinkit.serve.embedder import probe_probability
 
-        for s, sim in zip(scores, concern_similarity(embedder, [source] * len(texts), texts)):
+        # concern_similarity's cosine, keeping the candidates' embeddings for the threat probe
+        emb = embedder.encode(texts)
+        for s, sim in zip(scores, (embedder.encode([source] * len(texts)) * emb).sum(axis=1)):
             s["similarity"] = float(sim)
+        if threat_probe is not None and guarded:
+            for s, p in zip(scores, probe_probability(threat_probe, emb)):
+                s["threat"] = float(p)
     else:
         for s, t in zip(scores, texts):
             s["similarity"] = chrf(t, source)
@@ -139,12 +143,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
                           f"{min_logprob:.2f}): often garbled or invented",)
                          if s.get("logprob") is not None and s["logprob"] < min_logprob else ())
                     for p, s in zip(problems, scores)]
-    if threat_probability is not None and guarded and texts:
-        for s, p in zip(scores, threat_probability(texts)):
-            s["threat"] = float(p)
-        problems = [p + ((f"reads as a threat (P {s['threat']:.2f} by the bundle's threat probe): a call-in keeps "
-                          "no trace of one",) if s["threat"] >= threat_threshold else ())
-                    for p, s in zip(problems, scores)]
+    problems = [p + ((f"reads as a threat (P {s['threat']:.2f} by the bundle's threat probe): a call-in keeps "
+                      "no trace of one",) if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())
+                for p, s in zip(problems, scores)] if threat_probe is not None else problems
     for s in scores:
         s["score"] = s["neutral"] if no_concern else s.get("call_in", 1.0) * max(0.0, s["similarity"])
     if rank_by not in ("score", "logprob"):

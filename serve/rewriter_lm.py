@@ -28,6 +28,7 @@ from callinkit.errors import BundleError, CallinkitError
 from callinkit.guard import THREAT_RE, known_words
 from callinkit.lm_prompt import prompt_prefix, render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
+from callinkit.serve.embedder import probe_probability
 from callinkit.serve.rewriter import Rewrite, reranking_models, select
 from callinkit.serve.runtime import Device, resolve_bundle
 
@@ -320,14 +321,7 @@ class LMRewriter:
     def _probe(self, probe: dict[str, Any] | None, text: str) -> float | None:
         if probe is None or self.embedder is None:
             return None
-        z = float(self.embedder.encode([text])[0] @ probe["weights"])
-        return 1.0 / (1.0 + float(np.exp(-(z + float(probe["bias"])))))
-
-    def threat_probabilities(self, texts: list[str]) -> np.ndarray:
-        """The threat probe's probability for each of `texts` (one embedder batch); the probe must exist."""
-        probe = self.threat_probe
-        z = self.embedder.encode(list(texts)) @ probe["weights"] + float(probe["bias"])
-        return 1.0 / (1.0 + np.exp(-z))
+        return float(probe_probability(probe, self.embedder.encode([text]))[0])
 
     def threat_probability(self, text: str) -> float | None:
         """The bundle's threat probe's probability that `text` is a threat, or None without a probe."""
@@ -389,10 +383,7 @@ class LMRewriter:
         result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
                         self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,
                         context, min_logprob=self.min_logprob if guard else None, rank_by=self.rank_by,
-                        no_concern=guard and self.has_no_concern(text),
-                        threat_probability=(self.threat_probabilities if guard and self.threat_probe is not None
-                                            and self.embedder is not None else None),
-                        threat_threshold=float(self.threat_probe["threshold"]) if self.threat_probe else 0.5)
+                        no_concern=guard and self.has_no_concern(text), threat_probe=self.threat_probe)
         if not guard and not result.ok and result.candidates:
             best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
             result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)

@@ -316,30 +316,33 @@ def test_select_ranks_by_log_probability_and_refuses_below_its_floor():
         select(src, texts, [{}, {}], None, None, -1.0, rank_by="length")
 
 
-def test_select_refuses_candidates_the_threat_probe_reads_as_threats():
+def test_select_refuses_candidates_the_threat_probe_reads_as_threats(tiny_lm_bundle):
+    from callinkit.serve import Rewriter
+    from callinkit.serve.embedder import probe_probability
     from callinkit.serve.rewriter import select
 
+    rw = Rewriter.load(tiny_lm_bundle)
     src = "i have gay loved ones and i would curb stomp you if you said that around them"
     texts = ["I have gay loved ones and I would curb stomp you if you ever said that near them.",
              "I have gay loved ones, and that kind of remark hurts them. Could you not say it around them?"]
-    p_threat = {texts[0]: 0.9, texts[1]: 0.1}
-    seen = []
-
-    def probe(batch):
-        seen.append(list(batch))
-        return [p_threat[t] for t in batch]
-
-    result = select(src, texts, [{"logprob": -0.1}, {"logprob": -0.5}], None, None, 0.0, rank_by="logprob",
-                    threat_probability=probe, threat_threshold=0.5)
-    assert seen == [texts]  # one batch
-    assert result.ok and result.text == texts[1] and result.scores["threat"] == 0.1
-    assert any("reads as a threat (P 0.90" in p for p in result.candidates[1].problems)
-    alone = select(src, texts[:1], [{}], None, None, 0.0, threat_probability=probe)
-    assert not alone.ok and alone.reason.endswith("reads as a threat (P 0.90 by the bundle's threat probe): a "
-                                                  "call-in keeps no trace of one")
-    # unguarded (min_call_in < 0): the probe is not asked
-    seen.clear()
-    assert select(src, texts[:1], [{}], None, None, -1.0, threat_probability=probe).ok and not seen
+    p = probe_probability(rw.threat_probe, rw.embedder.encode(texts))
+    # a threshold between the two candidates' probabilities: the more threatening one is refused
+    hi, lo = int(p.argmax()), int(p.argmin())
+    probe = dict(rw.threat_probe, threshold=float(p.mean()))
+    encoded = []
+    encode = rw.embedder.encode
+    rw.embedder.encode = lambda batch: encoded.append(list(batch)) or encode(batch)
+    result = select(src, texts, [{"logprob": -0.1}, {"logprob": -0.1}], None, rw.embedder, 0.0, rank_by="logprob",
+                    threat_probe=probe)
+    assert encoded.count(texts) == 1  # the candidates are embedded once, for similarity and the probe alike
+    assert result.ok and result.text == texts[lo] and result.scores["threat"] == pytest.approx(p[lo], abs=1e-6)
+    refused = next(c for c in result.candidates if c.text == texts[hi])
+    assert any(f"reads as a threat (P {p[hi]:.2f} by the bundle's threat probe)" in q for q in refused.problems)
+    alone = select(src, texts[hi:hi + 1], [{}], None, rw.embedder, 0.0, threat_probe=probe)
+    assert not alone.ok and alone.reason.endswith("by the bundle's threat probe): a call-in keeps no trace of one")
+    # unguarded (min_call_in < 0): the probe is not applied
+    unguarded = select(src, texts[hi:hi + 1], [{}], None, rw.embedder, -1.0, threat_probe=probe)
+    assert unguarded.ok and "threat" not in unguarded.scores
 
 
 def test_lm_bundle_checks_its_candidates_with_the_threat_probe(tiny_lm_bundle, monkeypatch):
@@ -348,21 +351,17 @@ def test_lm_bundle_checks_its_candidates_with_the_threat_probe(tiny_lm_bundle, m
 
     rw = Rewriter.load(tiny_lm_bundle)
     assert rw.threat_probe is not None
-    texts = ["I will find you.", "I disagree with this."]
-    # batched and one by one agree up to padding effects of the int8 embedder
-    assert rw.threat_probabilities(texts) == pytest.approx([rw.threat_probability(t) for t in texts], abs=2e-3)
     seen = []
     real_select = lm.select
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["threat_probability"])
+        seen.append(kwargs["threat_probe"])
         return real_select(*args, **kwargs)
 
     monkeypatch.setattr(lm, "select", spy)
     rw.threat_probe = dict(rw.threat_probe, threshold=1.0)  # the source passes; candidates are still checked
     rw.rewrite_one("you clown, that stat is fake", num_candidates=1, max_new_tokens=4)
-    rw.generate_and_select("you clown, that stat is fake", 1, 4, guard=False)
-    assert seen[0] is not None and seen[0].__func__ is type(rw).threat_probabilities and seen[1] is None
+    assert seen == [rw.threat_probe]
 
 
 def test_guard_never_lets_a_threat_or_insult_through(tiny_lm_bundle):
