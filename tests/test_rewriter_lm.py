@@ -133,6 +133,12 @@ def test_guard_scare_quotes_may_go_and_a_quoted_insult_may_be_named_in_quotes():
     ("Accidents happen on those stairs, Linda. Just saying.", True),
     ("Nice car. Be a shame if something happened to it.", True),
     ("accidents on the ring road again this morning, leave early", False),
+    ("I still have the pics you sent. Reply by tonight or they go to your office group.", True),
+    ("One more snide remark in standup and it goes straight to the whole department.", True),
+    ("Keep spreading lies about my son and the whole street gets to read them.", True),
+    ("one more dislike campaign n ur uni gets an email", True),
+    ("Fix the captions by Friday or the clip goes to waste, we only have the venue once.", False),
+    ("Posting her DMs without asking hurts her; the whole thread can read them now. Please take them down.", False),
 ])
 def test_threat_patterns_tell_an_impact_or_a_named_harm_from_a_threat(text, is_threat):
     assert bool(THREAT_RE.search(text)) is is_threat
