@@ -378,6 +378,21 @@ class RewriterLMExportConfig:
     as a threat at this threshold (since session 16): of 710 judged validation candidates it refuses 17 bad ones
     (4 of 22 that kept an attack) and 3 of 215 good or acceptable; it changes no corpus-test suggestion and 2
     of 100 held-out ParaDetox ones (model_cards/judging/2026-12-06-real-threats/). None: patterns only."""
+    threat_probe_ngrams: int = bounded(0, ge=0, le=3)
+    """With a threat probe: > 0 makes it read the word 1- to n-grams of the message beside its embedding (n-grams
+    found in at least 3 training texts; train/threat_probe.py). The embedding alone reads real banter and
+    profanity ("where yo ass drivin to", "go after criminals not plants idiots") as menace. Measured on op4 with
+    2-grams, both labelled samples and the backstop at 0.8 (model_cards/judging/2026-12-06-threat-ngrams/):
+    validation corpus threats refused 91.7% (the embedding probe 92.9%), other corpus call-outs 3.8% (11.0%),
+    real threats 34 of 51 (26), real non-threats 36 of 330 (37); refused before generating: corpus-test
+    call-outs 7 of 100 (13), held-out ParaDetox comments 8 of 100 (12), but corpus-test threats 39 of 41 (40):
+    a Swahili threat of coming to the person's home with people got through. Not the default for that reason.
+    0: the embedding alone."""
+    threat_probe_backstop: float | None = bounded(0.8, gt=0, lt=1)
+    """With `threat_probe_ngrams`: an embedding-only probe (fitted on the same texts) is kept beside the n-gram
+    one and the message is also refused where its probability reaches this (the n-gram probe missed corpus
+    threats the embedding reads confidently, "screenshotting ur whole dm history for the gc rn"). None: the
+    n-gram probe alone."""
     no_concern_threshold: float | None = bounded(0.8, gt=0, lt=1)
     """With an embedder: a probe for call-outs with no concern beyond the attack ("who asked", "nah ur just dumb";
     train/threat_probe.py) is fitted on the corpus pairs' train split and written into the bundle. Where its

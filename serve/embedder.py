@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,10 +38,41 @@ class SimilarityEmbedder:
         return np.concatenate(out)
 
 
-def probe_probability(probe: dict[str, Any], embeddings: np.ndarray) -> np.ndarray:
-    """A bundle probe's (logistic regression on these embeddings: `weights`, `bias`) probability for each row."""
-    z = (embeddings @ np.asarray(probe["weights"], dtype=np.float32)).astype(np.float64) + float(probe["bias"])
+# Word n-grams of a probe that reads them (train/threat_probe.py): lower-cased tokens as scikit-learn's
+# CountVectorizer finds them, n-grams joined by one space, each counted once.
+NGRAM_TOKEN_RE = re.compile(r"\b\w[\w']*\b")
+
+
+def ngram_features(text: str, max_n: int) -> set[str]:
+    """The word 1- to `max_n`-grams of `text` that a probe's `ngrams` table is keyed by."""
+    tokens = NGRAM_TOKEN_RE.findall(text.lower())
+    return {" ".join(tokens[i:i + n]) for n in range(1, max_n + 1) for i in range(len(tokens) - n + 1)}
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
+
+
+def probe_probability(probe: dict[str, Any], embeddings: np.ndarray,
+                      texts: Sequence[str] | None = None) -> np.ndarray:
+    """A bundle probe's probability for each row: a logistic regression on these embeddings (`weights`, `bias`),
+    plus, where the probe has `ngrams` ({"max_n", "weights": {n-gram: weight}}), the weights of the word n-grams
+    each text holds (so `texts` are needed), and, where it has a `backstop` (an embedding-only probe with its
+    own `threshold`), the backstop's probability wherever that reaches its threshold and is the higher."""
+    z = (embeddings @ np.asarray(probe["weights"], dtype=np.float32)).astype(np.float64) + float(probe["bias"])
+    ngrams = probe.get("ngrams")
+    if ngrams:
+        if texts is None or len(texts) != len(z):
+            raise ValueError("this probe also reads word n-grams: pass the texts its embeddings come from")
+        table, max_n = ngrams["weights"], int(ngrams["max_n"])
+        z = z + np.array([sum(table.get(g, 0.0) for g in ngram_features(t, max_n)) for t in texts])
+    p = _sigmoid(z)
+    backstop = probe.get("backstop")
+    if backstop:
+        pb = _sigmoid((embeddings @ np.asarray(backstop["weights"], dtype=np.float32)).astype(np.float64)
+                      + float(backstop["bias"]))
+        p = np.where(pb >= float(backstop["threshold"]), np.maximum(p, pb), p)
+    return p
 
 
 def concern_similarity(embedder: SimilarityEmbedder, sources: Sequence[str], outputs: Sequence[str]) -> np.ndarray:

@@ -94,7 +94,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     neutral to the classifier (a call-in frame would invent a harm) instead of reaching `min_call_in`, and the
     similarity floor does not apply; the score is P(neutral).
 
-    `threat_probe` (the bundle's threat probe: `weights`, `bias`, `threshold` over the embedder's embeddings):
+    `threat_probe` (the bundle's threat probe: `weights`, `bias`, `threshold` over the embedder's embeddings, and
+    the optional `ngrams` and `backstop` of `callinkit.serve.embedder.probe_probability`):
     with the guard and an embedder, a candidate it reads as a threat (at least its threshold) is refused, from
     the embeddings the similarity already computed. The threat patterns of `check_candidate` match only the
     explicit ones; real threats the source-level probe let through came back nearly whole ("I would curb stomp
@@ -118,7 +119,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         for s, sim in zip(scores, (embedder.encode([source] * len(texts)) * emb).sum(axis=1)):
             s["similarity"] = float(sim)
         if threat_probe is not None and guarded:
-            for s, p in zip(scores, probe_probability(threat_probe, emb)):
+            for s, p in zip(scores, probe_probability(threat_probe, emb, texts)):
                 s["threat"] = float(p)
     else:
         for s, t in zip(scores, texts):

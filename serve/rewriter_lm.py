@@ -316,12 +316,14 @@ class LMRewriter:
                               "re-export the bundle")
         probe = json.loads(path.read_text())
         probe["weights"] = np.asarray(probe["weights"], dtype=np.float32)
+        if probe.get("backstop"):
+            probe["backstop"]["weights"] = np.asarray(probe["backstop"]["weights"], dtype=np.float32)
         return probe
 
     def _probe(self, probe: dict[str, Any] | None, text: str) -> float | None:
         if probe is None or self.embedder is None:
             return None
-        return float(probe_probability(probe, self.embedder.encode([text]))[0])
+        return float(probe_probability(probe, self.embedder.encode([text]), [text])[0])
 
     def threat_probability(self, text: str) -> float | None:
         """The bundle's threat probe's probability that `text` is a threat, or None without a probe."""

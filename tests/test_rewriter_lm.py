@@ -555,6 +555,31 @@ def test_threat_probe_fits_and_the_bundle_abstains_on_what_it_flags(tiny_lm_bund
     assert rw.refusal(text) is None
 
 
+def test_a_bundle_threat_probe_with_ngrams_and_a_backstop_drives_the_refusal(tiny_lm_bundle, tmp_path):
+    import json
+    import shutil
+
+    from callinkit.serve import Rewriter
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_lm_bundle, bundle)
+    probe = json.loads((bundle / "threat_probe.json").read_text())
+    zero = [0.0] * len(probe["weights"])
+    # the embedding reads nothing; the n-gram "know your car" reads as a threat; the backstop never fires
+    probe.update(weights=zero, bias=-2.0, threshold=0.5, ngrams={"max_n": 3, "weights": {"know your car": 4.0}},
+                 backstop={"weights": zero, "bias": -5.0, "threshold": 0.8})
+    (bundle / "threat_probe.json").write_text(json.dumps(probe))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["files"].pop("threat_probe.json", None)  # the file was changed on purpose
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    rw = Rewriter.load(bundle)
+    assert rw.threat_probability("ref, we know your car. remember that.") == pytest.approx(1 / (1 + 2.718281828 ** -2))
+    assert "threat probe" in rw.refusal("ref, we know your car. remember that.")
+    assert rw.refusal("ref, that was a fair call.") is None
+    rw.threat_probe["backstop"]["bias"] = 5.0  # the backstop fires on every text
+    assert "threat probe" in rw.refusal("ref, that was a fair call.")
+
+
 def test_the_guards_call_in_threshold_is_chosen_on_references_that_have_a_concern(tiny_bundle):
     """A no_concern pair's reference is neutral by the labelling guide; it would pull the quantile down."""
     from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
@@ -734,6 +759,45 @@ def test_probes_learn_from_labelled_real_texts(tiny_lm_bundle):
                 "sample": "violent_words"}]
     nc = no_concern_probe(tiny_lm_bundle / "embedder", real=real)
     assert no_concern_probe(tiny_lm_bundle / "embedder", real=real + violent)["weights"] == nc["weights"]
+
+
+def test_probe_probability_adds_ngram_weights_and_a_backstop():
+    import numpy as np
+
+    from callinkit.serve.embedder import ngram_features, probe_probability
+
+    assert ngram_features("I'll find   YOU, ok", 2) == {"i'll", "find", "you", "ok", "i'll find", "find you", "you ok"}
+    emb = np.zeros((2, 3), dtype=np.float32)
+    probe = {"weights": [0.0, 0.0, 0.0], "bias": 0.0, "threshold": 0.5,
+             "ngrams": {"max_n": 2, "weights": {"find you": 3.0, "ok": -1.0}}}
+    p = probe_probability(probe, emb, ["i'll find you", "ok then"])
+    assert p[0] == pytest.approx(1 / (1 + np.exp(-3.0))) and p[1] == pytest.approx(1 / (1 + np.exp(1.0)))
+    with pytest.raises(ValueError, match="pass the texts"):
+        probe_probability(probe, emb)
+    # the embedding-only backstop counts only where it reaches its own threshold
+    emb = np.array([[2.0, 0.0, 0.0], [0.5, 0.0, 0.0]], dtype=np.float32)
+    probe["backstop"] = {"weights": [1.0, 0.0, 0.0], "bias": 0.0, "threshold": 0.8}
+    p = probe_probability(probe, emb, ["ok", "ok"])
+    assert p[0] == pytest.approx(1 / (1 + np.exp(-2.0)))  # backstop 0.88 >= 0.8: it decides
+    assert p[1] == pytest.approx(1 / (1 + np.exp(1.0)))  # backstop 0.62 < 0.8: the n-gram probe decides
+
+
+def test_threat_probe_with_ngrams_learns_words_the_embedding_misses(tiny_lm_bundle):
+    from callinkit.serve.embedder import SimilarityEmbedder, probe_probability
+    from callinkit.train.threat_probe import threat_probe
+
+    # the same banter ten times: its words pass min_df and are learnt as no threat
+    real = [{"text": f"where yo ass drivin to {i}", "threat": False, "no_concern": True, "fold": "train"}
+            for i in range(10)]
+    real.append({"text": "where yo ass drivin to", "threat": False, "no_concern": True, "fold": "validation"})
+    probe = threat_probe(tiny_lm_bundle / "embedder", real=real, real_weight=20, ngrams=2, backstop=0.9)
+    assert probe["ngrams"]["max_n"] == 2 and probe["ngrams"]["weights"]["yo ass"] < 0
+    assert probe["backstop"]["threshold"] == 0.9 and len(probe["backstop"]["weights"]) == len(probe["weights"])
+    assert "word 1-2-grams" in probe["fitted_on"] and probe["validation"]["n_real_others"] == 1
+    emb = SimilarityEmbedder(tiny_lm_bundle / "embedder")
+    text = ["where yo ass drivin to"]
+    without = {k: v for k, v in probe.items() if k != "ngrams"}
+    assert probe_probability(probe, emb.encode(text), text)[0] < probe_probability(without, emb.encode(text))[0]
 
 
 def test_export_fits_the_probes_on_labelled_real_text_when_configured(tiny_lm_run, tiny_bundle, tiny_base,

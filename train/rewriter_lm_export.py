@@ -304,7 +304,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             samples = set(config.export.threat_real_text_samples)
             probe = threat_probe(embedder, threshold=config.export.threat_probe_threshold,
                                  real=[r for r in real if r["sample"] in samples] if real else None,
-                                 real_weight=config.export.threat_real_text_weight)
+                                 real_weight=config.export.threat_real_text_weight,
+                                 ngrams=config.export.threat_probe_ngrams, backstop=config.export.threat_probe_backstop)
             guard["threat_probe"] = PROBE_FILE
             guard["threat_probe_validation"] = probe["validation"]
         nc_probe = None

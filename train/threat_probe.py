@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,17 +108,19 @@ def _with_real(x: np.ndarray, y: np.ndarray, embedder: Any, real: list[dict[str,
             np.concatenate([np.ones(len(y)), np.full(len(yr), weight)]))
 
 
-def _real_validation(embedder: Any, real: list[dict[str, Any]] | None, key: str, weights: np.ndarray, bias: float,
-                     threshold: float, patterns: bool = False) -> dict[str, Any]:
-    """How the probe flags the real texts' validation fold, by their label `key`."""
+def _real_validation(embedder: Any, real: list[dict[str, Any]] | None, key: str,
+                     score: Callable[[np.ndarray, list[str]], np.ndarray], threshold: float,
+                     patterns: bool = False) -> dict[str, Any]:
+    """How the probe (`score(embeddings, texts)`) flags the real texts' validation fold, by their label `key`."""
     part = [r for r in (real or []) if r["fold"] == "validation"]
     if not part:
         return {}
     from callinkit.guard import THREAT_RE
 
-    flagged = probability(embedder.encode([r["text"] for r in part]), weights, bias) >= threshold
+    texts = [r["text"] for r in part]
+    flagged = score(embedder.encode(texts), texts) >= threshold
     if patterns:
-        flagged |= np.array([bool(THREAT_RE.search(r["text"])) for r in part])
+        flagged |= np.array([bool(THREAT_RE.search(t)) for t in texts])
     y = np.array([r[key] for r in part])
 
     def share(mask: np.ndarray) -> float | None:
@@ -127,14 +130,46 @@ def _real_validation(embedder: Any, real: list[dict[str, Any]] | None, key: str,
             "n_real_others": int((~y).sum())}
 
 
+def ngram_vocabulary(texts: list[str], max_n: int, min_df: int) -> dict[str, int]:
+    """Column of each word 1- to `max_n`-gram found in at least `min_df` of `texts`."""
+    from collections import Counter
+
+    from callinkit.serve.embedder import ngram_features
+
+    df = Counter(g for t in texts for g in ngram_features(t, max_n))
+    return {g: i for i, g in enumerate(sorted(g for g, n in df.items() if n >= min_df))}
+
+
+def ngram_matrix(texts: list[str], vocabulary: dict[str, int], max_n: int) -> Any:
+    """Binary sparse matrix (texts x vocabulary) of the n-grams each text holds."""
+    from scipy import sparse
+
+    from callinkit.serve.embedder import ngram_features
+
+    rows, cols = [], []
+    for i, t in enumerate(texts):
+        found = [vocabulary[g] for g in ngram_features(t, max_n) if g in vocabulary]
+        rows += [i] * len(found)
+        cols += found
+    return sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(texts), len(vocabulary)))
+
+
 def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, real: list[dict[str, Any]] | None = None,
-                 real_weight: float = 10.0) -> dict[str, Any]:
+                 real_weight: float = 10.0, ngrams: int = 0, ngram_min_df: int = 3,
+                 backstop: float | None = None) -> dict[str, Any]:
     """Fit the probe on the corpus's train split with the embedder in `embedder_dir` (plus the train fold of
     `real`, labelled real texts, each weighing `real_weight`); its validation figures (with the patterns beside
-    it, as the guard uses them) go into the returned dict."""
+    it, as the guard uses them) go into the returned dict.
+
+    `ngrams` > 0: the probe also reads the word 1- to `ngrams`-grams found in at least `ngram_min_df` training
+    texts (one logistic regression over the embedding and the n-grams). The embedding alone read real banter
+    ("where yo ass drivin to") as menace: with the 1,504 labelled real texts, 2-grams took the corpus's other
+    validation call-outs flagged from 11% to 2% and held-out ParaDetox comments refused from 15 to 4 in 100,
+    but missed corpus threats the embedding alone reads confidently; `backstop`: that embedding-only probe is
+    kept beside it and flags wherever its own probability reaches this (model_cards/judging/2026-12-06-threat-ngrams/)."""
     from callinkit.corpus import load_corpus
     from callinkit.guard import THREAT_RE
-    from callinkit.serve.embedder import SimilarityEmbedder
+    from callinkit.serve.embedder import SimilarityEmbedder, probe_probability
 
     embedder = SimilarityEmbedder(embedder_dir)
     corpus = load_corpus("classification")
@@ -144,21 +179,41 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, rea
         data[split] = (embedder.encode([r["text"] for r in rows]),
                        np.array([r.get("style") == "threat" for r in rows]), rows)
     x, y, w = _with_real(data["train"][0], data["train"][1], embedder, real, "threat", real_weight)
+    texts = [r["text"] for r in data["train"][2]] + [r["text"] for r in real or [] if r["fold"] == "train"]
     weights, bias = fit_probe(x, y, c, sample_weight=w)
+    probe: dict[str, Any] = {"weights": [round(float(v), 6) for v in weights], "bias": round(bias, 6),
+                             "threshold": threshold}
+    if ngrams:
+        from scipy import sparse
+
+        vocabulary = ngram_vocabulary(texts, ngrams, ngram_min_df)
+        coef, nbias = fit_probe(sparse.hstack([sparse.csr_matrix(x), ngram_matrix(texts, vocabulary, ngrams)]).tocsr(),
+                                y, c, sample_weight=w)
+        dim = x.shape[1]
+        table = {g: round(float(coef[dim + i]), 5) for g, i in vocabulary.items() if abs(coef[dim + i]) >= 1e-4}
+        probe = {"weights": [round(float(v), 6) for v in coef[:dim]], "bias": round(nbias, 6), "threshold": threshold,
+                 "ngrams": {"max_n": ngrams, "min_df": ngram_min_df, "weights": table},
+                 **({"backstop": {**probe, "threshold": backstop}} if backstop is not None else {})}
+
+    def score(emb: np.ndarray, part: list[str]) -> np.ndarray:
+        return probe_probability(probe, emb, part)
+
     x, y, rows = data["validation"]
     patterns = np.array([bool(THREAT_RE.search(r["text"])) for r in rows])
-    flagged = (probability(x, weights, bias) >= threshold) | patterns
+    flagged = (score(x, [r["text"] for r in rows]) >= threshold) | patterns
     other_call_outs = np.array([r["label"] == "call_out" for r in rows]) & ~y
     near_misses = np.array([r.get("style") == "threat_near_miss" for r in rows])
-    return {"weights": [round(float(w), 6) for w in weights], "bias": round(bias, 6), "threshold": threshold,
+    reads = f" and word 1-{ngrams}-grams (min_df {ngram_min_df})" if ngrams else ""
+    backstop_note = f"; embedding-only backstop at {backstop:g}" if ngrams and backstop is not None else ""
+    return {**probe,
             "fitted_on": _fitted_on(f"{len(data['train'][2])} corpus train texts ({int(data['train'][1].sum())} threats)",
-                                    real, real_weight),
+                                    real, real_weight) + reads + backstop_note,
             "validation": {"threats_flagged": round(float(flagged[y].mean()), 3),
                            "patterns_alone": round(float(patterns[y].mean()), 3),
                            "other_call_outs_flagged": round(float(flagged[other_call_outs].mean()), 3),
                            "near_misses_flagged": round(float(flagged[near_misses].mean()), 3),
                            "n_threats": int(y.sum()), "n_other_call_outs": int(other_call_outs.sum()),
-                           **_real_validation(embedder, real, "threat", weights, bias, threshold, patterns=True)}}
+                           **_real_validation(embedder, real, "threat", score, threshold, patterns=True)}}
 
 
 def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
@@ -192,7 +247,8 @@ def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
             "validation": {"no_concern_flagged": round(float(flagged[y].mean()), 3),
                            "other_call_outs_flagged": round(float(flagged[~y].mean()), 3),
                            "n_no_concern": int(y.sum()), "n_other_call_outs": int((~y).sum()),
-                           **_real_validation(embedder, real, "no_concern", weights, bias, threshold)}}
+                           **_real_validation(embedder, real, "no_concern",
+                                              lambda e, _: probability(e, weights, bias), threshold)}}
 
 
 def write_probe_file(bundle_dir: Path, name: str, probe: dict[str, Any]) -> None:
