@@ -163,9 +163,9 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, rea
 
     `ngrams` > 0: the probe also reads the word 1- to `ngrams`-grams found in at least `ngram_min_df` training
     texts (one logistic regression over the embedding and the n-grams). The embedding alone read real banter
-    ("where yo ass drivin to") as menace: with the 1,504 labelled real texts, 2-grams took the corpus's other
-    validation call-outs flagged from 11% to 2% and held-out ParaDetox comments refused from 15 to 4 in 100,
-    but missed corpus threats the embedding alone reads confidently; `backstop`: that embedding-only probe is
+    ("where yo ass drivin to") as menace: with the 1,504 labelled real texts (scikit-learn, no backstop), 2-grams
+    took the corpus's other validation call-outs flagged from 11% to 2% and held-out ParaDetox comments refused
+    from 15 to 4 in 100, but missed corpus threats the embedding alone reads confidently; `backstop`: that embedding-only probe is
     kept beside it and flags wherever its own probability reaches this (model_cards/judging/2026-12-06-threat-ngrams/)."""
     from callinkit.corpus import load_corpus
     from callinkit.guard import THREAT_RE
