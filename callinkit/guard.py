@@ -110,8 +110,9 @@ _THREAT_PATTERNS = (
     r"voice notes|dms|screenshots|ip|address|number|id|real name|location|pics|photos|nudes|profile)\b",
     r"\bur done\b|\byou'?re done\b|\bfinal warning\b|\bone call only\b",
     # Leaks of private material as the consequence ("I have screenshots of everything... Apologise or they go to the
-    # whole floor"): seven train and validation threats that the patterns and the probe (P 0.23-0.48) missed; no
-    # other corpus text, call-in reference or labelled real text matches them. An ultimatum to send a public post
+    # whole floor"): seven train and validation threats the patterns missed, four of them the probe too (P 0.23-0.48);
+    # no other corpus text, call-in reference or labelled real text matches them
+    # (model_cards/judging/2026-12-06-leak-threats/patterns.py). An ultimatum to send a public post
     # to someone ("delete it or I'm contacting the league") is the corpus's `ultimatum` style, not matched here.
     r"\bor (?:they|it|these|those|them|the (?:screenshots?|recordings?|messages|texts|dms|chats|receipts|voice notes|"
     r"pics|photos|videos?))\s+(?:go|goes|gets?|will go|are going|is going)\s+(?:to|straight|out|public|up|on|round|"
