@@ -382,17 +382,18 @@ class RewriterLMExportConfig:
     """With a threat probe: > 0 makes it read the word 1- to n-grams of the message beside its embedding (n-grams
     found in at least 3 training texts; train/threat_probe.py). The embedding alone reads real banter and
     profanity ("where yo ass drivin to", "go after criminals not plants idiots") as menace. Measured on op4 with
-    2-grams, both labelled samples and the backstop at 0.8 (model_cards/judging/2026-12-06-threat-ngrams/):
-    validation corpus threats refused 91.7% (the embedding probe 92.9%), other corpus call-outs 3.8% (11.0%),
-    real threats 34 of 51 (26), real non-threats 36 of 330 (37); refused before generating: corpus-test
-    call-outs 7 of 100 (13), held-out ParaDetox comments 8 of 100 (12), but corpus-test threats 39 of 41 (40):
-    a Swahili threat of coming to the person's home with people got through. Not the default for that reason.
-    0: the embedding alone."""
-    threat_probe_backstop: float | None = bounded(0.8, gt=0, lt=1)
-    """With `threat_probe_ngrams`: an embedding-only probe (fitted on the same texts) is kept beside the n-gram
-    one and the message is also refused where its probability reaches this (the n-gram probe missed corpus
-    threats the embedding reads confidently, "screenshotting ur whole dm history for the gc rn"). None: the
-    n-gram probe alone."""
+    2-grams, both labelled real samples (`threat_real_text_samples`) and the backstop at 0.7
+    (model_cards/judging/2026-12-06-threat-ngrams/): validation corpus threats refused 94.0% (the embedding
+    probe 92.9%), other corpus call-outs 6.4% (11.0%), real threats 33 of 51 (26), real non-threats 35 of 330
+    (37); refused before generating: corpus-test call-outs 8 of 100 (13), held-out ParaDetox comments 10 of 100
+    (12), corpus-test threats 40 of 41 (40). With the backstop at 0.8: 92.9%, 4.1%, 32, 29; 7, 5, but 39 of
+    the 41 threats (a Swahili threat to come to the person's home got through). configs/rewriter_lm_lora.yaml
+    sets 2; 0 (the default): the embedding alone, as bundles exported before session 17."""
+    threat_probe_backstop: float | None = bounded(0.7, gt=0, lt=1)
+    """With `threat_probe_ngrams`: the embedding-only probe of the random real sample (what the export fits with
+    `threat_probe_ngrams: 0` and the default samples) is kept beside the n-gram one, and the message is also
+    refused where its probability reaches this (the n-gram probe alone missed corpus threats the embedding reads
+    confidently, "screenshotting ur whole dm history for the gc rn"). None: the n-gram probe alone."""
     no_concern_threshold: float | None = bounded(0.8, gt=0, lt=1)
     """With an embedder: a probe for call-outs with no concern beyond the attack ("who asked", "nah ur just dumb";
     train/threat_probe.py) is fitted on the corpus pairs' train split and written into the bundle. Where its

@@ -790,9 +790,12 @@ def test_threat_probe_with_ngrams_learns_words_the_embedding_misses(tiny_lm_bund
     real = [{"text": f"where yo ass drivin to {i}", "threat": False, "no_concern": True, "fold": "train"}
             for i in range(10)]
     real.append({"text": "where yo ass drivin to", "threat": False, "no_concern": True, "fold": "validation"})
-    probe = threat_probe(tiny_lm_bundle / "embedder", real=real, real_weight=20, ngrams=2, backstop=0.9)
+    violent = [{"text": "i will stab you", "threat": True, "no_concern": True, "fold": "train", "sample": "violent_words"}]
+    probe = threat_probe(tiny_lm_bundle / "embedder", real=real + violent, real_weight=20, ngrams=2, backstop=0.9)
     assert probe["ngrams"]["max_n"] == 2 and probe["ngrams"]["weights"]["yo ass"] < 0
-    assert probe["backstop"]["threshold"] == 0.9 and len(probe["backstop"]["weights"]) == len(probe["weights"])
+    # the backstop is the embedding probe of the random sample alone, as the default export fits it
+    plain = threat_probe(tiny_lm_bundle / "embedder", real=real, real_weight=20)
+    assert probe["backstop"] == {"weights": plain["weights"], "bias": plain["bias"], "threshold": 0.9}
     assert "word 1-2-grams" in probe["fitted_on"] and probe["validation"]["n_real_others"] == 1
     emb = SimilarityEmbedder(tiny_lm_bundle / "embedder")
     text = ["where yo ass drivin to"]
