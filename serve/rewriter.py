@@ -114,9 +114,10 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     if embedder is not None and texts:
         from callinkit.serve.embedder import probe_probability
 
-        # concern_similarity's cosine, keeping the candidates' embeddings for the threat probe
+        # concern_similarity's cosine (embeddings are normalised), the source embedded once, keeping the
+        # candidates' embeddings for the threat probe
         emb = embedder.encode(texts)
-        for s, sim in zip(scores, (embedder.encode([source] * len(texts)) * emb).sum(axis=1)):
+        for s, sim in zip(scores, emb @ embedder.encode([source])[0]):
             s["similarity"] = float(sim)
         if threat_probe is not None and guarded:
             for s, p in zip(scores, probe_probability(threat_probe, emb, texts)):
