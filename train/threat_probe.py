@@ -179,29 +179,36 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, rea
         data[split] = (embedder.encode([r["text"] for r in rows]),
                        np.array([r.get("style") == "threat" for r in rows]), rows)
     x, y, w = _with_real(data["train"][0], data["train"][1], embedder, real, "threat", real_weight)
-    texts = [r["text"] for r in data["train"][2]] + [r["text"] for r in real or [] if r["fold"] == "train"]
-    weights, bias = fit_probe(x, y, c, sample_weight=w)
-    probe: dict[str, Any] = {"weights": [round(float(v), 6) for v in weights], "bias": round(bias, 6),
-                             "threshold": threshold}
-    if ngrams:
+    real_train = [r for r in real or [] if r["fold"] == "train"]  # the rows of x after the corpus's, in order
+
+    def rounded(weights: np.ndarray, bias: float, thr: float) -> dict[str, Any]:
+        return {"weights": [round(float(v), 6) for v in weights], "bias": round(bias, 6), "threshold": thr}
+
+    def fitted(rows: np.ndarray | slice, thr: float) -> dict[str, Any]:
+        return rounded(*fit_probe(x[rows], y[rows], c, sample_weight=None if w is None else w[rows]), thr)
+
+    if not ngrams:
+        probe = fitted(slice(None), threshold)
+    else:
         from scipy import sparse
 
+        texts = [r["text"] for r in data["train"][2]] + [r["text"] for r in real_train]
         vocabulary = ngram_vocabulary(texts, ngrams, ngram_min_df)
         coef, nbias = fit_probe(sparse.hstack([sparse.csr_matrix(x), ngram_matrix(texts, vocabulary, ngrams)]).tocsr(),
                                 y, c, sample_weight=w)
         dim = x.shape[1]
         table = {g: round(float(coef[dim + i]), 5) for g, i in vocabulary.items() if abs(coef[dim + i]) >= 1e-4}
+        probe = {**rounded(coef[:dim], nbias, threshold),
+                 "ngrams": {"max_n": ngrams, "min_df": ngram_min_df, "weights": table}}
         if backstop is not None:
             # the backstop is the embedding probe the default export fits: labelled real texts of the random sample
             # only (with the violent-word sample too, it flagged 61 real non-threats of 330 instead of 36, and
             # fewer corpus threats: probe_variants.txt)
-            random_real = [r for r in real or [] if r.get("sample", "random") == "random"]
+            # (its texts are embedded again, in their own batches: taking their rows of x instead shifts the
+            # int8 embedder's padding and the backstop with it, away from what was measured)
+            random_real = [r for r in real_train if r.get("sample", "random") == "random"]
             bx, by, bw = _with_real(data["train"][0], data["train"][1], embedder, random_real, "threat", real_weight)
-            bweights, bbias = fit_probe(bx, by, c, sample_weight=bw)
-            probe = {"weights": [round(float(v), 6) for v in bweights], "bias": round(bbias, 6), "threshold": backstop}
-        probe = {"weights": [round(float(v), 6) for v in coef[:dim]], "bias": round(nbias, 6), "threshold": threshold,
-                 "ngrams": {"max_n": ngrams, "min_df": ngram_min_df, "weights": table},
-                 **({"backstop": probe} if backstop is not None else {})}
+            probe["backstop"] = rounded(*fit_probe(bx, by, c, sample_weight=bw), backstop)
 
     def score(emb: np.ndarray, part: list[str]) -> np.ndarray:
         return probe_probability(probe, emb, part)
