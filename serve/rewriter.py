@@ -163,7 +163,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         return Rewrite(text=ranked[0].text, scores=ranked[0].scores, candidates=ranked)
     if not ranked:
         return Rewrite(None, {}, [], ok=False, reason="no candidate was generated")
-    reasons = sorted({p for c in ranked for p in c.problems}, key=lambda p: -sum(p in c.problems for c in ranked))
+    # most common first; ties in the order the ranked candidates first name them (a set's order changes per process)
+    reasons = sorted(dict.fromkeys(p for c in ranked for p in c.problems), key=lambda p: -sum(p in c.problems for c in ranked))
     return Rewrite(None, {}, ranked, ok=False,
                    reason="no candidate passed the guard: " + "; ".join(reasons[:3]))
 

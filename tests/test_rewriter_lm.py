@@ -322,6 +322,20 @@ def test_select_ranks_by_log_probability_and_refuses_below_its_floor():
         select(src, texts, [{}, {}], None, None, -1.0, rank_by="length")
 
 
+def test_select_names_tied_reasons_in_the_order_of_the_ranked_candidates():
+    """Reasons named equally often come in the order the ranked candidates name them, not a set's (which
+    changes from one process to the next)."""
+    from callinkit.serve.rewriter import select
+
+    src = "@dan_r you absolute clown, that CDC stat is fake. Delete this."
+    texts = [f"@dan_r that CDC stat looks {w}, could you check it?" for w in ("wrong", "off", "odd", "shaky", "dubious")]
+    scores = [{"logprob": lp} for lp in (-0.9, -0.5, -0.7, -0.6, -0.8)]
+    result = select(src, texts, scores, None, None, -1.0, min_logprob=-0.1, rank_by="logprob")
+    assert not result.ok
+    named = result.reason.removeprefix("no candidate passed the guard: ").split("; ")
+    assert [r.split("log-probability ")[1][:5] for r in named] == ["-0.50", "-0.60", "-0.70"]
+
+
 def test_select_refuses_candidates_the_threat_probe_reads_as_threats(tiny_lm_bundle):
     from callinkit.serve import Rewriter
     from callinkit.serve.embedder import probe_probability
