@@ -444,6 +444,13 @@ class RewriterLMExportConfig:
     624 validation candidates). At -0.8, ranked by logprob: 62% of those 130 call-outs answered, 42% of the
     answers bad (no floor: 84%, 51%); on session 6's 78 judged test suggestions: 54% bad instead of 68%, 37
     shown. None turns the floor off."""
+    detox_min_similarity: float | None = bounded(None, gt=0, lt=1)
+    """Written into the bundle's guard (with an embedder and a classifier): when no candidate passes as a call-in,
+    one whose only problem is the call-in check is shown as the message without the attack if the classifier
+    reads it as neutral and its concern similarity to the source reaches this (serve/rewriter.py select()).
+    The no-concern probe cannot tell real comments with a concern from those without
+    (model_cards/judging/2026-12-06-real-concern/), so good detoxifications of real comments were withheld.
+    None (the default): call-ins only, as bundles exported before session 18."""
     lora_branch: bool = True
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
     MatMuls (needs the `peft` package) instead of from the merged weights. Alone (the builder quantizing both

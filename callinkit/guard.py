@@ -122,6 +122,8 @@ _THREAT_PATTERNS = (
     r"\b(?:your|ur) (?:uni|college|school|work|job|office|boss|employer|church|family|wife|husband|mum|mom|parents|"
     r"sponsors?|followers|manager) (?:gets?|will get|is getting) an? (?:email|call|message|letter|visit|dm)\b",
 )
+# The start of the call-in check's problem (the guard's detox path looks for it: serve/rewriter.py select())
+NOT_CALL_IN = "not a call-in by the classifier"
 THREAT_RE = re.compile("|".join(f"(?:{p})" for p in _THREAT_PATTERNS), re.IGNORECASE)
 
 
@@ -449,7 +451,7 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     if invented:
         problems.append(f"invents {', '.join(dict.fromkeys(invented))}")
     if p_call_in is not None and p_call_in < min_call_in:
-        problems.append(f"not a call-in by the classifier (P(call_in) {p_call_in:.2f} < {min_call_in:.2f})")
+        problems.append(f"{NOT_CALL_IN} (P(call_in) {p_call_in:.2f} < {min_call_in:.2f})")
     return problems
 
 

@@ -78,7 +78,8 @@ def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
 def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], classifier: Classifier | None,
            embedder: Any | None, min_call_in: float, min_similarity: float | None = None,
            context: str | None = None, min_logprob: float | None = None, rank_by: str = "score",
-           no_concern: bool = False, threat_probe: dict[str, Any] | None = None) -> Rewrite:
+           no_concern: bool = False, threat_probe: dict[str, Any] | None = None,
+           detox_min_similarity: float | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -100,16 +101,26 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     the embeddings the similarity already computed. The threat patterns of `check_candidate` match only the
     explicit ones; real threats the source-level probe let through came back nearly whole ("I would curb stomp
     you if ..."), and a call-in keeps no trace of a threat.
+
+    `detox_min_similarity` (with the guard, a classifier and an embedder; not with `no_concern`): a candidate
+    whose only problem is the call-in check may still be shown as the message without the attack, when the
+    classifier reads it as neutral (P(neutral) >= 0.5) and its similarity to the source reaches this: it keeps
+    what the source says and drops the attack, which LABELS.md's rewrite asks for, without a call-in frame.
+    The no-concern probe cannot tell real comments with a concern from those without, and good
+    detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
+    "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
     """
-    from callinkit.guard import check_candidate, chrf, source_facts
+    from callinkit.guard import NOT_CALL_IN, check_candidate, chrf, source_facts
 
     texts = list(texts)
     guarded = min_call_in >= 0
     no_concern = no_concern and guarded and classifier is not None  # the flag needs the guard and a classifier
+    detox = (detox_min_similarity is not None and guarded and classifier is not None and embedder is not None
+             and not no_concern)
     if classifier is not None and texts:
         for s, p in zip(scores, classifier.predict(texts)):
             s["call_in"] = p.scores["call_in"]
-            if no_concern:
+            if no_concern or detox:
                 s["neutral"] = p.scores["neutral"]
     if embedder is not None and texts:
         from callinkit.serve.embedder import probe_probability
@@ -148,14 +159,22 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     problems = [p + ((f"reads as a threat (P {s['threat']:.2f} by the bundle's threat probe): a call-in keeps "
                       "no trace of one",) if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())
                 for p, s in zip(problems, scores)] if threat_probe is not None else problems
+    if detox:  # the call-in check was the only problem, and the text keeps the source's content as neutral text
+        call_in_only = [len(p) == 1 and p[0].startswith(NOT_CALL_IN) for p in problems]
+        as_detox = [c and s["neutral"] >= 0.5 and s["similarity"] >= detox_min_similarity
+                    for c, s in zip(call_in_only, scores)]
+        problems = [() if d else p for d, p in zip(as_detox, problems)]
+        for s, d in zip(scores, as_detox):
+            s["detox"] = float(d)
     for s in scores:
         s["score"] = s["neutral"] if no_concern else s.get("call_in", 1.0) * max(0.0, s["similarity"])
     if rank_by not in ("score", "logprob"):
         raise ValueError(f"rank_by must be 'score' or 'logprob', got {rank_by!r}")
 
-    def rank(i: int) -> tuple[bool, float]:
+    def rank(i: int) -> tuple[bool, bool, float]:
         lp = scores[i].get("logprob")
-        return not problems[i], (lp if rank_by == "logprob" and lp is not None else scores[i]["score"])
+        return (not problems[i], not scores[i].get("detox"),
+                lp if rank_by == "logprob" and lp is not None else scores[i]["score"])
 
     order = sorted(range(len(texts)), key=rank, reverse=True)
     ranked = [Candidate(texts[i], scores[i], problems[i]) for i in order]

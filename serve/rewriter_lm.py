@@ -124,6 +124,10 @@ class LMRewriter:
         floor = guard.get("min_logprob")
         self.min_logprob = None if floor is None else float(floor)
         self.rank_by = str(guard.get("rank_by", "score"))
+        # The detox path (select()): a neutral candidate that keeps the source's content may be shown when no
+        # call-in passes; None (older bundles): only call-ins, or neutral text where the no-concern probe fires.
+        floor = guard.get("detox_min_similarity")
+        self.detox_min_similarity = None if floor is None else float(floor)
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
         # The threat probe (train/threat_probe.py): logistic regression on the embedder's sentence embedding,
         # for the threats the patterns miss; used only where the bundle abstains on threats and has an embedder.
@@ -385,7 +389,8 @@ class LMRewriter:
         result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
                         self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,
                         context, min_logprob=self.min_logprob if guard else None, rank_by=self.rank_by,
-                        no_concern=guard and self.has_no_concern(text), threat_probe=self.threat_probe)
+                        no_concern=guard and self.has_no_concern(text), threat_probe=self.threat_probe,
+                        detox_min_similarity=self.detox_min_similarity)
         if not guard and not result.ok and result.candidates:
             best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
             result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)

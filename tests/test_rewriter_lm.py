@@ -5,6 +5,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from callinkit.errors import CallinkitError
@@ -384,6 +385,32 @@ def test_lm_bundle_checks_its_candidates_with_the_threat_probe(tiny_lm_bundle, m
     assert seen == [rw.threat_probe]
 
 
+def test_lm_bundle_passes_its_detox_floor_to_the_guard(tiny_lm_bundle, tmp_path, monkeypatch):
+    """The manifest's guard.detox_min_similarity reaches select(); a bundle without it (older) keeps the path off."""
+    import json
+
+    from callinkit.serve import Rewriter
+    from callinkit.serve import rewriter_lm as lm
+
+    assert Rewriter.load(tiny_lm_bundle).detox_min_similarity is None
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_lm_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["guard"]["detox_min_similarity"] = 0.8
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    rw = Rewriter.load(bundle)
+    seen = []
+    real_select = lm.select
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["detox_min_similarity"])
+        return real_select(*args, **kwargs)
+
+    monkeypatch.setattr(lm, "select", spy)
+    rw.rewrite_one("you clown, that stat is fake", num_candidates=1, max_new_tokens=4)
+    assert seen == [0.8]
+
+
 def test_guard_never_lets_a_threat_or_insult_through(tiny_lm_bundle):
     """Feed threats and insults; each result drops them or abstains (here with candidates we control)."""
     from callinkit.serve import Rewriter
@@ -644,6 +671,54 @@ def test_a_source_with_no_concern_asks_for_a_neutral_rewrite_not_a_call_in():
     assert not select("you clown", [rude], [{}], clf, None, 0.8, no_concern=True).ok
     # unguarded (evaluation only) and without a classifier the flag changes nothing
     assert select(src, cands, [{}, {}], clf, None, -1.0, no_concern=True).ok
+
+
+class _FixedEmbedder:
+    """A stand-in embedder: each text's (unit) embedding is given by the test."""
+
+    def __init__(self, table):
+        self.table = {t: np.asarray(v, dtype=np.float32) / np.linalg.norm(v) for t, v in table.items()}
+
+    def encode(self, texts):
+        return np.stack([self.table[t] for t in texts])
+
+
+def test_detox_path_shows_the_message_without_the_attack_when_no_call_in_passes():
+    """A real comment whose no-concern the probe misses: the neutral candidate that keeps its content is shown
+    as the message without the attack, only with detox_min_similarity, and never with another problem."""
+    from callinkit.serve.rewriter import select
+
+    src = "get it now ? check out the fucking blog already"
+    detox = "Get it now? Check out the blog already."
+    rude = "Get it now? Check out the fucking blog already."
+    drifted = "I like reading blogs."
+    frame = "I'm sure you meant well, but the blog matters to people. Could you check it out?"
+    clf = _FixedClassifier({detox: {"call_out": 0.05, "call_in": 0.05, "neutral": 0.9},
+                            rude: {"call_out": 0.3, "call_in": 0.05, "neutral": 0.65},
+                            drifted: {"call_out": 0.05, "call_in": 0.05, "neutral": 0.9},
+                            frame: {"call_out": 0.05, "call_in": 0.6, "neutral": 0.35}})
+    emb = _FixedEmbedder({src: [1, 0, 0], detox: [0.9, 0.436, 0], rude: [0.95, 0.312, 0], drifted: [0.3, 0, 0.954],
+                          frame: [0.8, 0.6, 0]})
+    cands = [frame, rude, drifted, detox]
+    scores = [{"logprob": -0.2}, {"logprob": -0.1}, {"logprob": -0.3}, {"logprob": -0.4}]
+    usual = select(src, cands, [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert not usual.ok and "not a call-in by the classifier" in usual.reason
+    shown = select(src, cands, [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",
+                   detox_min_similarity=0.7)
+    assert shown.ok and shown.text == detox and shown.scores["detox"] == 1.0
+    assert shown.scores["similarity"] == pytest.approx(0.9, abs=1e-3) and shown.scores["neutral"] == 0.9
+    by_text = {c.text: c for c in shown.candidates}
+    assert any("repeats the source's insult" in p for p in by_text[rude].problems)  # an insult is never a detox
+    assert by_text[drifted].problems and by_text[drifted].scores["detox"] == 0.0  # drifted from the content
+    assert by_text[frame].problems and by_text[frame].scores["detox"] == 0.0  # not neutral: a weak call-in
+    # a candidate that passes as a call-in ranks above the detox, whatever their log-probabilities
+    clf.table[frame] = {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}
+    first = select(src, cands, [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",
+                   detox_min_similarity=0.7)
+    assert first.text == frame and first.scores["detox"] == 0.0
+    # unguarded, or where the no-concern probe fired (its own neutral rule), the path changes nothing
+    assert "detox" not in select(src, [detox], [{}], clf, emb, -1.0, detox_min_similarity=0.7).scores
+    assert "detox" not in select(src, [detox], [{}], clf, emb, 0.8, no_concern=True, detox_min_similarity=0.7).scores
 
 
 def test_no_concern_probe_is_exported_and_decides_which_guard_applies(tiny_lm_bundle, monkeypatch):
