@@ -36,6 +36,11 @@ INSULTS = (
     "damn", "goddamn", "wtf", "ffs", "bloody", "arse", "ass", "piss*", "cunt*", "whore*", "slut*", "hoe", "hoes",
     "skank*", "douche*", "dick", "dicks", "cock", "cocks", "retard", "dumbo", "dork*", "nerd", "loony", "psycho", "psychos",
     "lunatic*", "maniac", "maniacs", "useless", "worthless", "disgusting", "vile", "ugly", "fat", "fatass", "gross",
+    # name-calling of real news comments (toxic_spans' annotated spans) that no corpus call-in uses; not the words
+    # that also judge a remark and stay in human detoxifications ("ignorant", "incompetent", "liar"):
+    # model_cards/judging/2026-12-06-span-insults/
+    "jerk", "jerks", "buffoon*", "coward*", "dotard*", "insignificant", "woodhead*", "imbecilic", "pea-brained",
+    "pussy", "damned",
     # the corpus's other registers: Hinglish, Nigerian Pidgin / Yoruba, Sheng / Swahili (none of them appears in
     # a corpus call-in except quoted, as the harm named: 'pagal')
     "pagal", "bewakoof", "bakwas", "chutiya*", "werey", "mumu", "olodo", "oloshi", "ewu", "mjinga", "mshenzi",
