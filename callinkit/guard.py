@@ -127,6 +127,18 @@ _THREAT_PATTERNS = (
     r"\b(?:your|ur) (?:uni|college|school|work|job|office|boss|employer|church|family|wife|husband|mum|mom|parents|"
     r"sponsors?|followers|manager) (?:gets?|will get|is getting) an? (?:email|call|message|letter|visit|dm)\b",
 )
+# Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
+# the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").
+NEGATION_RE = re.compile(
+    r"\b(?:not|no|never|nobody|nothing|none|neither|nor|unlike|without|cannot)\b|n['’]t\b|\b(?:dont|doesnt|didnt|"
+    r"isnt|arent|wasnt|werent|cant|wont|wouldnt|shouldnt|couldnt|aint|havent|hasnt)\b", re.IGNORECASE)
+
+
+def negations(text: str) -> int:
+    """How many negation words `text` has (NEGATION_RE)."""
+    return len(NEGATION_RE.findall(text))
+
+
 # The start of the call-in check's problem (the guard's detox path looks for it: serve/rewriter.py select())
 NOT_CALL_IN = "not a call-in by the classifier"
 THREAT_RE = re.compile("|".join(f"(?:{p})" for p in _THREAT_PATTERNS), re.IGNORECASE)

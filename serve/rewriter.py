@@ -104,13 +104,14 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
 
     `detox_min_similarity` (with the guard, a classifier and an embedder; not with `no_concern`): a candidate
     whose only problem is the call-in check may still be shown as the message without the attack, when the
-    classifier reads it as neutral (P(neutral) >= 0.5) and its similarity to the source reaches this: it keeps
+    classifier reads it as neutral (P(neutral) >= 0.5), its similarity to the source reaches this and it has as
+    many negation words as the source (`callinkit.guard.negations`: one more or fewer turns the stance): it keeps
     what the source says and drops the attack, which LABELS.md's rewrite asks for, without a call-in frame.
     The no-concern probe cannot tell real comments with a concern from those without, and good
     detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
     "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
     """
-    from callinkit.guard import NOT_CALL_IN, check_candidate, chrf, source_facts
+    from callinkit.guard import NOT_CALL_IN, check_candidate, chrf, negations, source_facts
 
     texts = list(texts)
     guarded = min_call_in >= 0
@@ -162,7 +163,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     if detox:  # the call-in check was the only problem, and the text keeps the source's content as neutral text
         call_in_only = [len(p) == 1 and p[0].startswith(NOT_CALL_IN) for p in problems]
         as_detox = [c and s["neutral"] >= 0.5 and s["similarity"] >= detox_min_similarity
-                    for c, s in zip(call_in_only, scores)]
+                    and negations(t) == negations(source) for c, s, t in zip(call_in_only, scores, texts)]
         problems = [() if d else p for d, p in zip(as_detox, problems)]
         for s, d in zip(scores, as_detox):
             s["detox"] = float(d)

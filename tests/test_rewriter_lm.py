@@ -711,6 +711,12 @@ def test_detox_path_shows_the_message_without_the_attack_when_no_call_in_passes(
     assert any("repeats the source's insult" in p for p in by_text[rude].problems)  # an insult is never a detox
     assert by_text[drifted].problems and by_text[drifted].scores["detox"] == 0.0  # drifted from the content
     assert by_text[frame].problems and by_text[frame].scores["detox"] == 0.0  # not neutral: a weak call-in
+    # a detox keeps the stance: a negation more or fewer than the source is a reversal, not a detox
+    turned = "Don't get it now? Check out the blog already."
+    clf.table[turned] = clf.table[detox]
+    emb.table[turned] = emb.table[detox]
+    flipped = select(src, [turned], [{"logprob": -0.1}], clf, emb, 0.8, 0.5, rank_by="logprob", detox_min_similarity=0.7)
+    assert not flipped.ok and flipped.candidates[0].scores["detox"] == 0.0
     # a candidate that passes as a call-in ranks above the detox, whatever their log-probabilities
     clf.table[frame] = {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}
     first = select(src, cands, [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",

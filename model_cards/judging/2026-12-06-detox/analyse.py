@@ -1,14 +1,17 @@
 """What the detox path would show on gen_real.py's real comments, scored by the blind verdicts.
 
-    python model_cards/judging/2026-12-06-detox/analyse.py GEN.jsonl JUDGE_FOLDER [SIMILARITY ...]
+    python model_cards/judging/2026-12-06-detox/analyse.py GEN.jsonl JUDGE_FOLDER [SIMILARITY ...] [--no-negation-check]
 
 Per comment: the guard's suggestion as now; or, where none passes, the detox path's (select(): candidates whose
-only problem is the call-in check, P(neutral) >= 0.5 and similarity >= the floor, the best by log-probability).
+only problem is the call-in check, P(neutral) >= 0.5, similarity >= the floor and as many negation words as
+the source, the best by log-probability).
 """
 import collections
 import json
 import sys
 from pathlib import Path
+
+from callinkit.guard import negations
 
 HERE = Path(__file__).parent
 rows = [json.loads(line) for line in open(sys.argv[1])]
@@ -19,7 +22,8 @@ for f in sorted(folder.glob("verdicts_*.jsonl")):
     for line in open(f):
         v = json.loads(line)
         verdict[items[v["id"]]["source"], items[v["id"]]["candidate"]] = v
-floors = [float(a) for a in sys.argv[3:]] or [0.6, 0.7, 0.75, 0.8, 0.85, 0.9]
+NEGATIONS = "--no-negation-check" not in sys.argv  # as select(): a detox keeps the source's negations
+floors = [float(a) for a in sys.argv[3:] if not a.startswith("--")] or [0.6, 0.7, 0.75, 0.8, 0.85, 0.9]
 
 
 def shown_now(r):
@@ -29,7 +33,8 @@ def shown_now(r):
 def detox(r, floor):
     ok = [c for c in r["candidates"] if c["problems"] and all(p.startswith("not a call-in by the classifier")
                                                                for p in c["problems"])
-          and c["neutral"] >= 0.5 and c["similarity"] >= floor]
+          and c["neutral"] >= 0.5 and c["similarity"] >= floor
+          and (not NEGATIONS or negations(c["text"]) == negations(r["source"]))]
     return max(ok, key=lambda c: c["logprob"])["text"] if ok else None
 
 
