@@ -126,6 +126,19 @@ _THREAT_PATTERNS = (
     r"\bthe whole (?:\w+ )?(?:gets? to|will|is going to|'?s gonna) (?:read|see|hear)\b",
     r"\b(?:your|ur) (?:uni|college|school|work|job|office|boss|employer|church|family|wife|husband|mum|mom|parents|"
     r"sponsors?|followers|manager) (?:gets?|will get|is getting) an? (?:email|call|message|letter|visit|dm)\b",
+    # Calls for a person to be lynched, hanged or shot, as real news comments and hate posts word them ("deserves a
+    # noose put around her neck", "She should be hung", "take him outback and shoot him"): 15 of 21 real threats
+    # labelled in session 18 passed the probe, and one rewrite kept the lynching. Written after reading those 21;
+    # no corpus text or call-in reference matches them, and of the 1,504 labelled ParaDetox comments they add 2
+    # threats and 1 non-threat ("you deserve to be shot") (model_cards/judging/2026-12-06-backstop-gate/).
+    r"\b(?:deserves?|needs?|earned) (?:a|the) (?:noose|bullet)\b",
+    r"\bnoose (?:put )?(?:around|round|on) (?:his|her|their|your|ur) neck\b",
+    r"\bhang(?:ed)? (?:until|till|til) (?:he|she|they|you)(?:'s| is| are|'re)? dead\b",
+    r"\b(?:he|she|they|him|her|them|you|u|scumbags?|bastards?|traitors?) (?:should|ought to|needs? to|deserves? to) "
+    r"(?:be|get) (?:hung|hanged|lynched|shot|executed|strung up)\b",
+    r"\b(?:hang|lynch|string up) (?:him|her|them|this \w+|that \w+|these \w+)\b",
+    r"\b(?:take|taken|took) (?:him|her|them) (?:out ?back|outside) and (?:shoot|shot|hang)\b",
+    r"\buntil someone (?:shoots|kills|hangs) (?:one of )?(?:them|these|those|him|her)\b",
 )
 # Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
 # the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").

@@ -20,6 +20,8 @@ THREATS = [
     "keep spreading lies about my neighborhood and I'll find out where you live",
     "delete it or I'm sending these screenshots to your boss",
     "post that again and I'll leak your DMs to everyone",
+    "that woman on the show deserves a noose put around her neck",
+    "She should be hung, along with the other two scumbags.",
 ]
 
 
