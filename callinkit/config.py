@@ -447,10 +447,13 @@ class RewriterLMExportConfig:
     detox_min_similarity: float | None = bounded(None, gt=0, lt=1)
     """Written into the bundle's guard (with an embedder and a classifier): when no candidate passes as a call-in,
     one whose only problem is the call-in check is shown as the message without the attack if the classifier
-    reads it as neutral and its concern similarity to the source reaches this (serve/rewriter.py select()).
-    The no-concern probe cannot tell real comments with a concern from those without
-    (model_cards/judging/2026-12-06-real-concern/), so good detoxifications of real comments were withheld.
-    None (the default): call-ins only, as bundles exported before session 18."""
+    reads it as neutral, its concern similarity to the source reaches this and it keeps the source's negation
+    words (serve/rewriter.py select()). The no-concern probe cannot tell real comments with a concern from those
+    without (model_cards/judging/2026-12-06-real-concern/), so good detoxifications of real comments were
+    withheld. At 0.8, on 160 real validation comments judged blind: 22 more answered (the guard's own: 34), 23%
+    of them bad (its own 26%); 0.6: 30 more, 30%; 0.9: 15 more, 27%. Held-out ParaDetox answered 27% -> 37%, J
+    target 0.126 -> 0.200; corpus test unchanged (model_cards/judging/2026-12-06-detox/). configs/rewriter_lm_lora.yaml
+    sets 0.8; None (the default): call-ins only, as bundles exported before session 18."""
     lora_branch: bool = True
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
     MatMuls (needs the `peft` package) instead of from the merged weights. Alone (the builder quantizing both
