@@ -226,6 +226,9 @@ def _score_on_ray(args: argparse.Namespace) -> int:
     return 0
 
 
+DETOX_NOTE = "the message without the attack: no candidate passed as a call-in"
+
+
 def cmd_rewrite(args: argparse.Namespace) -> int:
     from callinkit.serve import Rewriter
 
@@ -236,7 +239,8 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"text": text, **result.to_dict()}, ensure_ascii=False))
         else:
-            print(f"{text}\n  -> {result.text}" if result.ok else f"{text}\n  -> (no suggestion) {result.reason}")
+            print(f"{text}\n  -> {result.text}" + (f"\n     ({DETOX_NOTE})" if result.detox else "")
+                  if result.ok else f"{text}\n  -> (no suggestion) {result.reason}")
     return 0
 
 
@@ -253,8 +257,8 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         else:
             line = f"{result.label:<9} p={result.scores[result.label]:.2f}  {text}"
             if result.rewrite is not None:
-                line += (f"\n  call-in: {result.rewrite.text}" if result.rewrite.ok
-                         else f"\n  no call-in suggested: {result.rewrite.reason}")
+                line += (f"\n  {'without the attack' if result.rewrite.detox else 'call-in'}: {result.rewrite.text}"
+                         if result.rewrite.ok else f"\n  no call-in suggested: {result.rewrite.reason}")
             print(line)
     return 0
 

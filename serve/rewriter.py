@@ -49,6 +49,12 @@ class Rewrite:
     ok: bool = True
     reason: str | None = None
 
+    @property
+    def detox(self) -> bool:
+        """The suggestion is the message without the attack, not a call-in: no candidate passed as a call-in, and
+        this one keeps the source's content as neutral text (the guard's detox path; `scores["detox"]` is 1.0)."""
+        return self.ok and bool(self.scores.get("detox"))
+
     def to_dict(self) -> dict[str, Any]:
         return {"rewrite": self.text, "ok": self.ok, "reason": self.reason, "scores": dict(self.scores),
                 "candidates": [{"text": c.text, "scores": dict(c.scores), "problems": list(c.problems)}

@@ -80,3 +80,26 @@ def test_eval_rejects_unknown_labels(tiny_bundle, tmp_path, capsys):
     data.write_text('{"text": "hi", "label": "toxic"}\n')
     assert main(["eval", str(tiny_bundle), str(data)]) == 2
     assert "row 1 has label 'toxic'" in capsys.readouterr().err
+
+
+def test_rewrite_says_when_a_suggestion_is_the_message_without_the_attack(monkeypatch, capsys):
+    """The guard's detox path: the CLI labels such a suggestion, so nobody takes it for a call-in."""
+    import callinkit.serve as serve
+    from callinkit.serve.rewriter import Rewrite
+
+    results = {"get it now ? check out the fucking blog already":
+               Rewrite("Get it now? Check out the blog already.", {"detox": 1.0}, []),
+               "you clown, that stat is fake": Rewrite("That stat looks wrong; could you check it?", {"detox": 0.0}, [])}
+
+    class Stub:
+        generation = {"num_candidates": 1}
+
+        def rewrite(self, texts, num_candidates=None):
+            return [results[t] for t in texts]
+
+    monkeypatch.setattr(serve.Rewriter, "load", classmethod(lambda cls, *a, **k: Stub()))
+    assert main(["rewrite", "--bundle", "any", *results]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  -> Get it now? Check out the blog already."
+    assert out[2] == "     (the message without the attack: no candidate passed as a call-in)"
+    assert out[3:] == ["you clown, that stat is fake", "  -> That stat looks wrong; could you check it?"]

@@ -707,7 +707,7 @@ def test_detox_path_shows_the_message_without_the_attack_when_no_call_in_passes(
     assert not usual.ok and "not a call-in by the classifier" in usual.reason
     shown = select(src, cands, [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",
                    detox_min_similarity=0.7)
-    assert shown.ok and shown.text == detox and shown.scores["detox"] == 1.0
+    assert shown.ok and shown.text == detox and shown.scores["detox"] == 1.0 and shown.detox
     assert shown.scores["similarity"] == pytest.approx(0.9, abs=1e-3) and shown.scores["neutral"] == 0.9
     by_text = {c.text: c for c in shown.candidates}
     assert any("repeats the source's insult" in p for p in by_text[rude].problems)  # an insult is never a detox
@@ -723,7 +723,7 @@ def test_detox_path_shows_the_message_without_the_attack_when_no_call_in_passes(
     clf.table[frame] = {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}
     first = select(src, cands, [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",
                    detox_min_similarity=0.7)
-    assert first.text == frame and first.scores["detox"] == 0.0
+    assert first.text == frame and first.scores["detox"] == 0.0 and not first.detox
     # unguarded, or where the no-concern probe fired (its own neutral rule), the path changes nothing
     assert "detox" not in select(src, [detox], [{}], clf, emb, -1.0, detox_min_similarity=0.7).scores
     assert "detox" not in select(src, [detox], [{}], clf, emb, 0.8, no_concern=True, detox_min_similarity=0.7).scores
