@@ -184,11 +184,8 @@ def threat_probe(embedder_dir: Path, threshold: float = 0.5, c: float = 0.3, rea
     def rounded(weights: np.ndarray, bias: float, thr: float) -> dict[str, Any]:
         return {"weights": [round(float(v), 6) for v in weights], "bias": round(bias, 6), "threshold": thr}
 
-    def fitted(rows: np.ndarray | slice, thr: float) -> dict[str, Any]:
-        return rounded(*fit_probe(x[rows], y[rows], c, sample_weight=None if w is None else w[rows]), thr)
-
     if not ngrams:
-        probe = fitted(slice(None), threshold)
+        probe = rounded(*fit_probe(x, y, c, sample_weight=w), threshold)
     else:
         from scipy import sparse
 
