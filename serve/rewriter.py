@@ -168,8 +168,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
                 for p, s in zip(problems, scores)] if threat_probe is not None else problems
     if detox:  # the call-in check was the only problem, and the text keeps the source's content as neutral text
         call_in_only = [len(p) == 1 and p[0].startswith(NOT_CALL_IN) for p in problems]
+        source_negations = negations(source)
         as_detox = [c and s["neutral"] >= 0.5 and s["similarity"] >= detox_min_similarity
-                    and negations(t) == negations(source) for c, s, t in zip(call_in_only, scores, texts)]
+                    and negations(t) == source_negations for c, s, t in zip(call_in_only, scores, texts)]
         problems = [() if d else p for d, p in zip(as_detox, problems)]
         for s, d in zip(scores, as_detox):
             s["detox"] = float(d)
