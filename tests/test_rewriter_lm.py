@@ -368,20 +368,27 @@ def test_select_refuses_candidates_the_threat_probe_reads_as_threats(tiny_lm_bun
     assert unguarded.ok and "threat" not in unguarded.scores
 
 
-def test_lm_bundle_checks_its_candidates_with_the_threat_probe(tiny_lm_bundle, monkeypatch):
-    from callinkit.serve import Rewriter
+def _spy_on_select(monkeypatch, keyword):
+    """The values of select()'s `keyword` argument in every call the LM rewriter makes, in order."""
     from callinkit.serve import rewriter_lm as lm
 
-    rw = Rewriter.load(tiny_lm_bundle)
-    assert rw.threat_probe is not None
     seen = []
     real_select = lm.select
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["threat_probe"])
+        seen.append(kwargs[keyword])
         return real_select(*args, **kwargs)
 
     monkeypatch.setattr(lm, "select", spy)
+    return seen
+
+
+def test_lm_bundle_checks_its_candidates_with_the_threat_probe(tiny_lm_bundle, monkeypatch):
+    from callinkit.serve import Rewriter
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    assert rw.threat_probe is not None
+    seen = _spy_on_select(monkeypatch, "threat_probe")
     rw.threat_probe = dict(rw.threat_probe, threshold=1.0)  # the source passes; candidates are still checked
     rw.rewrite_one("you clown, that stat is fake", num_candidates=1, max_new_tokens=4)
     assert seen == [rw.threat_probe]
@@ -392,7 +399,6 @@ def test_lm_bundle_passes_its_detox_floor_to_the_guard(tiny_lm_bundle, tmp_path,
     import json
 
     from callinkit.serve import Rewriter
-    from callinkit.serve import rewriter_lm as lm
 
     assert Rewriter.load(tiny_lm_bundle).detox_min_similarity is None
     bundle = tmp_path / "bundle"
@@ -401,14 +407,7 @@ def test_lm_bundle_passes_its_detox_floor_to_the_guard(tiny_lm_bundle, tmp_path,
     manifest["guard"]["detox_min_similarity"] = 0.8
     (bundle / "manifest.json").write_text(json.dumps(manifest))
     rw = Rewriter.load(bundle)
-    seen = []
-    real_select = lm.select
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["detox_min_similarity"])
-        return real_select(*args, **kwargs)
-
-    monkeypatch.setattr(lm, "select", spy)
+    seen = _spy_on_select(monkeypatch, "detox_min_similarity")
     rw.rewrite_one("you clown, that stat is fake", num_candidates=1, max_new_tokens=4)
     assert seen == [0.8]
 
