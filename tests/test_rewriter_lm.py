@@ -732,7 +732,6 @@ def test_no_concern_probe_is_exported_and_decides_which_guard_applies(tiny_lm_bu
     import json
 
     from callinkit.serve import Rewriter
-    from callinkit.serve import rewriter_lm as lm
 
     manifest = json.loads((tiny_lm_bundle / "manifest.json").read_text())
     assert manifest["guard"]["no_concern_probe"] == "no_concern_probe.json"
@@ -741,14 +740,7 @@ def test_no_concern_probe_is_exported_and_decides_which_guard_applies(tiny_lm_bu
     text = "nah ur just dumb"
     p = rw.no_concern_probability(text)
     assert 0.0 < p < 1.0
-    seen = []
-    real_select = lm.select
-
-    def spy(*args, **kwargs):
-        seen.append(kwargs["no_concern"])
-        return real_select(*args, **kwargs)
-
-    monkeypatch.setattr(lm, "select", spy)
+    seen = _spy_on_select(monkeypatch, "no_concern")
     rw.abstain_on_threat = False
     rw.no_concern_probe = dict(rw.no_concern_probe, threshold=min(p + 1e-6, 0.999999))
     rw.rewrite_one(text, num_candidates=1, max_new_tokens=4)
