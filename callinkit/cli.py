@@ -137,7 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         run_rewriter_eval(args.target, args.data, paradetox=args.paradetox, limit=args.limit,
                           out=Path(args.out) if args.out else None, compare=args.compare, per_slice=args.per_slice,
                           num_candidates=args.num_candidates, embedder=args.embedder,
-                          only=[x for x in (args.slices or "").split(",") if x])
+                          only=[x for x in (args.slices or "").split(",") if x], real_comments=args.real_comments)
         return 0
     run_eval(args.target, args.data, Path(args.out) if args.out else None, show_errors=args.show_errors)
     return 0
@@ -357,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "per-class F1 on DATA, a JSONL/CSV file with text,label columns or "
                                    "callin_corpus[:split] (default test). Rewriter bundles: STA, SIM, chrF and J "
                                    "against baselines, on DATA = callin_corpus (the test split, its unseen topics, "
-                                   "held-out ParaDetox and copy fidelity) or a JSONL/CSV file of call_out,call_in "
-                                   "pairs.")
+                                   "held-out ParaDetox, real news comments and copy fidelity) or a JSONL/CSV file of "
+                                   "call_out,call_in pairs.")
     p.add_argument("target", metavar="BUNDLE_OR_CHECKPOINT")
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", help="also write the metrics as JSON here")
@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classifier: print the N most confidently wrong examples")
     p.add_argument("--paradetox", default="../shared/data/paradetox",
                    help="rewriter: ParaDetox folder for the held-out slice (skipped when absent)")
+    p.add_argument("--real-comments", default="../shared/data/toxic_spans",
+                   help="rewriter: toxic_spans folder for the real_comments slice, news comments with human-marked "
+                        "toxic spans and no reference (skipped when absent)")
     p.add_argument("--limit", type=int, default=None, help="rewriter: at most N rows per slice")
     p.add_argument("--per-slice", type=int, default=None, metavar="N",
                    help="rewriter: a fixed random sample (seeded) of N rows per slice, for a faster eval")

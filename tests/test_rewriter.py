@@ -238,6 +238,54 @@ def test_eval_scores_model_and_baselines_on_a_pairs_file(tiny_rewriter_bundle_wi
     assert "every row needs text fields call_out and call_in" in capsys.readouterr().err
 
 
+def test_real_comments_slice_scores_kept_toxic_spans_without_a_reference(tiny_rewriter_bundle_with_embedder,
+                                                                        tmp_path, capsys):
+    from callinkit.cli import main
+
+    folder = tmp_path / "toxic_spans"
+    folder.mkdir()
+    long_text = "word " * 70 + "idiot"
+    # spans are character offsets of the toxic words (SemEval-2021 Task 5's format)
+    def marked(text: str, word: str) -> str:
+        return str(list(range(text.index(word), text.index(word) + len(word))))
+
+    rows = [(marked("you are an idiot about the budget", "idiot"), "you are an idiot about the budget"),
+            ("[0, 1, 2, 3, 4, 5, 6, 7]", "Pathetic take on the new bus lanes."),
+            ("[]", "the council meets on Tuesday"),              # no marked span: not in the slice
+            (marked(long_text, "idiot"), long_text)]                  # longer than a message: not in the slice
+    with (folder / "tsd_test.csv").open("w", encoding="utf-8", newline="") as fh:
+        import csv
+
+        w = csv.writer(fh)
+        w.writerow(["spans", "text"])
+        w.writerows(rows)
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(tiny_rewriter_bundle_with_embedder), "callin_corpus", "--slices", "real_comments",
+                 "--real-comments", str(folder), "--limit", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    table = result["table"]["real_comments"]
+    assert table["copy"]["n"] == 2 and table["copy"]["answered"] == 1.0
+    assert table["copy"]["kept_attack"] == 1.0 and table["copy"]["clean"] == 0.0   # the copy keeps every span
+    assert table["delete_insults"]["kept_attack"] == 0.0      # "idiot" and "pathetic" are in its lexicon
+    for m in table.values():
+        assert 0 <= m["clean"] <= m["answered"] - m["kept_attack"] + 1e-9 and 0 <= m["sta"] <= 1
+    samples = result["samples"]["real_comments"]
+    assert {s["source"] for s in samples} == {rows[0][1], rows[1][1]}
+    assert all(s["reference"] is None for s in samples)
+    assert sorted(s["toxic_spans"][0] for s in samples) == ["Pathetic", "idiot"]
+    assert "kept attack" in capsys.readouterr().out
+
+
+def test_kept_attack_matches_marked_words_not_function_words():
+    from callinkit.train.rewriter_eval import kept_attack
+
+    assert kept_attack("Honestly, you IDIOT.", ["idiot"])
+    assert kept_attack("those people again", ["stupid people"]) is True      # a content word of the span
+    assert not kept_attack("you could check the numbers", ["you moron"])      # "you" alone is no attack
+    assert not kept_attack("that was foolish of me", ["fool"])                # whole words only
+    assert not kept_attack("Could we talk about the budget?", ["idiot", "Pathetic"])
+
+
 def test_copy_fidelity_through_suggest_rewrites_only_what_the_classifier_calls_a_call_out():
     from types import SimpleNamespace
 

@@ -62,13 +62,14 @@ def _sample(rows: list[dict[str, Any]], n: int | None, seed: int = 2026) -> list
 
 
 def pair_slices(config_path: str | None = None, paradetox: str | None = None, limit: int | None = None,
-                per_slice: int | None = None) -> dict[str, list[dict[str, Any]]]:
+                per_slice: int | None = None, real_comments: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """{slice name: rows with call_out / call_in} of the corpus test split and ParaDetox.
 
     Slices: the whole test split, its unseen topics, and (where the corpus has them) call-outs with no
     concern beyond the attack (`strategy: no_concern`), threats (`style: threat`), short call-outs (< 12
-    words) and replies that carry a `context`; plus held-out ParaDetox. `per_slice` draws a fixed random
-    sample of each slice (seeded), `limit` keeps the first N rows.
+    words) and replies that carry a `context`; plus held-out ParaDetox, and real news comments with human-marked
+    toxic spans (`real_comments`, from the toxic_spans folder; no reference, `call_in` None). `per_slice` draws
+    a fixed random sample of each slice (seeded), `limit` keeps the first N rows.
     """
     from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
 
@@ -91,10 +92,88 @@ def pair_slices(config_path: str | None = None, paradetox: str | None = None, li
                 seen.add(r["call_out"])
                 held.append(r)
         slices["paradetox_heldout"] = held[:300]
+    if real_comments and (Path(real_comments) / "tsd_test.csv").is_file():
+        slices["real_comments"] = real_comment_rows(real_comments)
     slices = {k: _sample(v, per_slice) for k, v in slices.items() if v}
     if limit:
         slices = {k: v[:limit] for k, v in slices.items()}
     return slices
+
+
+# Function words annotators sometimes take into a toxic span ("you idiot"); never the attack on their own.
+_SPAN_STOPWORDS = frozenset(
+    "a an and are as at be but by for from he her him his i in is it its it's me my not of on or our she so than "
+    "that the their them they this to too us was we were what who will with you you're your yours".split())
+_WORD_RE = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
+
+
+def _span_texts(text: str, offsets: set[int]) -> list[str]:
+    """The annotated spans of a toxic_spans row (character offsets) as strings, punctuation at the ends stripped."""
+    runs: list[list[int]] = []
+    for i in sorted(offsets):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    spans = [text[run[0]:run[-1] + 1].strip(" \t\n.,!?;:\"'()*-") for run in runs if run[-1] < len(text)]
+    return [s for s in spans if s]
+
+
+def real_comment_rows(folder: str | Path, n: int = 300, max_words: int = 60, seed: int = 2026
+                      ) -> list[dict[str, Any]]:
+    """Real news comments (Civil Comments) from the toxic_spans test file, each with the spans human annotators
+    marked as toxic: rows with `call_out` (the comment), `call_in` None (no reference exists) and `toxic_spans`.
+
+    Only comments with at least one annotated span and at most `max_words` words (the length of a message a
+    person would want rewritten); a fixed random sample of `n`. The test file: nothing here was tuned on it."""
+    import ast
+    import csv
+    import random
+
+    path = Path(folder) / "tsd_test.csv"
+    with path.open(encoding="utf-8", newline="") as fh:
+        table = [(r["text"], _span_texts(r["text"], set(ast.literal_eval(r["spans"])))) for r in csv.DictReader(fh)]
+    rows = [{"call_out": text, "call_in": None, "source": "toxic_spans", "toxic_spans": spans}
+            for text, spans in table if spans and len(text.split()) <= max_words]
+    return random.Random(seed).sample(rows, n) if n < len(rows) else rows
+
+
+def kept_attack(output: str, spans: Sequence[str]) -> bool:
+    """Whether `output` still holds an annotated toxic span: the whole span, or one of its words that is not a
+    function word ("you", "the"), matched as whole words, case-insensitive."""
+    words = set(_WORD_RE.findall(output.lower()))
+    for span in spans:
+        span_words = _WORD_RE.findall(span.lower())
+        if re.search(r"(?<!\w)" + re.escape(span.lower()) + r"(?!\w)", output.lower()):
+            return True
+        if any(w in words for w in span_words if w not in _SPAN_STOPWORDS):
+            return True
+    return False
+
+
+def score_unreferenced(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]], classifier, embedder
+                       ) -> dict[str, float]:
+    """Scores of outputs for real comments with no reference rewrite (the `real_comments` slice), over all rows:
+    `answered`; `sta`, the share whose output the classifier does not call a call-out; `sim`, concern similarity
+    to the source; `kept_attack`, the share shown with an annotated toxic span still in it (harm shown);
+    `clean`, the share shown that keep no annotated span and do not read as a call-out. Abstentions score 0
+    on each (an abstention shows no harm)."""
+    from callinkit.serve.embedder import concern_similarity
+
+    answered = [i for i, o in enumerate(outputs) if o]
+    n = max(1, len(outputs))
+    not_call_out = [False] * len(outputs)
+    sims = [0.0] * len(outputs)
+    if answered:
+        for i, p in zip(answered, classifier.predict([outputs[i] for i in answered])):
+            not_call_out[i] = p.label != "call_out"
+        for i, sim in zip(answered, concern_similarity(embedder, [rows[i]["call_out"] for i in answered],
+                                                       [outputs[i] for i in answered]).tolist()):
+            sims[i] = sim
+    kept = [bool(o) and kept_attack(o, r["toxic_spans"]) for o, r in zip(outputs, rows)]
+    return {"n": len(outputs), "answered": len(answered) / n, "sta": sum(not_call_out) / n, "sim": sum(sims) / n,
+            "kept_attack": sum(kept) / n,
+            "clean": sum(bool(o) and not k and c for o, k, c in zip(outputs, kept, not_call_out)) / n}
 
 
 def neutral_test_texts(limit: int | None = None, per_slice: int | None = None) -> list[str]:
@@ -235,11 +314,14 @@ def eval_embedder(rewriter, path: str | None = None):
 def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str | None = "../shared/data/paradetox",
                       limit: int | None = None, num_candidates: int | None = None, out: Path | None = None,
                       compare: Sequence[str] = (), per_slice: int | None = None, embedder: str | None = None,
-                      only: Sequence[str] = ()) -> dict[str, Any]:
+                      only: Sequence[str] = (), real_comments: str | None = "../shared/data/toxic_spans"
+                      ) -> dict[str, Any]:
     """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`.
 
-    `data` is `callin_corpus` (the test split and its slices, held-out ParaDetox, and copy fidelity on the
-    neutral test texts) or a JSONL/CSV file of call_out / call_in pairs (one slice named after the file).
+    `data` is `callin_corpus` (the test split and its slices, held-out ParaDetox, real news comments from the
+    toxic_spans folder `real_comments`, and copy fidelity on the neutral test texts) or a JSONL/CSV file of
+    call_out / call_in pairs (one slice named after the file). The real comments have no reference: they are
+    scored by `score_unreferenced` (answered, not a call-out, similarity, an annotated toxic span kept).
     `compare` adds other rewriter bundles (e.g. release 1) as systems scored on the same rows.
     Abstentions (no candidate passed the guard) count as failures: STA, SIM and chrF 0."""
     from sacrebleu.metrics import CHRF
@@ -252,7 +334,8 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
         raise BundleError(f"{bundle} has no classifier/ for STA and reranking; export it with --classifier BUNDLE")
     emb = eval_embedder(rewriter, embedder)
     corpus = data.split(":")[0] == "callin_corpus"
-    slices = (pair_slices(paradetox=paradetox, limit=limit, per_slice=per_slice) if corpus
+    slices = (pair_slices(paradetox=paradetox, limit=limit, per_slice=per_slice, real_comments=real_comments)
+              if corpus
               else {Path(data).stem: file_pairs(data, limit)})
     if only:
         unknown = sorted(set(only) - set(slices))
@@ -300,8 +383,10 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
         systems: dict[str, list[str | None]] = {b: [fn(s) for s in sources] for b, fn in BASELINES.items()}
         for system in systems_by_source[sources[0]]:
             systems[system] = [systems_by_source[s][system] for s in sources]
-        table[name] = {system: score_outputs(outs, rows, rewriter.classifier, emb) for system, outs in systems.items()}
+        score = score_unreferenced if rows[0]["call_in"] is None else score_outputs
+        table[name] = {system: score(outs, rows, rewriter.classifier, emb) for system, outs in systems.items()}
         samples[name] = [{"source": s, "context": r.get("context"), "reference": r["call_in"],
+                          **({"toxic_spans": r["toxic_spans"]} if "toxic_spans" in r else {}),
                           "alt_references": r.get("alt_call_ins", []), **{k: v[i] for k, v in systems.items()},
                           **({"model_reason": details["model"][s]["reason"],
                               "model_candidates": details["model"][s]["candidates"]} if "model" in details else {})}
@@ -346,11 +431,23 @@ def copies_through_suggest(rewriter, texts: Sequence[str]) -> list[str]:
 def format_rewrite_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = [f"{'slice':<22} {'system':<22} {'n':>4} {'STA':>6} {'SIM':>6} {'chrF':>6} {'J':>6} {'J multi':>7} "
              f"{'J target':>8} {'answered':>8}"]
+    unreferenced = []
     for name, systems in table.items():
         for system, m in systems.items():
+            if "kept_attack" in m:
+                unreferenced.append(f"{name:<22} {system:<22} {m['n']:>4} {m['sta']:>6.3f} {m['sim']:>6.3f} "
+                                    f"{m['answered']:>8.0%} {m['kept_attack']:>11.0%} {m['clean']:>11.0%}")
+                continue
             multi = f"{m['j_multi']:>7.3f}" if "j_multi" in m else f"{'-':>7}"
             target = f"{m['j_target']:>8.3f}" if "j_target" in m else f"{'-':>8}"
             lines.append(f"{name:<22} {system:<22} {m['n']:>4} {m['sta']:>6.3f} {m['sim']:>6.3f} {m['chrf']:>6.1f} "
                          f"{m['j']:>6.3f} {multi} {target} {m.get('answered', 1.0):>8.0%}")
-    return "\n".join(lines + ["(J target: STA counts the label of each row's reference, neutral for no-concern pairs "
-                               "and ParaDetox, call_in elsewhere; J counts call_in everywhere, as before)"])
+    lines.append("(J target: STA counts the label of each row's reference, neutral for no-concern pairs "
+                 "and ParaDetox, call_in elsewhere; J counts call_in everywhere, as before)")
+    if unreferenced:
+        lines += ["", f"{'slice':<22} {'system':<22} {'n':>4} {'STA':>6} {'SIM':>6} {'answered':>8} "
+                      f"{'kept attack':>11} {'clean':>11}", *unreferenced,
+                  "(real comments have no reference: STA = not read as a call-out; kept attack = shown with a "
+                  "human-marked toxic span still in it; clean = shown, no marked span, not a call-out; "
+                  "an abstention counts 0 in each)"]
+    return "\n".join(lines)
