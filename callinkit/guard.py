@@ -152,8 +152,50 @@ def negations(text: str) -> int:
     return len(NEGATION_RE.findall(text))
 
 
-# The start of the call-in check's problem (the guard's detox path looks for it: serve/rewriter.py select())
+# The start of the call-in check's problem text
 NOT_CALL_IN = "not a call-in by the classifier"
+
+# Every guard finding has a stable, machine-readable code beside the text people read: a candidate's
+# `problem_codes`, a withheld rewrite's `reason_codes` (library, HTTP, batch scoring). Codes never change meaning.
+PROBLEM_CODES: dict[str, str] = {
+    "empty": "the candidate is empty",
+    "copies_source": "the candidate is the source unchanged",
+    "repeats_attack": "it repeats an insult or slur of the source",
+    "adds_attack": "it adds an insult or profanity",
+    "threat": "it contains a threat (the guard's threat patterns)",
+    "threat_probe": "it reads as a threat to the bundle's threat probe",
+    "drops_fact": "it drops an @mention, #channel, URL or number of the source",
+    "drops_quote": "it drops the source's quoted words",
+    "misspells": "it misspells a word of the source",
+    "invents": "it invents a name, @mention or number",
+    "not_call_in": "the classifier does not read it as a call-in",
+    "invents_harm": "it frames a message with no concern beyond the attack as a call-in",
+    "drifts": "it strays from the source's concern (similarity floor)",
+    "unlikely": "it reads as unlikely to the model itself (log-probability floor): often garbled",
+    "refused_threat": "the source is not rewritten at all: it carries a threat",
+    "no_candidate": "no candidate was generated",
+}
+
+
+class Problem(str):
+    """One guard finding: the text people read (this str) with its stable `code` (a key of PROBLEM_CODES)."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> Problem:
+        if code not in PROBLEM_CODES:
+            raise ValueError(f"unknown problem code {code!r}; known: {sorted(PROBLEM_CODES)}")
+        problem = super().__new__(cls, message)
+        problem.code = code
+        return problem
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickles (process pools, Ray) with its code
+        return (Problem, (self.code, str(self)))
+
+
+def problem_code(problem: str) -> str:
+    """The code of a finding; a plain string (from an older caller) has none: "unknown"."""
+    return getattr(problem, "code", "unknown")
 THREAT_RE = re.compile("|".join(f"(?:{p})" for p in _THREAT_PATTERNS), re.IGNORECASE)
 
 
@@ -420,28 +462,28 @@ def quote_kept(quote: tuple[str, ...], cand_words: set[str]) -> bool:
 
 
 def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float | None = None,
-                    min_call_in: float = 0.5) -> list[str]:
-    """Every reason `candidate` may not be suggested for `source`; empty when it passes."""
+                    min_call_in: float = 0.5) -> list[Problem]:
+    """Every reason `candidate` may not be suggested for `source` (each with its code); empty when it passes."""
     facts = source if isinstance(source, SourceFacts) else source_facts(source)
     text = candidate.strip()
     if not text:
-        return ["empty rewrite"]
-    problems: list[str] = []
+        return [Problem("empty", "empty rewrite")]
+    problems: list[Problem] = []
     low = text.lower()
     if re.sub(r"\W+", " ", low).strip() == re.sub(r"\W+", " ", facts.text.lower()).strip():
-        problems.append("copies the source unchanged")
+        problems.append(Problem("copies_source", "copies the source unchanged"))
     terms = attack_terms(text)
     in_own_words = attack_terms(_unquoted(text)) if terms & facts.quoted_only_attack else terms
     kept = sorted(t for t in terms if t in facts.attack_words
                   and (t not in facts.quoted_only_attack or t in in_own_words))
     if kept:
-        problems.append(f"repeats the source's insult or slur: {', '.join(kept)}")
+        problems.append(Problem("repeats_attack", f"repeats the source's insult or slur: {', '.join(kept)}"))
     added = sorted(t for t in terms if t not in facts.attack_words)
     if added:
-        problems.append(f"adds an insult or profanity: {', '.join(added)}")
+        problems.append(Problem("adds_attack", f"adds an insult or profanity: {', '.join(added)}"))
     threat = THREAT_RE.search(text)
     if threat:
-        problems.append(f"contains a threat: {threat.group(0)!r}")
+        problems.append(Problem("threat", f"contains a threat: {threat.group(0)!r}"))
     lost = [m for m in facts.required_mentions if m.lower() not in low]
     lost += [c for c in facts.required_channels if c.lower() not in low]
     lost += [u for u in facts.urls if u not in text]
@@ -449,7 +491,7 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     lost += [n for n in facts.numbers if n not in cand_numbers and n not in low
              and not (n in NUMBER_WORDS and re.search(rf"\b{NUMBER_WORDS[n]}\b", low))]
     if lost:
-        problems.append(f"drops {', '.join(lost)}")
+        problems.append(Problem("drops_fact", f"drops {', '.join(lost)}"))
     cand_words = set(_words(low))
     kept_quotes = [sum(w in cand_words for w in q) >= 0.6 * len(q) if facts.strict else quote_kept(q, cand_words)
                    for q in facts.quotes]
@@ -457,7 +499,7 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
         # Every long quote is named (its key words at least); of several, a short one may go (often the
         # person's excuse or a scare-quoted word), as long as one quote is kept.
         if not kept and (facts.strict or len(quote) >= 3 or not any(kept_quotes)):
-            problems.append(f"drops the quoted words '{' '.join(quote)[:60]}'")
+            problems.append(Problem("drops_quote", f"drops the quoted words '{' '.join(quote)[:60]}'"))
             break
     new_mentions = [m for m in MENTION_RE.findall(text) if m.lower() not in facts.mentions]
     new_numbers = [n for n in NUMBER_RE.findall(text) if _norm_number(n) not in facts.numbers
@@ -476,12 +518,12 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
         new_names.append(word)
     wrong = misspelt(facts, text)
     if wrong:
-        problems.append("misspells " + ", ".join(f"'{a}' as '{b}'" for a, b in wrong))
+        problems.append(Problem("misspells", "misspells " + ", ".join(f"'{a}' as '{b}'" for a, b in wrong)))
     invented = new_mentions + new_numbers + new_names
     if invented:
-        problems.append(f"invents {', '.join(dict.fromkeys(invented))}")
+        problems.append(Problem("invents", f"invents {', '.join(dict.fromkeys(invented))}"))
     if p_call_in is not None and p_call_in < min_call_in:
-        problems.append(f"{NOT_CALL_IN} (P(call_in) {p_call_in:.2f} < {min_call_in:.2f})")
+        problems.append(Problem("not_call_in", f"{NOT_CALL_IN} (P(call_in) {p_call_in:.2f} < {min_call_in:.2f})"))
     return problems
 
 

@@ -28,11 +28,18 @@ class Candidate:
     text: str
     scores: dict[str, float]
     problems: tuple[str, ...] = ()
-    """Why the guard refused this candidate (empty when it passed)."""
+    """Why the guard refused this candidate (empty when it passed); each a `callinkit.guard.Problem`."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def problem_codes(self) -> list[str]:
+        """The stable code of each problem, in order (`callinkit.guard.PROBLEM_CODES` says what each means)."""
+        from callinkit.guard import problem_code
+
+        return [problem_code(p) for p in self.problems]
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,8 @@ class Rewrite:
     """The best rewrite of one text, its scores, and every candidate considered (passing ones first).
 
     When no candidate passes the guard, `ok` is False, `text` is None and `reason` says why: a suggestion
-    that repeats an insult or threat, invents facts or is not a call-in is never shown.
+    that repeats an insult or threat, invents facts or is not a call-in is never shown. `reason_codes` gives
+    the same reasons as stable codes (`callinkit.guard.PROBLEM_CODES`), for programs that count or route them.
     """
 
     text: str | None
@@ -48,6 +56,7 @@ class Rewrite:
     candidates: list[Candidate]
     ok: bool = True
     reason: str | None = None
+    reason_codes: tuple[str, ...] = ()
 
     @property
     def detox(self) -> bool:
@@ -56,9 +65,10 @@ class Rewrite:
         return self.ok and bool(self.scores.get("detox"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rewrite": self.text, "ok": self.ok, "reason": self.reason, "scores": dict(self.scores),
-                "candidates": [{"text": c.text, "scores": dict(c.scores), "problems": list(c.problems)}
-                               for c in self.candidates]}
+        return {"rewrite": self.text, "ok": self.ok, "reason": self.reason, "reason_codes": list(self.reason_codes),
+                "scores": dict(self.scores),
+                "candidates": [{"text": c.text, "scores": dict(c.scores), "problems": list(c.problems),
+                                "problem_codes": c.problem_codes} for c in self.candidates]}
 
 
 def reranking_models(bundle_dir: Path, manifest: dict[str, Any], device: Device,
@@ -117,7 +127,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
     "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
     """
-    from callinkit.guard import NOT_CALL_IN, check_candidate, chrf, negations, source_facts
+    from callinkit.guard import Problem, check_candidate, chrf, negations, problem_code, source_facts
 
     texts = list(texts)
     guarded = min_call_in >= 0
@@ -149,25 +159,27 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     if no_concern:
         problems = [tuple(check_candidate(facts, t)) + (
             () if s["neutral"] >= 0.5 else
-            (f"frames a message with no concern beyond the attack as a call-in, which invents a harm (P(neutral) "
-             f"{s['neutral']:.2f} < 0.50; the rewrite of such a message only states the disagreement)",))
+            (Problem("invents_harm", f"frames a message with no concern beyond the attack as a call-in, which "
+                     f"invents a harm (P(neutral) {s['neutral']:.2f} < 0.50; the rewrite of such a message only "
+                     "states the disagreement)"),))
             for t, s in zip(texts, scores)]
     else:
         problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
     if embedder is not None and min_similarity is not None and guarded and not no_concern:
-        problems = [p + ((f"strays from the source's concern (similarity {s['similarity']:.2f} < "
-                          f"{min_similarity:.2f})",) if s["similarity"] < min_similarity else ())
+        problems = [p + ((Problem("drifts", f"strays from the source's concern (similarity {s['similarity']:.2f} < "
+                                            f"{min_similarity:.2f})"),) if s["similarity"] < min_similarity else ())
                     for p, s in zip(problems, scores)]
     if min_logprob is not None:
-        problems = [p + ((f"reads as unlikely to the model itself (mean token log-probability {s['logprob']:.2f} < "
-                          f"{min_logprob:.2f}): often garbled or invented",)
+        problems = [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
+                                              f"{s['logprob']:.2f} < {min_logprob:.2f}): often garbled or invented"),)
                          if s.get("logprob") is not None and s["logprob"] < min_logprob else ())
                     for p, s in zip(problems, scores)]
-    problems = [p + ((f"reads as a threat (P {s['threat']:.2f} by the bundle's threat probe): a call-in keeps "
-                      "no trace of one",) if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())
+    problems = [p + ((Problem("threat_probe", f"reads as a threat (P {s['threat']:.2f} by the bundle's threat "
+                                              "probe): a call-in keeps no trace of one"),)
+                     if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())
                 for p, s in zip(problems, scores)] if threat_probe is not None else problems
     if detox:  # the call-in check was the only problem, and the text keeps the source's content as neutral text
-        call_in_only = [len(p) == 1 and p[0].startswith(NOT_CALL_IN) for p in problems]
+        call_in_only = [[problem_code(x) for x in p] == ["not_call_in"] for p in problems]
         source_negations = negations(source)
         as_detox = [c and s["neutral"] >= 0.5 and s["similarity"] >= detox_min_similarity
                     and negations(t) == source_negations for c, s, t in zip(call_in_only, scores, texts)]
@@ -189,11 +201,11 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     if ranked and ranked[0].ok:
         return Rewrite(text=ranked[0].text, scores=ranked[0].scores, candidates=ranked)
     if not ranked:
-        return Rewrite(None, {}, [], ok=False, reason="no candidate was generated")
+        return Rewrite(None, {}, [], ok=False, reason="no candidate was generated", reason_codes=("no_candidate",))
     # most common first; ties in the order the ranked candidates first name them (a set's order changes per process)
     reasons = sorted(dict.fromkeys(p for c in ranked for p in c.problems), key=lambda p: -sum(p in c.problems for c in ranked))
-    return Rewrite(None, {}, ranked, ok=False,
-                   reason="no candidate passed the guard: " + "; ".join(reasons[:3]))
+    return Rewrite(None, {}, ranked, ok=False, reason="no candidate passed the guard: " + "; ".join(reasons[:3]),
+                   reason_codes=tuple(dict.fromkeys(problem_code(r) for r in reasons[:3])))
 
 
 class Rewriter:
@@ -286,7 +298,8 @@ class Rewriter:
                 result = self.rerank(source, cands)
                 if not guard and not result.ok and result.candidates:
                     best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
-                    result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)
+                    result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason,
+                                     reason_codes=result.reason_codes)
                 results.append(result)
         return results
 

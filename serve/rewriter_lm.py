@@ -384,7 +384,7 @@ class LMRewriter:
         `rewrite()` returns for one text, and what `callinkit eval` scores."""
         refusal = self.refusal(text) if guard else None
         if refusal:
-            return [], Rewrite(None, {}, [], ok=False, reason=refusal)
+            return [], Rewrite(None, {}, [], ok=False, reason=refusal, reason_codes=("refused_threat",))
         cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
         result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
                         self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,
@@ -393,7 +393,8 @@ class LMRewriter:
                         detox_min_similarity=self.detox_min_similarity)
         if not guard and not result.ok and result.candidates:
             best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
-            result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason)
+            result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason,
+                             reason_codes=result.reason_codes)
         return list(cands), result
 
     def rewrite_one(self, text: str, **kwargs: Any) -> Rewrite:

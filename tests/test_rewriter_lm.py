@@ -473,6 +473,54 @@ def test_a_bundle_that_abstains_on_threats_says_so_without_generating(tiny_lm_bu
     assert rw.rewrite([threat])[0].candidates  # without the setting it generates (and the guard still checks)
 
 
+def test_every_guard_problem_carries_a_stable_code():
+    import pickle
+
+    from callinkit.guard import PROBLEM_CODES, Problem, problem_code
+
+    src = "@maria_k posting 'the dam will burst Thursday' in #local-news with 60k shares, you clown"
+    cases = {
+        "repeats_attack": "@maria_k you clown, 'the dam will burst Thursday' in #local-news has 60k shares",
+        "adds_attack": "@maria_k 'the dam will burst Thursday' in #local-news has 60k shares, idiot",
+        "threat": "@maria_k 'the dam will burst Thursday' in #local-news has 60k shares. I'll break your jaw",
+        "drops_fact": "'the dam will burst Thursday' in #local-news has 60k shares; is there a source?",
+        "drops_quote": "@maria_k that post in #local-news has 60k shares; is there a source?",
+        "invents": "@maria_k 'the dam will burst Thursday' in #local-news has 60k shares; Sarah asked for a source.",
+        "copies_source": src,
+    }
+    for code, candidate in cases.items():
+        problems = check_candidate(src, candidate, 0.95)
+        assert code in [problem_code(p) for p in problems], (code, problems)
+        assert all(isinstance(p, Problem) and p.code in PROBLEM_CODES for p in problems)
+    low = check_candidate(src, "@maria_k 'the dam will burst Thursday' in #local-news has 60k shares?", 0.2, 0.5)
+    assert [p.code for p in low] == ["not_call_in"] and low[0].startswith("not a call-in by the classifier")
+    assert [p.code for p in check_candidate(src, "  ")] == ["empty"]
+    # a Problem is the text people read (JSON, string tests) and keeps its code through pickling (Ray, pools)
+    p = pickle.loads(pickle.dumps(low[0]))
+    assert p == str(low[0]) and p.code == "not_call_in" and problem_code("a plain message") == "unknown"
+    with pytest.raises(ValueError, match="unknown problem code"):
+        Problem("rude", "is rude")
+
+
+def test_a_withheld_rewrite_gives_its_reasons_as_codes(tiny_lm_bundle):
+    from callinkit.serve import Rewriter
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    refused, guarded = rw.rewrite(["say that again and I'll break your jaw", "you clown, delete this"],
+                                  num_candidates=2)
+    assert refused.reason_codes == ("refused_threat",) and refused.to_dict()["reason_codes"] == ["refused_threat"]
+    if guarded.ok:
+        assert guarded.reason_codes == () and guarded.reason is None
+    else:  # the tiny random model writes nonsense: the codes are those of the reasons named, in that order
+        named = [p for p in dict.fromkeys(p for c in guarded.candidates for p in c.problems) if p in guarded.reason]
+        named.sort(key=guarded.reason.index)
+        assert guarded.reason == "no candidate passed the guard: " + "; ".join(named)
+        assert list(guarded.reason_codes) == list(dict.fromkeys(p.code for p in named))
+    for c in guarded.candidates:
+        assert c.problem_codes == [p.code for p in c.problems]
+        assert guarded.to_dict()["candidates"][guarded.candidates.index(c)]["problem_codes"] == c.problem_codes
+
+
 def test_handles_with_hyphens_are_kept_whole():
     from callinkit.guard import check_candidate, source_facts
 

@@ -32,6 +32,8 @@ def test_rewrite_routes_serve_the_real_rewriter(tiny_bundle, tiny_rewriter_bundl
     assert v1.status_code == 200, v1.text
     for got, want in zip(v1.json()["results"], expected):
         assert got["rewrite"] == want.text and got["reason"] == want.reason
+        assert got["reason_codes"] == list(want.reason_codes) and bool(got["reason_codes"]) == (not want.ok)
+        assert [c["problem_codes"] for c in got["candidates"]] == [c.problem_codes for c in want.candidates]
         if want.ok:
             assert got["rewrite"] == got["candidates"][0]["text"] and not got["candidates"][0]["problems"]
         else:  # the tiny random model writes nonsense: the guard refuses it and the answer says why

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from callinkit.guard import problem_code
 from callinkit.serve.http.batching import DeadlineExceeded
 from callinkit.serve.http.errors import ErrorResponse
 from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
@@ -55,9 +56,12 @@ def classification(prediction: Any, explanation: Any = None) -> Classification:
 
 
 def rewrite_result(rewrite: Any) -> RewriteResult:
-    return RewriteResult(rewrite=rewrite.text, reason=getattr(rewrite, "reason", None), scores=dict(rewrite.scores),
+    return RewriteResult(rewrite=rewrite.text, reason=getattr(rewrite, "reason", None),
+                         reason_codes=list(getattr(rewrite, "reason_codes", ())), scores=dict(rewrite.scores),
                          candidates=[Candidate(text=c.text, scores=dict(c.scores),
-                                               problems=list(getattr(c, "problems", ()))) for c in rewrite.candidates])
+                                               problems=list(getattr(c, "problems", ())),
+                                               problem_codes=[problem_code(p) for p in getattr(c, "problems", ())])
+                                     for c in rewrite.candidates])
 
 
 @router.post("/classify", response_model=ClassifyResponse, responses=_ERRORS,

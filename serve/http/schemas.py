@@ -69,6 +69,9 @@ class Candidate(BaseModel):
                                                  "similarity to the original, and their combined score")
     problems: list[str] = Field(default_factory=list, description="why the guard refused this candidate (empty "
                                                                   "when it passed)")
+    problem_codes: list[str] = Field(default_factory=list, description="the same problems as stable codes, in order "
+                                     "(callinkit.guard.PROBLEM_CODES), e.g. repeats_attack, not_call_in",
+                                     examples=[["not_call_in", "drifts"]])
 
 
 class RewriteResult(BaseModel):
@@ -76,6 +79,9 @@ class RewriteResult(BaseModel):
 
     rewrite: str | None = Field(description="the best candidate that passed the guard; null when none did")
     reason: str | None = Field(None, description="why there is no rewrite (null when there is one)")
+    reason_codes: list[str] = Field(default_factory=list, description="the reason as stable codes (empty when there "
+                                    "is a rewrite), e.g. refused_threat, or the commonest problems of the "
+                                    "candidates", examples=[["refused_threat"]])
     scores: dict[str, float] = Field(description="the best candidate's scores")
     candidates: list[Candidate] = Field(description="every candidate, passing ones first, best first")
 
