@@ -28,6 +28,9 @@ from callinkit.errors import DataError
 # against 309 for 64 (2-core CPU, session 9). With a rewriter the default is 64 (each row may cost a generation).
 DEFAULT_BATCH_SIZE = 512
 REWRITE_BATCH_SIZE = 64
+# With a rewriter, each output row has these: the call-in (null when withheld or when the text is no call-out),
+# why it was withheld, and the same reasons as stable codes (callinkit.guard.PROBLEM_CODES).
+REWRITE_FIELDS = ("rewrite", "rewrite_reason", "rewrite_reason_codes")
 
 
 def resolve_batch_size(batch_size: int | None, rewriting: bool) -> int:
@@ -149,7 +152,10 @@ class OutputWriter:
                                            for k, v in r.items()} for r in rows])
             if self._parquet is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._parquet = pa.parquet.ParquetWriter(self.path, table.schema)
+                # a column null in every row of the first batch (no call-out to rewrite yet) is text: flattened
+                # values are strings, numbers or flags, and a null type would refuse the later batches' text
+                schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+                self._parquet = pa.parquet.ParquetWriter(self.path, schema)
             self._parquet.write_table(table.cast(self._parquet.schema))
 
     def close(self) -> None:
@@ -228,11 +234,16 @@ def score_batch(texts: list[str], classifier, explain: bool = False, rewriter=No
     else:
         results = [p.to_dict() for p in classifier.predict(texts)]
     if rewriter is not None:
+        # Every row gets the rewrite fields (null where the text is no call-out), so a CSV or Parquet output,
+        # whose columns come from the first rows written, never loses them.
+        for r in results:
+            r.update(dict.fromkeys(REWRITE_FIELDS))
         call_outs = [i for i, r in enumerate(results) if r["label"] == "call_out"]
         if call_outs:
             rewrites = rewriter.rewrite([texts[i] for i in call_outs], num_candidates=num_candidates)
             for i, rw in zip(call_outs, rewrites):
-                results[i].update({"rewrite": rw.text, "rewrite_reason": rw.reason})
+                results[i].update({"rewrite": rw.text, "rewrite_reason": rw.reason,
+                                   "rewrite_reason_codes": list(getattr(rw, "reason_codes", ())) if rw.reason else None})
     return results
 
 
@@ -283,7 +294,7 @@ def score_file(input_path: str | Path, output_path: str | Path, classifier, text
                 for (rid, text), res in zip(todo, results):
                     summary.labels[res["label"]] += 1
                     summary.uncertain += bool(res.get("uncertain"))
-                    if "rewrite" in res:
+                    if "rewrite" in res and res["label"] == "call_out":
                         summary.rewritten += res["rewrite"] is not None
                         summary.abstained += res["rewrite"] is None
                     out.append({"id": rid, **({"text": text} if keep_text else {}), **res})

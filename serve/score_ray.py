@@ -90,8 +90,14 @@ class BatchScorer:
                                for k, v in result.items()})
         columns = list(dict.fromkeys(k for r in out for k in r))  # every row gets every column (None if absent)
         table = pa.Table.from_pylist([{c: r.get(c) for c in columns} for r in out])
-        return table.set_column(table.schema.get_field_index(PROBLEM), PROBLEM,
-                                pa.array([r[PROBLEM] for r in out], type=pa.string()))
+        # Columns that may be all null in one batch are typed, so every part file has the same schema.
+        typed = {PROBLEM: pa.string(), "rewrite": pa.string(), "rewrite_reason": pa.string(),
+                 "rewrite_reason_codes": pa.list_(pa.string()) if self.nested else pa.string()}
+        for name, kind in typed.items():
+            if name in table.column_names:
+                table = table.set_column(table.schema.get_field_index(name), name,
+                                         pa.array([r.get(name) for r in out], type=kind))
+        return table
 
 
 def _read(ray: Any, path: str, fmt: str, text_column: str, id_column: str) -> Any:

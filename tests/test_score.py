@@ -159,3 +159,49 @@ def test_default_chunk_is_512_rows_and_64_with_a_rewriter(tiny_bundle, tmp_path)
     score_file(src, tmp_path / "out2.jsonl", clf, text_column="body", id_column="msg_id", rewriter=Abstains(),
                progress=False)
     assert clf.sizes[:2] == [64, 64] and sum(clf.sizes) == 600
+
+
+class _KeywordClassifier:
+    """Calls a text a call-out when it says "clown": the rewrite fields are under test, not the model."""
+
+    def predict(self, texts):
+        from callinkit.serve.classifier import Prediction
+
+        return [Prediction(label="call_out" if "clown" in t else "neutral", scores={}) for t in texts]
+
+
+class _Rewrites:
+    """Rewrites "you clown" and withholds every other call-out, with the guard's reason and code."""
+
+    def rewrite(self, texts, **kwargs):
+        from callinkit.serve.rewriter import Rewrite
+
+        return [Rewrite("Could we talk about it?", {"score": 0.9}, []) if t == "you clown" else
+                Rewrite(None, {}, [], ok=False, reason="not rewritten: the message carries a threat",
+                        reason_codes=("refused_threat",)) for t in texts]
+
+
+@pytest.mark.parametrize("ext", ["jsonl", "csv", "parquet"])
+def test_rewrite_fields_survive_when_the_first_batch_has_no_call_out(tmp_path, ext):
+    # CSV and Parquet take their columns from the first rows written: a first batch with nothing to rewrite
+    # used to drop every later rewrite (CSV) or stop the run (Parquet).
+    texts = ["the bus is late", "see you at 6", "you clown", "watch out, clown", "thanks all"]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    out = tmp_path / f"out.{ext}"
+    summary = score_file(src, out, _KeywordClassifier(), rewriter=_Rewrites(), batch_size=2, progress=False)
+    if ext == "jsonl":
+        rows = read_jsonl(out)
+    elif ext == "csv":
+        rows = [{k: (v or None) for k, v in r.items()} for r in csv.DictReader(out.open())]
+    else:
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(out).to_pylist()
+    assert [r["rewrite"] for r in rows] == [None, None, "Could we talk about it?", None, None]
+    assert rows[3]["rewrite_reason"].startswith("not rewritten") and rows[2]["rewrite_reason"] is None
+    codes = rows[3]["rewrite_reason_codes"]
+    assert (codes if ext == "jsonl" else json.loads(codes)) == ["refused_threat"]
+    assert rows[0]["rewrite_reason_codes"] is None
+    # only call-outs count as rewritten or withheld
+    assert (summary.rewritten, summary.abstained) == (1, 1)
