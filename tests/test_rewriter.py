@@ -269,11 +269,25 @@ def test_real_comments_slice_scores_kept_toxic_spans_without_a_reference(tiny_re
     assert table["delete_insults"]["kept_attack"] == 0.0      # "idiot" and "pathetic" are in its lexicon
     for m in table.values():
         assert 0 <= m["clean"] <= m["answered"] - m["kept_attack"] + 1e-9 and 0 <= m["sta"] <= 1
+        assert m["suggested_kept_attack"] <= min(m["suggested"], m["kept_attack"]) and m["suggested"] <= m["answered"]
+    # through suggest() only what the classifier labels a call-out is rewritten: the copy is "suggested" there
+    from callinkit import Classifier
+
+    labels = [p.label for p in Classifier.load(tiny_rewriter_bundle_with_embedder / "classifier").predict(
+        [s["source"] for s in result["samples"]["real_comments"]])]
+    assert table["copy"]["suggested"] == labels.count("call_out") / 2 == table["copy"]["suggested_kept_attack"]
     samples = result["samples"]["real_comments"]
     assert {s["source"] for s in samples} == {rows[0][1], rows[1][1]}
     assert all(s["reference"] is None for s in samples)
     assert sorted(s["toxic_spans"][0] for s in samples) == ["Pathetic", "idiot"]
     assert "kept attack" in capsys.readouterr().out
+    assert result["n_neutral"] == 0 and result["copy_fidelity_chrf_on_neutral_test"] is None  # not named
+    assert main(["eval", str(tiny_rewriter_bundle_with_embedder), "callin_corpus", "--slices", "copy_fidelity",
+                 "--real-comments", str(folder), "--limit", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["table"] == {} and result["n_neutral"] == 2
+    assert main(["eval", str(tiny_rewriter_bundle_with_embedder), "callin_corpus", "--slices", "no_such"]) == 2
+    assert "copy_fidelity" in capsys.readouterr().err
 
 
 def test_kept_attack_matches_marked_words_not_function_words():

@@ -157,7 +157,8 @@ def score_unreferenced(outputs: Sequence[str | None], rows: Sequence[dict[str, A
     `answered`; `sta`, the share whose output the classifier does not call a call-out; `sim`, concern similarity
     to the source; `kept_attack`, the share shown with an annotated toxic span still in it (harm shown);
     `clean`, the share shown that keep no annotated span and do not read as a call-out. Abstentions score 0
-    on each (an abstention shows no harm)."""
+    on each (an abstention shows no harm). `suggested` and `suggested_kept_attack`: the same through
+    `suggest()`, which rewrites only what the classifier labels a call-out."""
     from callinkit.serve.embedder import concern_similarity
 
     answered = [i for i, o in enumerate(outputs) if o]
@@ -171,9 +172,14 @@ def score_unreferenced(outputs: Sequence[str | None], rows: Sequence[dict[str, A
                                                        [outputs[i] for i in answered]).tolist()):
             sims[i] = sim
     kept = [bool(o) and kept_attack(o, r["toxic_spans"]) for o, r in zip(outputs, rows)]
+    if any("source_label" not in r for r in rows):  # once per slice, shared by every system scored on it
+        for r, p in zip(rows, classifier.predict([r["call_out"] for r in rows])):
+            r["source_label"] = p.label
+    via_suggest = [bool(o) and r["source_label"] == "call_out" for o, r in zip(outputs, rows)]
     return {"n": len(outputs), "answered": len(answered) / n, "sta": sum(not_call_out) / n, "sim": sum(sims) / n,
             "kept_attack": sum(kept) / n,
-            "clean": sum(bool(o) and not k and c for o, k, c in zip(outputs, kept, not_call_out)) / n}
+            "clean": sum(bool(o) and not k and c for o, k, c in zip(outputs, kept, not_call_out)) / n,
+            "suggested": sum(via_suggest) / n, "suggested_kept_attack": sum(v and k for v, k in zip(via_suggest, kept)) / n}
 
 
 def neutral_test_texts(limit: int | None = None, per_slice: int | None = None) -> list[str]:
@@ -189,6 +195,8 @@ def neutral_test_texts(limit: int | None = None, per_slice: int | None = None) -
 
 
 ABSTAINED = ""
+# The name --slices knows copy fidelity by (chrF of each neutral test text's rewrite against itself).
+COPY_FIDELITY = "copy_fidelity"
 
 
 def target_label(row: dict[str, Any]) -> str:
@@ -337,10 +345,11 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     slices = (pair_slices(paradetox=paradetox, limit=limit, per_slice=per_slice, real_comments=real_comments)
               if corpus
               else {Path(data).stem: file_pairs(data, limit)})
-    if only:
-        unknown = sorted(set(only) - set(slices))
+    if only:  # copy fidelity (the neutral test texts) runs too when named, or when no --slices is given
+        unknown = sorted(set(only) - set(slices) - ({COPY_FIDELITY} if corpus else set()))
         if unknown:
-            raise CallinkitError(f"--slices: no slice {unknown}; choose from {sorted(slices)}")
+            raise CallinkitError(f"--slices: no slice {unknown}; choose from "
+                                 f"{sorted(slices) + ([COPY_FIDELITY] if corpus else [])}")
         slices = {k: v for k, v in slices.items() if k in only}
     all_rows = [r for rows in slices.values() for r in rows]
     unique = list(dict.fromkeys(r["call_out"] for r in all_rows))
@@ -391,7 +400,7 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
                           **({"model_reason": details["model"][s]["reason"],
                               "model_candidates": details["model"][s]["candidates"]} if "model" in details else {})}
                          for i, (s, r) in enumerate(zip(sources, rows))]
-    neutral = neutral_test_texts(limit, per_slice) if corpus else []
+    neutral = neutral_test_texts(limit, per_slice) if corpus and (not only or COPY_FIDELITY in only) else []
     if neutral and hasattr(rewriter, "candidates"):
         from tqdm.auto import tqdm
 
@@ -436,7 +445,8 @@ def format_rewrite_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
         for system, m in systems.items():
             if "kept_attack" in m:
                 unreferenced.append(f"{name:<22} {system:<22} {m['n']:>4} {m['sta']:>6.3f} {m['sim']:>6.3f} "
-                                    f"{m['answered']:>8.0%} {m['kept_attack']:>11.0%} {m['clean']:>11.0%}")
+                                    f"{m['answered']:>8.0%} {m['kept_attack']:>11.0%} {m['clean']:>6.0%} "
+                                    f"{m['suggested']:>9.0%} {m['suggested_kept_attack']:>14.0%}")
                 continue
             multi = f"{m['j_multi']:>7.3f}" if "j_multi" in m else f"{'-':>7}"
             target = f"{m['j_target']:>8.3f}" if "j_target" in m else f"{'-':>8}"
@@ -446,8 +456,9 @@ def format_rewrite_table(table: dict[str, dict[str, dict[str, float]]]) -> str:
                  "and ParaDetox, call_in elsewhere; J counts call_in everywhere, as before)")
     if unreferenced:
         lines += ["", f"{'slice':<22} {'system':<22} {'n':>4} {'STA':>6} {'SIM':>6} {'answered':>8} "
-                      f"{'kept attack':>11} {'clean':>11}", *unreferenced,
+                      f"{'kept attack':>11} {'clean':>6} {'suggested':>9} {'suggested kept':>14}", *unreferenced,
                   "(real comments have no reference: STA = not read as a call-out; kept attack = shown with a "
                   "human-marked toxic span still in it; clean = shown, no marked span, not a call-out; "
-                  "an abstention counts 0 in each)"]
+                  "suggested = the same through suggest(), which rewrites only what the classifier labels a "
+                  "call-out; an abstention counts 0 in each)"]
     return "\n".join(lines)
