@@ -454,6 +454,15 @@ class RewriterLMExportConfig:
     of them bad (its own 26%); 0.6: 30 more, 30%; 0.9: 15 more, 27%. Held-out ParaDetox answered 27% -> 37%, J
     target 0.126 -> 0.200; corpus test unchanged (model_cards/judging/2026-12-06-detox/). configs/rewriter_lm_lora.yaml
     sets 0.8; None (the default): call-ins only, as bundles exported before session 18."""
+    require_attack: bool = False
+    """Written into the bundle's guard (with a classifier): a message the classifier does not label a call-out
+    and in which the guard's lists find no insult, slur, profanity or threat is not rewritten (`ok=False`, code
+    `no_attack_found`): there is no attack the guard can see dropped, and what the model wrote for such
+    messages was mostly the message again with a word changed ("I wonder how many women that judges has
+    raped."). On session 18's 160 real validation comments judged blind (model_cards/judging/2026-12-06-no-attack/):
+    it withholds 9 of 56 answers, 1 good / 3 acceptable / 5 bad (all 3 of Civil Comments bad); suggest() never
+    rewrites what the classifier does not call a call-out, so it changes only direct rewrites.
+    configs/rewriter_lm_lora.yaml sets it; False (the default): as bundles exported before session 19."""
     lora_branch: bool = True
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
     MatMuls (needs the `peft` package) instead of from the merged weights. Alone (the builder quantizing both

@@ -173,6 +173,7 @@ PROBLEM_CODES: dict[str, str] = {
     "drifts": "it strays from the source's concern (similarity floor)",
     "unlikely": "it reads as unlikely to the model itself (log-probability floor): often garbled",
     "refused_threat": "the source is not rewritten at all: it carries a threat",
+    "no_attack_found": "the source is not rewritten: no call-out by the classifier and no insult the guard knows",
     "no_candidate": "no candidate was generated",
 }
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from callinkit.bundle import read_manifest
 from callinkit.errors import BundleError, CallinkitError
-from callinkit.guard import THREAT_RE, known_words
+from callinkit.guard import THREAT_RE, Problem, known_words, source_facts
 from callinkit.lm_prompt import prompt_prefix, render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.embedder import probe_probability
@@ -128,6 +128,8 @@ class LMRewriter:
         # call-in passes; None (older bundles): only call-ins, or neutral text where the no-concern probe fires.
         floor = guard.get("detox_min_similarity")
         self.detox_min_similarity = None if floor is None else float(floor)
+        # Rewrite only what reads as an attack (refusal()); False (older bundles): every message is rewritten.
+        self.require_attack = bool(guard.get("require_attack", False))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
         # The threat probe (train/threat_probe.py): logistic regression on the embedder's sentence embedding,
         # for the threats the patterns miss; used only where the bundle abstains on threats and has an embedder.
@@ -342,18 +344,27 @@ class LMRewriter:
         p = self.no_concern_probability(text)
         return p is not None and p >= float(self.no_concern_probe["threshold"])
 
-    def refusal(self, text: str) -> str | None:
-        """Why `text` is not rewritten at all (the bundle's guard abstains on threats), or None."""
-        if not self.abstain_on_threat:
-            return None
-        tail = ("; a call-in drops it entirely, and this model does not do that reliably yet. Say the concern "
-                "without it, if there is one")
-        threat = THREAT_RE.search(text)
-        if threat:
-            return f"not rewritten: the message carries a threat ({threat.group(0)!r})" + tail
-        p = self.threat_probability(text)
-        if p is not None and p >= float(self.threat_probe["threshold"]):
-            return f"not rewritten: the message reads as a threat (P {p:.2f} by the bundle's threat probe)" + tail
+    def refusal(self, text: str) -> Problem | None:
+        """Why `text` is not rewritten at all, or None: the bundle's guard abstains on threats (code
+        `refused_threat`) and, with `require_attack`, on a message with no attack it can see (`no_attack_found`)."""
+        if self.abstain_on_threat:
+            tail = ("; a call-in drops it entirely, and this model does not do that reliably yet. Say the concern "
+                    "without it, if there is one")
+            threat = THREAT_RE.search(text)
+            if threat:
+                return Problem("refused_threat", f"not rewritten: the message carries a threat ({threat.group(0)!r})"
+                               + tail)
+            p = self.threat_probability(text)
+            if p is not None and p >= float(self.threat_probe["threshold"]):
+                return Problem("refused_threat", f"not rewritten: the message reads as a threat (P {p:.2f} by the "
+                                                 "bundle's threat probe)" + tail)
+        if self.require_attack and self.classifier is not None and not source_facts(text).attack_words:
+            prediction = self.classifier.predict([text])[0]
+            if prediction.label != "call_out":
+                return Problem("no_attack_found", f"not rewritten: the classifier reads the message as "
+                                                  f"{prediction.label} (P(call_out) {prediction.scores['call_out']:.2f}) "
+                                                  "and it has no insult, slur or profanity the guard knows, so there "
+                                                  "is no attack to drop")
         return None
 
     # -- the public API ---------------------------------------------------------------------------------------
@@ -384,7 +395,7 @@ class LMRewriter:
         `rewrite()` returns for one text, and what `callinkit eval` scores."""
         refusal = self.refusal(text) if guard else None
         if refusal:
-            return [], Rewrite(None, {}, [], ok=False, reason=refusal, reason_codes=("refused_threat",))
+            return [], Rewrite(None, {}, [], ok=False, reason=refusal, reason_codes=(refusal.code,))
         cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
         result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
                         self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,

@@ -521,6 +521,46 @@ def test_a_withheld_rewrite_gives_its_reasons_as_codes(tiny_lm_bundle):
         assert guarded.to_dict()["candidates"][guarded.candidates.index(c)]["problem_codes"] == c.problem_codes
 
 
+def test_a_bundle_that_requires_an_attack_does_not_rewrite_a_message_without_one(tiny_lm_bundle, tmp_path):
+    """guard.require_attack: no call-out by the classifier and no insult the guard knows -> not rewritten, without
+    generating; an insult or a call-out label is enough to rewrite; bundles without the key rewrite everything."""
+    import shutil
+
+    from callinkit.serve import Rewriter
+    from callinkit.serve.classifier import Prediction
+
+    class Labels:  # the source's label is under test, not the tiny model's
+        labels = ("call_out", "call_in", "neutral")
+
+        def predict(self, texts):
+            out = []
+            for t in texts:
+                label = "call_out" if "delete" in t else "neutral"
+                out.append(Prediction(label, {k: 0.8 if k == label else 0.1 for k in self.labels}))
+            return out
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_lm_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert "require_attack" not in manifest["guard"]
+    assert Rewriter.load(bundle).require_attack is False
+    manifest["guard"]["require_attack"] = True
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    rw = Rewriter.load(bundle, classifier=Labels())
+    assert rw.require_attack is True
+    rw.abstain_on_threat = False  # the tiny model's threat probe is random; the threat refusal has its own tests
+    calls = []
+    original = rw.scored_candidates
+    rw.scored_candidates = lambda *a, **k: calls.append(a[0]) or original(*a, **k)
+    plain, insult, called_out = "I wonder how many women that judge has raped.", "the council are morons", "delete it"
+    refused, *_ = rw.rewrite([plain, insult, called_out], num_candidates=1, max_new_tokens=4)
+    assert refused.text is None and refused.reason_codes == ("no_attack_found",)
+    assert "reads the message as neutral" in refused.reason and "no attack to drop" in refused.reason
+    assert calls == [insult, called_out]  # both generated; the plain message never was
+    rw.require_attack = False
+    assert rw.refusal(plain) is None
+
+
 def test_handles_with_hyphens_are_kept_whole():
     from callinkit.guard import check_candidate, source_facts
 
