@@ -140,6 +140,15 @@ _THREAT_PATTERNS = (
     r"\b(?:take|taken|took) (?:him|her|them) (?:out ?back|outside) and (?:shoot|shot|hang)\b",
     r"\buntil someone (?:shoots|kills|hangs) (?:one of )?(?:them|these|those|him|her)\b",
 )
+# Calls for an execution ("a public hanging is in order"). Written in session 19 after one rewrite of a test
+# comment of the eval's real_comments slice kept it ("horrific and stupid. a public hanging is in order." ->
+# "a public hanging is in order. that poor animal."); no text of the corpus, its references, the labelled
+# ParaDetox comments or toxic_spans' train and trial files matches it, so no data but that one checks it.
+_EXECUTION_CALL_PATTERNS = (
+    r"\b(?:(?:public|mass) )?(?:hanging|lynching|firing squad|execution)s? (?:is|are|would be|seems?) "
+    r"(?:(?:long |well )?(?:overdue|in order|due|needed|called for)|the (?:answer|solution))\b",
+)
+_THREAT_PATTERNS += _EXECUTION_CALL_PATTERNS
 # Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
 # the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").
 NEGATION_RE = re.compile(

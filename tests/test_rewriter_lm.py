@@ -142,6 +142,9 @@ def test_guard_scare_quotes_may_go_and_a_quoted_insult_may_be_named_in_quotes():
     ("one more dislike campaign n ur uni gets an email", True),
     ("Fix the captions by Friday or the clip goes to waste, we only have the venue once.", False),
     ("Posting her DMs without asking hurts her; the whole thread can read them now. Please take them down.", False),
+    ("horrific and stupid.  a public hanging is in order.  that poor animal.", True),
+    ("a public hanging is not what we need; the court should decide", False),
+    ("the hanging baskets are due for watering", False),
 ])
 def test_threat_patterns_tell_an_impact_or_a_named_harm_from_a_threat(text, is_threat):
     assert bool(THREAT_RE.search(text)) is is_threat
