@@ -44,7 +44,8 @@ def test_rewrite_routes_serve_the_real_rewriter(tiny_bundle, tiny_rewriter_bundl
         ranking = [c["scores"]["score"] for c in got["candidates"]]
         assert ranking == sorted(ranking, reverse=True)
     assert v2.status_code == 200, v2.text
-    rewrite, reason, scores = v2.json()["outputs"]
+    rewrite, reason, scores, codes = v2.json()["outputs"]
+    assert codes["data"] == [",".join(r.reason_codes) for r in expected]
     assert rewrite["data"] == [r.text or "" for r in expected]
     assert reason["data"] == [r.reason or "" for r in expected]
     columns = scores["parameters"]["labels"].split(",")

@@ -44,7 +44,7 @@ def test_health_and_metadata(tiny_bundle):
     assert meta["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
     assert meta["outputs"] == [{"name": "label", "datatype": "BYTES", "shape": [-1]},
                                {"name": "scores", "datatype": "FP32", "shape": [-1, 3]}]
-    assert [o["name"] for o in rewriter.json()["outputs"]] == ["rewrite", "reason", "scores"]
+    assert [o["name"] for o in rewriter.json()["outputs"]] == ["rewrite", "reason", "scores", "reason_codes"]
     assert classifier_ready.json() == {"name": "classifier", "ready": True}
     assert "no model named 'bert'" in v2_error(unknown, 404, "model_not_found")
 
@@ -81,7 +81,8 @@ def test_rewriter_infer_passes_parameters(tiny_bundle):
         "parameters": {"num_candidates": 2, "max_new_tokens": 4},
         "inputs": [bytes_input(["you absolute clown, delete this"])]})], rewriter=rewriter)
     assert response.status_code == 200, response.text
-    rewrite, reason, scores = response.json()["outputs"]
+    rewrite, reason, scores, codes = response.json()["outputs"]
+    assert codes["data"] == [""]  # no reason, no code
     assert rewrite["data"] == ["Call-in #0: you absolute"] and rewrite["shape"] == [1]
     assert reason["data"] == [""]  # a rewrite was given, so there is no reason for its absence
     assert scores["parameters"]["labels"] == "call_in,similarity,score"
@@ -201,7 +202,8 @@ def test_binary_rewriter_output_keeps_nan_scores_of_an_abstention(tiny_bundle):
     class AbstainOnSecond(FakeRewriter):
         def rewrite(self, texts, num_candidates=None, max_new_tokens=None):
             first = super().rewrite(texts[:1], num_candidates, max_new_tokens)
-            return first + [Rewrite(None, {}, [], ok=False, reason="no candidate passed the guard")]
+            return first + [Rewrite(None, {}, [], ok=False, reason="no candidate passed the guard",
+                                    reason_codes=("not_call_in", "drifts"))]
 
     body, headers = binary_body({"parameters": {"binary_data_output": True, "num_candidates": 2}},
                                 ["you clown", "nope"])
@@ -211,6 +213,7 @@ def test_binary_rewriter_output_keeps_nan_scores_of_an_abstention(tiny_bundle):
     header, blobs = split_binary(binary)
     assert decode_bytes_tensor(blobs["rewrite"], "rewrite") == ["Call-in #0: you clown", ""]
     assert decode_bytes_tensor(blobs["reason"], "reason") == ["", "no candidate passed the guard"]
+    assert decode_bytes_tensor(blobs["reason_codes"], "reason_codes") == ["", "not_call_in,drifts"]
     scores = np.frombuffer(blobs["scores"], dtype="<f4").reshape(2, 3)
     np.testing.assert_allclose(scores[0], [0.9, 0.8, 0.72], atol=1e-6)
     assert np.isnan(scores[1]).all()

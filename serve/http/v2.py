@@ -120,7 +120,8 @@ def _outputs(name: str, labels: list[str]) -> list[TensorMetadata]:
                 TensorMetadata(name="scores", datatype="FP32", shape=[-1, len(labels)])]
     return [TensorMetadata(name="rewrite", datatype="BYTES", shape=[-1]),
             TensorMetadata(name="reason", datatype="BYTES", shape=[-1]),
-            TensorMetadata(name="scores", datatype="FP32", shape=[-1, -1])]
+            TensorMetadata(name="scores", datatype="FP32", shape=[-1, -1]),
+            TensorMetadata(name="reason_codes", datatype="BYTES", shape=[-1])]
 
 
 @router.get("/health/live", response_model=Live, summary="The server is up")
@@ -248,7 +249,8 @@ def _classifier_outputs(predictions: list[Any], labels: list[str]) -> list[Infer
 
 
 def _rewriter_outputs(rewrites: list[Any]) -> list[InferOutput]:
-    """`rewrite` is "" where the guard abstained, and `reason` says why ("" where there is a rewrite); the
+    """`rewrite` is "" where the guard abstained, and `reason` says why ("" where there is a rewrite);
+    `reason_codes` gives the same reasons as stable codes, comma-separated (callinkit.guard.PROBLEM_CODES); the
     scores of an abstention are NaN."""
     columns = list(dict.fromkeys(c for r in rewrites for c in r.scores))
     return [InferOutput(name="rewrite", shape=[len(rewrites)], datatype="BYTES", data=[r.text or "" for r in rewrites]),
@@ -256,4 +258,6 @@ def _rewriter_outputs(rewrites: list[Any]) -> list[InferOutput]:
                         data=[getattr(r, "reason", None) or "" for r in rewrites]),
             InferOutput(name="scores", shape=[len(rewrites), len(columns)], datatype="FP32",
                         parameters={"labels": ",".join(columns)},
-                        data=[float(r.scores.get(c, float("nan"))) for r in rewrites for c in columns])]
+                        data=[float(r.scores.get(c, float("nan"))) for r in rewrites for c in columns]),
+            InferOutput(name="reason_codes", shape=[len(rewrites)], datatype="BYTES",
+                        data=[",".join(getattr(r, "reason_codes", ())) for r in rewrites])]
