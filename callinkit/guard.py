@@ -41,6 +41,9 @@ INSULTS = (
     # model_cards/judging/2026-12-06-span-insults/
     "jerk", "jerks", "buffoon*", "coward*", "dotard*", "insignificant", "woodhead*", "imbecilic", "pea-brained",
     "pussy", "damned",
+    # party and politician names turned into insults (common in political comment threads; no corpus call-in)
+    "demonrat*", "democrap*", "dumbocrat*", "repuglican*", "rethuglican*", "republicunt*", "trumptard*",
+    "trumpanzee*", "libtard*",
     # the corpus's other registers: Hinglish, Nigerian Pidgin / Yoruba, Sheng / Swahili (none of them appears in
     # a corpus call-in except quoted, as the harm named: 'pagal')
     "pagal", "bewakoof", "bakwas", "chutiya*", "werey", "mumu", "olodo", "oloshi", "ewu", "mjinga", "mshenzi",
@@ -341,10 +344,38 @@ def _content_words(text: str) -> tuple[str, ...]:
     return tuple(w for w in _words(text) if w not in _STOP and len(w) > 1)
 
 
+# Profanity written with symbols ("f**k", "sh!t", "a$$hole", "F()()K", "b!tch"): the word it hides is the attack.
+_MASKED_WORDS = ("fuck", "fucking", "fuckin", "fucker", "fucked", "shit", "bitch", "bitches", "asshole", "bastard",
+                 "cunt", "dick", "dickhead", "piss", "pissed", "whore", "slut", "ass")
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "$": "s", "@": "a", "!": "i"})
+_MASKED_TOKEN_RE = re.compile(r"(?<![\w*#])[a-z][a-z0-9*!@#$%()\[\]_.\-]*[*!@#$%()\[\]_.\-0-9][a-z0-9*!@#$%()\[\]_.\-]*",
+                              re.IGNORECASE)
+_MASK_RUN_RE = re.compile(r"[*#%()\[\]_.\-]+")
+
+
+def masked_profanity(text: str) -> set[str]:
+    """The profanity hidden behind symbols in `text`, as the plain word ("F()()K you" -> {"fuck"}): digits and
+    $@! read as the letters they stand for, and each run of other symbols as up to that many letters."""
+    found = set()
+    for m in _MASKED_TOKEN_RE.finditer(text):
+        raw = m.group(0).rstrip(".-_").lower()
+        if raw.isalpha():  # a plain word before a full stop or dash: the word lists' business
+            continue
+        token = raw.translate(_LEET)
+        if not _MASK_RUN_RE.search(token):  # only digits or $@! stood for letters ("sh1t")
+            found.update({token} & set(_MASKED_WORDS))
+            continue
+        pattern = re.compile("".join(re.escape(part) if not _MASK_RUN_RE.fullmatch(part) else f"[a-z]{{1,{len(part)}}}"
+                                     for part in re.split(r"([*#%()\[\]_.\-]+)", token) if part))
+        found.update(w for w in _MASKED_WORDS if pattern.fullmatch(w))
+    return found
+
+
 def attack_terms(text: str) -> set[str]:
-    """Lowercased insults, slurs and dismissive phrases found in `text`."""
+    """Lowercased insults, slurs and dismissive phrases found in `text`, and profanity hidden behind symbols (as
+    the plain word)."""
     return ({m.group(0).lower() for m in INSULT_RE.finditer(text)} | {m.group(0).lower() for m in SLUR_RE.finditer(text)}
-            | {m.group(0).lower() for m in PHRASE_RE.finditer(text)})
+            | {m.group(0).lower() for m in PHRASE_RE.finditer(text)} | masked_profanity(text))
 
 
 def source_facts(text: str, context: str | None = None, strict: bool = False) -> SourceFacts:

@@ -39,6 +39,22 @@ def test_guard_refuses_repeated_or_new_insults_and_slurs():
     assert any("repeats" in p for p in check_candidate("that's so retarded lol", "that's retarded", 0.99))
 
 
+@pytest.mark.parametrize("source,candidate", [
+    ("F()()K YOU and your tax plan", "F()()K YOU, the tax plan hurts renters."),
+    ("this is sh!t reporting", "this is sh!t reporting, where is the source?"),
+    ("what a b!tch move by the council", "what a b!tch move; could the council explain it?"),
+    ("stupid DemonRat possessed plan", "DemonRat plan: could they explain it?"),
+])
+def test_guard_refuses_profanity_behind_symbols_and_party_name_insults(source, candidate):
+    from callinkit.guard import attack_terms, masked_profanity
+
+    assert any("repeats" in p for p in check_candidate(source, candidate, 0.99))
+    assert masked_profanity("a$$hole, f**k, f***, sh1t") == {"asshole", "fuck", "shit"}
+    # abbreviations, hyphenated words and plain words are not masked profanity
+    assert not masked_profanity("U.S. e-mail co-op p.m. 10-15 T-shirt Mr. Smith e.g. shit.")
+    assert "fucking" in attack_terms("fu*king hell")  # the plain word, as in a candidate that unmasks it
+
+
 def test_guard_keeps_handles_channels_numbers_quotes_and_invents_none():
     src = "@maria_k posting 'the dam will burst Thursday' in #local-news with 60k shares, you clown"
     good = "@maria_k 'the dam will burst Thursday' has 60k shares in #local-news; is there a source?"
