@@ -580,6 +580,37 @@ def test_a_bundle_that_requires_an_attack_does_not_rewrite_a_message_without_one
     assert rw.refusal(plain) is None
 
 
+def test_eval_of_a_v2_bundle_scores_greedy_guarded_and_unguarded_and_counts_why_it_withheld(tiny_lm_bundle,
+                                                                                               tmp_path, capsys):
+    import csv
+
+    from callinkit.cli import main
+
+    folder = tmp_path / "toxic_spans"
+    folder.mkdir()
+    texts = ["you are an idiot about the budget", "say that again and I'll break your jaw, clown",
+             "Pathetic take on the new bus lanes."]
+    words = ["idiot", "clown", "Pathetic"]
+    with (folder / "tsd_test.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["spans", "text"])
+        w.writerows([str(list(range(t.index(x), t.index(x) + len(x)))), t] for t, x in zip(texts, words))
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(tiny_lm_bundle), "callin_corpus", "--slices", "real_comments", "--real-comments",
+                 str(folder), "--num-candidates", "2", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    table = result["table"]["real_comments"]
+    assert {"model_greedy", "model_reranked", "model_unguarded"} <= set(table) and table["model_greedy"]["n"] == 3
+    assert table["model_reranked"]["answered"] <= table["model_unguarded"]["answered"]
+    samples = result["samples"]["real_comments"]
+    threat = next(s for s in samples if "jaw" in s["source"])
+    assert threat["model_reranked"] is None and threat["model_reason_codes"] == ["refused_threat"]
+    withheld = [s for s in samples if s["model_reranked"] is None]
+    assert result["withheld_by_reason"]["real_comments"] == {
+        c: sum(c in s["model_reason_codes"] for s in withheld) for s in withheld for c in s["model_reason_codes"]}
+    assert "withheld on real_comments (rows per reason code): " in capsys.readouterr().out
+
+
 def test_handles_with_hyphens_are_kept_whole():
     from callinkit.guard import check_candidate, source_facts
 

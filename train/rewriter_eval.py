@@ -276,7 +276,7 @@ def lm_outputs(rewriter, rows: Sequence[dict[str, Any]], num_candidates: int, de
         unguarded = (max(everything.candidates, key=lambda c: c.scores.get("score", 0.0)).text
                      if everything.candidates else None)
         out[src] = {"greedy": cands[0] if cands else None, "reranked": chosen.text,
-                    "unguarded": unguarded, "reason": chosen.reason,
+                    "unguarded": unguarded, "reason": chosen.reason, "reason_codes": list(chosen.reason_codes),
                     "candidates": [{"text": c.text, "problems": list(c.problems),
                                     **{k: round(v, 4) for k, v in c.scores.items()}}
                                    for c in everything.candidates]}
@@ -398,6 +398,7 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
                           **({"toxic_spans": r["toxic_spans"]} if "toxic_spans" in r else {}),
                           "alt_references": r.get("alt_call_ins", []), **{k: v[i] for k, v in systems.items()},
                           **({"model_reason": details["model"][s]["reason"],
+                              "model_reason_codes": details["model"][s]["reason_codes"],
                               "model_candidates": details["model"][s]["candidates"]} if "model" in details else {})}
                          for i, (s, r) in enumerate(zip(sources, rows))]
     neutral = neutral_test_texts(limit, per_slice) if corpus and (not only or COPY_FIDELITY in only) else []
@@ -416,7 +417,17 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
               "copy_fidelity_chrf_on_neutral_test": fidelity if neutral else None, "n_neutral": len(neutral),
               "copy_fidelity_chrf_through_suggest": suggest_fidelity,
               "neutral_rewritten_through_suggest": sum(a != b for a, b in zip(through_suggest, neutral))}
+    if "model" in details:  # why the guard withheld: rows per reason code (a row may have several), per slice
+        from collections import Counter
+
+        result["withheld_by_reason"] = {
+            name: dict(Counter(c for r in rows if details["model"][r["call_out"]]["reranked"] is None
+                               for c in details["model"][r["call_out"]]["reason_codes"]).most_common())
+            for name, rows in slices.items()}
     print(format_rewrite_table(table))
+    for name, codes in result.get("withheld_by_reason", {}).items():
+        print(f"withheld on {name} (rows per reason code): "
+              + (", ".join(f"{c} {n}" for c, n in codes.items()) or "none"))
     if neutral:
         print(f"copy fidelity on {len(neutral)} neutral test texts (greedy): chrF {fidelity:.1f}")
     if suggest_fidelity is not None:
