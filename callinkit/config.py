@@ -232,6 +232,14 @@ class RewriterExportConfig:
     atol: float = bounded(1e-3, gt=0)
     classifier_bundle: str | None = None
     """Classifier bundle used to rerank candidates by call-in probability (copied into the bundle)."""
+    min_model_score: float | None = bounded(None, ge=-20, le=0)
+    """Written into the bundle's guard: a candidate whose mean token
+    log-probability under the model (the beam's score) is below it is refused as unlikely, mostly garbled text.
+    Chosen on 260 validation items (100 corpus call-outs, 100 ParaDetox and 60 Civil Comments sources) with
+    every answer of the shipped release 1 judged blind (model_cards/judging/2026-12-06-release1-floor/): as
+    shipped 71 answers, 2 good / 8 acceptable / 61 bad; at -0.5: 10, 1 / 5 / 3 (+1 unjudged); at -0.6: 17,
+    1 / 7 / 7 (+2). configs/rewriter.yaml sets -0.5; None (the default): no floor, as before session 19.
+    v2 bundles use `min_logprob`."""
 
 
 @dataclass(frozen=True)

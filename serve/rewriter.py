@@ -95,7 +95,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
            embedder: Any | None, min_call_in: float, min_similarity: float | None = None,
            context: str | None = None, min_logprob: float | None = None, rank_by: str = "score",
            no_concern: bool = False, threat_probe: dict[str, Any] | None = None,
-           detox_min_similarity: float | None = None) -> Rewrite:
+           detox_min_similarity: float | None = None, min_model_score: float | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -126,6 +126,10 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     The no-concern probe cannot tell real comments with a concern from those without, and good
     detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
     "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
+
+    `min_model_score` (release-1 bundles, with the guard): a candidate whose `model_score` (the beam's mean token
+    log-probability) is below it is refused as unlikely to the model itself; the guard's strict rules stay (the
+    floor was chosen against release 1's garbled text, not to loosen them).
     """
     from callinkit.guard import Problem, check_candidate, chrf, negations, problem_code, source_facts
 
@@ -168,6 +172,11 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     if embedder is not None and min_similarity is not None and guarded and not no_concern:
         problems = [p + ((Problem("drifts", f"strays from the source's concern (similarity {s['similarity']:.2f} < "
                                             f"{min_similarity:.2f})"),) if s["similarity"] < min_similarity else ())
+                    for p, s in zip(problems, scores)]
+    if min_model_score is not None and guarded:
+        problems = [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
+                                              f"{s['model_score']:.2f} < {min_model_score:.2f}): often garbled"),)
+                         if s.get("model_score") is not None and s["model_score"] < min_model_score else ())
                     for p, s in zip(problems, scores)]
     if min_logprob is not None:
         problems = [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
@@ -308,7 +317,9 @@ class Rewriter:
         texts = [c for c, _ in cands]
         scores: list[dict[str, float]] = [{"log_prob": h.log_prob, "model_score": h.score} for _, h in cands]
         guard = self.manifest.get("guard") or {}
-        return select(source, texts, scores, self.classifier, self.embedder, float(guard.get("min_call_in", 0.5)))
+        floor = guard.get("min_model_score")
+        return select(source, texts, scores, self.classifier, self.embedder, float(guard.get("min_call_in", 0.5)),
+                      min_model_score=None if floor is None else float(floor))
 
     def rewrite_one(self, text: str, **kwargs: Any) -> Rewrite:
         if not isinstance(text, str):

@@ -311,3 +311,30 @@ def test_copy_fidelity_through_suggest_rewrites_only_what_the_classifier_calls_a
         classifier=SimpleNamespace(predict=lambda texts: [SimpleNamespace(label=labels[t]) for t in texts]),
         rewrite=lambda texts: [SimpleNamespace(text=answers[t]) for t in texts])
     assert copies_through_suggest(rewriter, list(labels)) == ["the bus is late", "I see it differently.", "log off"]
+
+
+def test_release1_bundle_guard_refuses_candidates_below_its_model_score_floor(tiny_rewriter_bundle, tmp_path):
+    """guard.min_model_score (configs/rewriter.yaml's export.min_model_score): a candidate whose mean token
+    log-probability is below it is refused as unlikely; a bundle without the key (older) has no floor."""
+    import shutil
+
+    from callinkit.serve import Rewriter
+
+    texts = ["@sam you clown, that stat is wrong", "nobody asked you, log off"]
+    before = Rewriter.load(tiny_rewriter_bundle).rewrite(texts, num_candidates=2, max_new_tokens=8)
+    assert not any("unlikely" in c.problem_codes for r in before for c in r.candidates)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_rewriter_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    floor = max(c.scores["model_score"] for r in before for c in r.candidates) - 1e-6  # only the best one passes it
+    manifest["guard"] = {"min_model_score": floor}
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    after = Rewriter.load(bundle).rewrite(texts, num_candidates=2, max_new_tokens=8)
+    for old, new in zip(before, after):
+        assert [c.text for c in sorted(old.candidates, key=lambda c: c.text)] == \
+            [c.text for c in sorted(new.candidates, key=lambda c: c.text)]  # same candidates, judged again
+        for c in new.candidates:
+            assert ("unlikely" in c.problem_codes) == (c.scores["model_score"] < floor)
+        if not new.ok:
+            assert new.text is None and new.reason_codes
+    assert sum("unlikely" in c.problem_codes for r in after for c in r.candidates) >= 3

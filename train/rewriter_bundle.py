@@ -196,6 +196,8 @@ def export_rewriter(run_dir: Path, out_dir: Path, quantize: str | None = None, c
             "base_model": info.get("base_model"), "training": info.get("stages"), "validation": validation,
             "metrics": metrics, "export_seconds": round(time.perf_counter() - started, 1),
         }
+        if config.export.min_model_score is not None:
+            manifest["guard"] = {"min_model_score": config.export.min_model_score}
         manifest["files"] = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         write_json(tmp / MANIFEST, manifest)
     return manifest
