@@ -300,6 +300,19 @@ def test_kept_attack_matches_marked_words_not_function_words():
     assert not kept_attack("Could we talk about the budget?", ["idiot", "Pathetic"])
 
 
+def test_copy_fidelity_reads_the_greedy_text_whatever_the_guard_says():
+    # a withheld rewrite of a neutral text used to count as "" (chrF 0), as if the model had deleted the text
+    from types import SimpleNamespace
+
+    from callinkit.train.rewriter_eval import greedy_copies
+
+    def rewrite(texts, num_candidates, guard=True):
+        return [SimpleNamespace(text=None if guard else t.upper()) for t in texts]
+
+    assert greedy_copies(SimpleNamespace(rewrite=rewrite), ["the bus is late", "see you at 6"]) == [
+        "THE BUS IS LATE", "SEE YOU AT 6"]
+
+
 def test_copy_fidelity_through_suggest_rewrites_only_what_the_classifier_calls_a_call_out():
     from types import SimpleNamespace
 

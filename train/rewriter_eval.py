@@ -243,6 +243,16 @@ def score_outputs(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]],
     return result
 
 
+def greedy_copies(rewriter, texts: Sequence[str]) -> list[str]:
+    """Each neutral text's greedy rewrite whatever the guard says (copy fidelity measures the model, and a
+    withheld rewrite is no copy of ""): v2's first candidate, release 1's best unguarded candidate."""
+    if hasattr(rewriter, "candidates"):
+        from tqdm.auto import tqdm
+
+        return [rewriter.candidates(t, 1)[0] for t in tqdm(texts, desc="neutral (copy fidelity)", unit="text")]
+    return [c or "" for c in rewrite_all(rewriter, texts, 1, "neutral (copy fidelity)", guard=False)]
+
+
 def rewrite_all(rewriter, texts: Sequence[str], num_candidates: int, desc: str, chunk: int = 32,
                 guard: bool = True) -> list[str | None]:
     """The best rewrite of each text (None where the guard abstained), with a progress bar."""
@@ -402,12 +412,7 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
                               "model_candidates": details["model"][s]["candidates"]} if "model" in details else {})}
                          for i, (s, r) in enumerate(zip(sources, rows))]
     neutral = neutral_test_texts(limit, per_slice) if corpus and (not only or COPY_FIDELITY in only) else []
-    if neutral and hasattr(rewriter, "candidates"):
-        from tqdm.auto import tqdm
-
-        copies = [rewriter.candidates(t, 1)[0] for t in tqdm(neutral, desc="neutral (copy fidelity)", unit="text")]
-    else:
-        copies = [c or "" for c in rewrite_all(rewriter, neutral, 1, "neutral (copy fidelity)")]
+    copies = greedy_copies(rewriter, neutral)
     fidelity = CHRF().corpus_score(copies, [neutral]).score if neutral else 0.0
     # What a person gets from `suggest()` / `/v1/suggest`: only a text the classifier calls a call-out is
     # rewritten, and an abstention leaves it as written.
