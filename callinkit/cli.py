@@ -366,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="classifier: print the N most confidently wrong examples")
     p.add_argument("--paradetox", default="../shared/data/paradetox",
                    help="rewriter: ParaDetox folder for the held-out slice (skipped when absent)")
-    p.add_argument("--real-comments", default="../shared/data/toxic_spans",
+    p.add_argument("--real-comments", default="../shared/data/toxic_spans", metavar="FOLDER",
                    help="rewriter: toxic_spans folder for the real_comments slice, news comments with human-marked "
                         "toxic spans and no reference (skipped when absent)")
     p.add_argument("--limit", type=int, default=None, help="rewriter: at most N rows per slice")
