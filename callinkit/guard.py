@@ -363,7 +363,8 @@ def masked_profanity(text: str) -> set[str]:
             continue
         token = raw.translate(_LEET)
         if not _MASK_RUN_RE.search(token):  # only digits or $@! stood for letters ("sh1t")
-            found.update({token} & set(_MASKED_WORDS))
+            if token in _MASKED_WORDS:
+                found.add(token)
             continue
         pattern = re.compile("".join(re.escape(part) if not _MASK_RUN_RE.fullmatch(part) else f"[a-z]{{1,{len(part)}}}"
                                      for part in re.split(r"([*#%()\[\]_.\-]+)", token) if part))

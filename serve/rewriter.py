@@ -173,16 +173,18 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         problems = [p + ((Problem("drifts", f"strays from the source's concern (similarity {s['similarity']:.2f} < "
                                             f"{min_similarity:.2f})"),) if s["similarity"] < min_similarity else ())
                     for p, s in zip(problems, scores)]
-    if min_model_score is not None and guarded:
-        problems = [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
-                                              f"{s['model_score']:.2f} < {min_model_score:.2f}): often garbled"),)
-                         if s.get("model_score") is not None and s["model_score"] < min_model_score else ())
-                    for p, s in zip(problems, scores)]
-    if min_logprob is not None:
-        problems = [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
-                                              f"{s['logprob']:.2f} < {min_logprob:.2f}): often garbled or invented"),)
-                         if s.get("logprob") is not None and s["logprob"] < min_logprob else ())
-                    for p, s in zip(problems, scores)]
+
+    def below_floor(problems: list[tuple[str, ...]], key: str, floor: float, tail: str) -> list[tuple[str, ...]]:
+        """`problems` plus "unlikely" where the candidate's mean token log-probability `scores[key]` is below `floor`."""
+        return [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
+                                          f"{s[key]:.2f} < {floor:.2f}): {tail}"),)
+                     if s.get(key) is not None and s[key] < floor else ())
+                for p, s in zip(problems, scores)]
+
+    if min_model_score is not None and guarded:  # release 1: the beam's own score
+        problems = below_floor(problems, "model_score", min_model_score, "often garbled")
+    if min_logprob is not None:  # v2: read while decoding
+        problems = below_floor(problems, "logprob", min_logprob, "often garbled or invented")
     problems = [p + ((Problem("threat_probe", f"reads as a threat (P {s['threat']:.2f} by the bundle's threat "
                                               "probe): a call-in keeps no trace of one"),)
                      if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())

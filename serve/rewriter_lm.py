@@ -25,7 +25,7 @@ import numpy as np
 
 from callinkit.bundle import read_manifest
 from callinkit.errors import BundleError, CallinkitError
-from callinkit.guard import THREAT_RE, Problem, known_words, source_facts
+from callinkit.guard import THREAT_RE, Problem, attack_terms, known_words
 from callinkit.lm_prompt import prompt_prefix, render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.embedder import probe_probability
@@ -358,7 +358,7 @@ class LMRewriter:
             if p is not None and p >= float(self.threat_probe["threshold"]):
                 return Problem("refused_threat", f"not rewritten: the message reads as a threat (P {p:.2f} by the "
                                                  "bundle's threat probe)" + tail)
-        if self.require_attack and self.classifier is not None and not source_facts(text).attack_words:
+        if self.require_attack and self.classifier is not None and not attack_terms(text):
             prediction = self.classifier.predict([text])[0]
             if prediction.label != "call_out":
                 return Problem("no_attack_found", f"not rewritten: the classifier reads the message as "

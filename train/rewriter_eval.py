@@ -8,6 +8,7 @@ test texts, which a good rewriter changes little.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -151,14 +152,15 @@ def kept_attack(output: str, spans: Sequence[str]) -> bool:
     return False
 
 
-def score_unreferenced(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]], classifier, embedder
-                       ) -> dict[str, float]:
+def score_unreferenced(outputs: Sequence[str | None], rows: Sequence[dict[str, Any]], classifier, embedder,
+                       source_labels: Sequence[str] | None = None) -> dict[str, float]:
     """Scores of outputs for real comments with no reference rewrite (the `real_comments` slice), over all rows:
     `answered`; `sta`, the share whose output the classifier does not call a call-out; `sim`, concern similarity
     to the source; `kept_attack`, the share shown with an annotated toxic span still in it (harm shown);
     `clean`, the share shown that keep no annotated span and do not read as a call-out. Abstentions score 0
     on each (an abstention shows no harm). `suggested` and `suggested_kept_attack`: the same through
-    `suggest()`, which rewrites only what the classifier labels a call-out."""
+    `suggest()`, which rewrites only what the classifier labels a call-out (`source_labels`: the classifier's label
+    of each row's source, when the caller has them; else classified here)."""
     from callinkit.serve.embedder import concern_similarity
 
     answered = [i for i, o in enumerate(outputs) if o]
@@ -172,10 +174,9 @@ def score_unreferenced(outputs: Sequence[str | None], rows: Sequence[dict[str, A
                                                        [outputs[i] for i in answered]).tolist()):
             sims[i] = sim
     kept = [bool(o) and kept_attack(o, r["toxic_spans"]) for o, r in zip(outputs, rows)]
-    if any("source_label" not in r for r in rows):  # once per slice, shared by every system scored on it
-        for r, p in zip(rows, classifier.predict([r["call_out"] for r in rows])):
-            r["source_label"] = p.label
-    via_suggest = [bool(o) and r["source_label"] == "call_out" for o, r in zip(outputs, rows)]
+    if source_labels is None:
+        source_labels = [p.label for p in classifier.predict([r["call_out"] for r in rows])]
+    via_suggest = [bool(o) and label == "call_out" for o, label in zip(outputs, source_labels)]
     return {"n": len(outputs), "answered": len(answered) / n, "sta": sum(not_call_out) / n, "sim": sum(sims) / n,
             "kept_attack": sum(kept) / n,
             "clean": sum(bool(o) and not k and c for o, k, c in zip(outputs, kept, not_call_out)) / n,
@@ -402,7 +403,11 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
         systems: dict[str, list[str | None]] = {b: [fn(s) for s in sources] for b, fn in BASELINES.items()}
         for system in systems_by_source[sources[0]]:
             systems[system] = [systems_by_source[s][system] for s in sources]
-        score = score_unreferenced if rows[0]["call_in"] is None else score_outputs
+        if rows[0]["call_in"] is None:  # the sources are classified once, for every system scored on them
+            labels = [p.label for p in rewriter.classifier.predict(sources)]
+            score = functools.partial(score_unreferenced, source_labels=labels)
+        else:
+            score = score_outputs
         table[name] = {system: score(outs, rows, rewriter.classifier, emb) for system, outs in systems.items()}
         samples[name] = [{"source": s, "context": r.get("context"), "reference": r["call_in"],
                           **({"toxic_spans": r["toxic_spans"]} if "toxic_spans" in r else {}),

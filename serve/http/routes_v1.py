@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from callinkit.guard import problem_code
 from callinkit.serve.http.batching import DeadlineExceeded
 from callinkit.serve.http.errors import ErrorResponse
 from callinkit.serve.http.guards import check_rewrite_options, check_texts, until_disconnected
@@ -60,7 +59,7 @@ def rewrite_result(rewrite: Any) -> RewriteResult:
                          reason_codes=list(getattr(rewrite, "reason_codes", ())), scores=dict(rewrite.scores),
                          candidates=[Candidate(text=c.text, scores=dict(c.scores),
                                                problems=list(getattr(c, "problems", ())),
-                                               problem_codes=[problem_code(p) for p in getattr(c, "problems", ())])
+                                               problem_codes=c.problem_codes)
                                      for c in rewrite.candidates])
 
 
