@@ -611,6 +611,22 @@ def test_eval_of_a_v2_bundle_scores_greedy_guarded_and_unguarded_and_counts_why_
     assert "withheld on real_comments (rows per reason code): " in capsys.readouterr().out
 
 
+def test_eval_scores_a_second_writers_call_in_as_the_human_ceiling(tiny_lm_bundle, tmp_path):
+    from callinkit.cli import main
+    from callinkit.train.rewriter_eval import SECOND_REFERENCE, pair_slices
+
+    rows = pair_slices()[SECOND_REFERENCE]
+    assert rows and all(r["second_reference"] != r["call_in"] and "alt_call_ins" not in r for r in rows)
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(tiny_lm_bundle), "callin_corpus", "--slices", SECOND_REFERENCE, "--per-slice", "3",
+                 "--num-candidates", "1", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    human = result["table"][SECOND_REFERENCE][SECOND_REFERENCE]
+    assert human["n"] == 3 and human["answered"] == 1.0 and "j_multi" not in human  # the first reference only
+    assert human["chrf"] < 100 and human["sta"] > 0
+    assert all(s[SECOND_REFERENCE] != s["reference"] for s in result["samples"][SECOND_REFERENCE])
+
+
 def test_handles_with_hyphens_are_kept_whole():
     from callinkit.guard import check_candidate, source_facts
 

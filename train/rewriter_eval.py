@@ -49,6 +49,9 @@ def baseline_template(text: str) -> str:
     return f"I don't think you meant harm, but {core}. Could we talk about it?"
 
 
+SECOND_REFERENCE = "second_reference"
+"""The slice of test pairs with a second writer's call-in, and the system that is that call-in."""
+
 BASELINES: dict[str, Callable[[str], str]] = {
     "copy": baseline_copy, "delete_insults": baseline_delete_insults, "template": baseline_template,
 }
@@ -68,7 +71,8 @@ def pair_slices(config_path: str | None = None, paradetox: str | None = None, li
 
     Slices: the whole test split, its unseen topics, and (where the corpus has them) call-outs with no
     concern beyond the attack (`strategy: no_concern`), threats (`style: threat`), short call-outs (< 12
-    words) and replies that carry a `context`; plus held-out ParaDetox, and real news comments with human-marked
+    words) and replies that carry a `context`; the pairs with a second writer's call-in (`second_reference`,
+    where that call-in is also scored as a system: the human ceiling of J); plus held-out ParaDetox, and real news comments with human-marked
     toxic spans (`real_comments`, from the toxic_spans folder; no reference, `call_in` None). `per_slice` draws
     a fixed random sample of each slice (seeded), `limit` keeps the first N rows.
     """
@@ -79,7 +83,11 @@ def pair_slices(config_path: str | None = None, paradetox: str | None = None, li
               "no_concern": [r for r in rows if r.get("strategy") == "no_concern"],
               "threats": [r for r in rows if r.get("style") == "threat"],
               "short_call_outs": [r for r in rows if len(r["call_out"].split()) < 12],
-              "with_context": [r for r in rows if r.get("context")]}
+              "with_context": [r for r in rows if r.get("context")],
+              # The human ceiling: where a second writer wrote a call-in for the same call-out, that second
+              # call-in is scored as a system (`second_reference`) against the first, like every other system.
+              SECOND_REFERENCE: [{**{k: v for k, v in r.items() if k != "alt_call_ins"},
+                                  "second_reference": r["alt_call_ins"][0]} for r in rows if r.get("alt_call_ins")]}
     if paradetox and Path(paradetox).exists():
         from callinkit.config import SourceConfig
         from callinkit.train.data import assign_missing_splits, source_rows
@@ -401,6 +409,8 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     for name, rows in slices.items():
         sources = [r["call_out"] for r in rows]
         systems: dict[str, list[str | None]] = {b: [fn(s) for s in sources] for b, fn in BASELINES.items()}
+        if "second_reference" in rows[0]:  # another human's call-in, scored against the first reference only
+            systems[SECOND_REFERENCE] = [r["second_reference"] for r in rows]
         for system in systems_by_source[sources[0]]:
             systems[system] = [systems_by_source[s][system] for s in sources]
         if rows[0]["call_in"] is None:  # the sources are classified once, for every system scored on them
