@@ -483,6 +483,13 @@ class RewriterLMExportConfig:
     against the fp32 model on 40 corpus-test call-outs: identical 33/40, chrF 97.5, against 1/40 and 54.7 for
     the builder's int4 (127 MiB against 86 MiB). A weight not on its GGUF grid (a hub or fully fine-tuned
     base) keeps the builder's quantization; the manifest's validation.exact_base says which."""
+    lora_max_rank: int | None = None
+    """LoRA runs with several stages (each a preference round on top of the supervised adapter) export their
+    adapters as one, whose rank is the sum of theirs (op4: 5 x 32 = 160, 99 MiB of the bundle's 189 MiB of
+    weights in fp16). Set, a combined adapter of higher rank is cut to this rank by a truncated SVD of each
+    layer's update (B A); the Frobenius share kept is written to the adapter's lora.json and the manifest. op4's
+    update is nearly of rank 48: rank 32 keeps at least 99.82% of every layer's, rank 48 99.99%. None (the
+    default): stored exactly, as every bundle before session 20."""
     exact_accuracy_level: Literal[0, 4] = 4
     """MatMulNBits' accuracy level for the exact base: 0 computes in fp32, 4 quantizes activations to int8 per
     block. Session 12 (2-core AMD EPYC, AVX2, no VNNI; `python -m bench.int4_variants`, 25-word call-out):
@@ -510,7 +517,11 @@ class RewriterLMConfig:
     export: RewriterLMExportConfig = field(default_factory=RewriterLMExportConfig)
 
     def check(self) -> list[str]:
-        return _stages_problems(self.stages)
+        problems = _stages_problems(self.stages)
+        if self.export.lora_max_rank is not None and self.export.lora_max_rank < 1:
+            problems.append(f"export.lora_max_rank: {self.export.lora_max_rank} is not a rank; give a positive "
+                            "integer, or null to store the adapters exactly")
+        return problems
 
 
 LABELS: tuple[str, ...] = ("call_out", "call_in", "neutral")

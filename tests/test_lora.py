@@ -195,6 +195,47 @@ def test_two_stages_adapters_combine_into_one_on_the_base(tiny_lm_base, tmp_path
     assert not torch.allclose(_logits(only_first, ids), want, atol=1e-3)  # the second stage matters
 
 
+def test_a_combined_adapter_above_max_rank_is_cut_by_a_truncated_svd(tiny_lm_base, tmp_path):
+    """Stacked preference rounds add up to a large rank whose update is nearly low-rank; export.lora_max_rank
+    keeps the best approximation of each layer's update at that rank (Eckart-Young) and says what it kept."""
+    from callinkit.train.lora import add_lora, apply_adapter, combine_adapters, save_adapter, truncate_update
+    from callinkit.train.rewriter_lm import load_lm
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(6, 20, generator=g), torch.randn(12, 6, generator=g)
+    a3, b3, kept = truncate_update(a, b, 3)
+    assert a3.shape == (3, 20) and b3.shape == (12, 3)
+    s = torch.linalg.svdvals(b @ a)
+    assert torch.allclose(torch.linalg.norm(b @ a - b3 @ a3), s[3:].norm(), atol=1e-4)
+    assert kept == pytest.approx(float((s[:3] ** 2).sum() / (s ** 2).sum()), abs=1e-6)
+
+    ids = torch.tensor([[1, 5, 9, 14, 3, 7]])
+    model, _ = load_lm(str(tiny_lm_base))
+    add_lora(model, rank=4, alpha=8)
+    _train_like(model, seed=1)
+    for stage in ("s0", "s1"):  # the same update twice: rank 8 stored, rank 4 in fact
+        save_adapter(model, tmp_path / stage, rank=4, alpha=8, dtype="float32")
+    stages = [tmp_path / "s0", tmp_path / "s1"]
+
+    def logits_with(adapter):
+        plain, _ = load_lm(str(tiny_lm_base))
+        apply_adapter(plain, adapter)
+        return _logits(plain, ids)
+
+    exact = combine_adapters(stages, tmp_path / "exact")
+    assert json.loads((exact / "lora.json").read_text())["rank"] == 8
+    cut = combine_adapters(stages, tmp_path / "cut", max_rank=4)
+    info = json.loads((cut / "lora.json").read_text())
+    assert info["rank"] == 4 and info["truncated_from_rank"] == 8 and info["min_share_kept"] > 0.9999
+    assert torch.allclose(logits_with(cut), logits_with(exact), atol=1e-4)
+    lossy = json.loads((combine_adapters(stages, tmp_path / "lossy", max_rank=1) / "lora.json").read_text())
+    assert lossy["rank"] == 1 and lossy["min_share_kept"] < 0.999
+    assert "truncated_from_rank" not in json.loads(
+        (combine_adapters(stages, tmp_path / "wide", max_rank=8) / "lora.json").read_text())
+    with pytest.raises(Exception, match="max_rank"):
+        combine_adapters(stages, tmp_path / "none", max_rank=0)
+
+
 def test_export_combines_every_stages_adapter_onto_the_base(tiny_lm_base, tmp_path):
     from callinkit.config import config_from_dict
     from callinkit.train.lora import add_lora, save_adapter
@@ -212,3 +253,14 @@ def test_export_combines_every_stages_adapter_onto_the_base(tiny_lm_base, tmp_pa
     base, adapter = lora_branch_source(run, config, tmp_path / "work")
     assert base == tiny_lm_base and adapter == tmp_path / "work" / "adapter_on_base"
     assert json.loads((adapter / "lora.json").read_text())["rank"] == 8
+
+
+def test_lora_max_rank_must_be_a_positive_rank():
+    from callinkit.config import config_from_dict
+    from callinkit.errors import ConfigError
+
+    stages = [{"name": "callin", "sources": [{"name": "callin_corpus"}]}]
+    config = config_from_dict({"task": "rewriter_lm", "stages": stages, "export": {"lora_max_rank": 48}})
+    assert config.export.lora_max_rank == 48
+    with pytest.raises(ConfigError, match="lora_max_rank: 0 is not a rank"):
+        config_from_dict({"task": "rewriter_lm", "stages": stages, "export": {"lora_max_rank": 0}})

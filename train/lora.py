@@ -150,10 +150,24 @@ def apply_adapter(model, adapter_folder: Path) -> int:
         raise CallinkitError(f"{adapter_folder}: lora.json names {info['layers']} layers, the file holds {done}")
     return done
 
-def combine_adapters(folders: Sequence[Path], out_folder: Path) -> Path:
+def truncate_update(a, b, rank: int):
+    """(A', B', share kept) with B' A' the best rank-`rank` approximation of B A (Frobenius norm), from an SVD
+    of the small core Rb Ra^T of B = Qb Rb, A^T = Qa Ra: never forms the full [out, in] matrix."""
+    import torch
+
+    qb, rb = torch.linalg.qr(b.double())
+    qa, ra = torch.linalg.qr(a.double().T)
+    u, s, vh = torch.linalg.svd(rb @ ra.T)
+    kept = float((s[:rank] ** 2).sum() / (s ** 2).sum()) if float(s.abs().sum()) > 0 else 1.0
+    return (vh[:rank] @ qa.T).float().contiguous(), (qb @ (u[:, :rank] * s[:rank])).float().contiguous(), kept
+
+
+def combine_adapters(folders: Sequence[Path], out_folder: Path, max_rank: int | None = None) -> Path:
     """One adapter equal to applying `folders` one after the other (each trained on the model merged with
     the ones before): W + s1 B1 A1 + s2 B2 A2 = W + [s1 B1 | s2 B2] [A1 ; A2], stored with scale 1 (alpha =
-    rank = the sum of the ranks), in float32 so that nothing is rounded twice."""
+    rank = the sum of the ranks), in float32 so that nothing is rounded twice. With `max_rank` below that sum,
+    each layer's update is cut to that rank by a truncated SVD (`truncate_update`); lora.json records the
+    smallest share of a layer's update (squared Frobenius norm) that was kept."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -168,17 +182,25 @@ def combine_adapters(folders: Sequence[Path], out_folder: Path) -> Path:
     for folder, state in zip(folders[1:], states[1:]):
         if sorted(k[: -len(".lora_A")] for k in state if k.endswith(".lora_A")) != names:
             raise CallinkitError(f"{folder}: its adapter covers other layers than {folders[0]}'s; cannot combine")
-    out = {}
+    if max_rank is not None and max_rank < 1:
+        raise CallinkitError(f"max_rank must be a positive rank, got {max_rank}")
+    out, kept = {}, []
     for name in names:
-        out[f"{name}.lora_A"] = torch.cat([s[f"{name}.lora_A"].float() for s in states], 0).contiguous()
-        out[f"{name}.lora_B"] = torch.cat([s[f"{name}.lora_B"].float() * c for s, c in zip(states, scales)],
-                                          1).contiguous()
+        a = torch.cat([s[f"{name}.lora_A"].float() for s in states], 0)
+        b = torch.cat([s[f"{name}.lora_B"].float() * c for s, c in zip(states, scales)], 1)
+        if max_rank is not None and a.shape[0] > max_rank:
+            a, b, share = truncate_update(a, b, max_rank)
+            kept.append(share)
+        out[f"{name}.lora_A"], out[f"{name}.lora_B"] = a.contiguous(), b.contiguous()
     rank = int(out[f"{names[0]}.lora_A"].shape[0])
     out_folder.mkdir(parents=True, exist_ok=True)
     save_file(out, str(out_folder / ADAPTER_FILE))
-    (out_folder / ADAPTER_INFO).write_text(json.dumps({"rank": rank, "alpha": float(rank), "dtype": "float32",
-                                                        "layers": len(names), "combined": [str(f) for f in folders]},
-                                                       indent=2) + "\n")
+    info = {"rank": rank, "alpha": float(rank), "dtype": "float32", "layers": len(names),
+            "combined": [str(f) for f in folders]}
+    if kept:
+        info["truncated_from_rank"] = int(sum(int(s[f"{names[0]}.lora_A"].shape[0]) for s in states))
+        info["min_share_kept"] = min(kept)
+    (out_folder / ADAPTER_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return out_folder
 
 

@@ -150,7 +150,7 @@ def lora_branch_source(run_dir: Path, config, work: Path | None = None) -> tuple
         if work is not None and all((a / "lora.json").is_file() for a in adapters):
             from callinkit.train.lora import combine_adapters
 
-            adapter = combine_adapters(adapters, work / "adapter_on_base")
+            adapter = combine_adapters(adapters, work / "adapter_on_base", config.export.lora_max_rank)
         else:
             base = stage_dirs[-2] / "final"
     return (base, adapter) if (base / "config.json").is_file() else None
@@ -254,6 +254,10 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                 from callinkit.train.lora import to_peft
 
                 base_folder, adapter = branch
+                adapter_info = json.loads((adapter / "lora.json").read_text())
+                if "truncated_from_rank" in adapter_info:  # export.lora_max_rank
+                    validation["lora_rank_truncated"] = {k: adapter_info[k] for k in
+                                                         ("truncated_from_rank", "rank", "min_share_kept")}
                 build_genai(base_folder, built, precision, log, block_size=config.export.int4_block_size,
                             algo=config.export.int4_algo, adapter=to_peft(adapter, work / "peft", str(base_folder)))
                 if precision == "int4" and config.export.exact_base:
