@@ -2,7 +2,10 @@
 two differ (`items_op4nr1f`, one judge with `/work/r14/judge/PROMPT.md`'s rules); rows where both show the same
 (both abstain) are ties.
 
-    python model_cards/judging/2026-12-06-release1-floor/ab.py VERDICTS.jsonl
+    python model_cards/judging/2026-12-06-release1-floor/ab.py VERDICTS.jsonl [ROWS.json KEY.jsonl]
+
+ROWS.json and KEY.jsonl default to this folder's gen141_op4n_r1floor.json and key_op4nr1f.jsonl (another v2
+side against the same release 1: e.g. ../2026-12-07-six-candidates/gen141_op4n_k6.json and key_k6r1f.jsonl).
 """
 import collections
 import json
@@ -10,8 +13,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-rows = json.load(open(HERE / "gen141_op4n_r1floor.json"))
-keys = {json.loads(line)["id"]: json.loads(line) for line in open(HERE / "key_op4nr1f.jsonl")}
+rows_file, key_file = (sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else (HERE / "gen141_op4n_r1floor.json",
+                                                                         HERE / "key_op4nr1f.jsonl")
+rows = json.load(open(rows_file))
+keys = {json.loads(line)["id"]: json.loads(line) for line in open(key_file)}
 verdicts = {json.loads(line)["id"]: json.loads(line) for line in open(sys.argv[1])}
 t = collections.Counter()
 for r in rows:
