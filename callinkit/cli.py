@@ -377,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-candidates", type=int, default=None,
                    help="rewriter: candidates per text (default: the bundle's generation.num_candidates)")
     p.add_argument("--slices", help="rewriter: only these slices, comma-separated (e.g. corpus_test,threats; "
-                                         "copy_fidelity names the neutral texts' check)")
+                                         "copy_fidelity names the neutral texts' check; second_reference scores a "
+                                         "second writer's call-in as a system, the human ceiling)")
     p.add_argument("--embedder", default=None, help="rewriter: embedder bundle for SIM (default: the rewriter's, "
                                                     "else MiniLM exported once into the cache)")
     p.set_defaults(func=cmd_eval)
