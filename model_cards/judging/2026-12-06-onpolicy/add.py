@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Append verdict lines (id|rating|reason|note) to verdicts_N.jsonl, checking every field."""
+"""Append verdict lines (id|rating|reason|note) to verdicts_N.jsonl, checking every field.
+
+    python3 add.py N [FOLDER] < lines      # items_N.jsonl and verdicts_N.jsonl in FOLDER (default: this folder)
+"""
 import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).parent
 n = sys.argv[1]
 ids = [json.loads(line)["id"] for line in open(HERE / f"items_{n}.jsonl")]
 REASONS = {"garbled", "wrong_harm", "invented", "reversed", "dropped_concern", "kept_attack", "wrong_addressee",
