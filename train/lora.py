@@ -184,11 +184,13 @@ def combine_adapters(folders: Sequence[Path], out_folder: Path, max_rank: int | 
             raise CallinkitError(f"{folder}: its adapter covers other layers than {folders[0]}'s; cannot combine")
     if max_rank is not None and max_rank < 1:
         raise CallinkitError(f"max_rank must be a positive rank, got {max_rank}")
+    full_rank = sum(int(s[f"{names[0]}.lora_A"].shape[0]) for s in states)
+    truncate = max_rank is not None and full_rank > max_rank
     out, kept = {}, []
     for name in names:
         a = torch.cat([s[f"{name}.lora_A"].float() for s in states], 0)
         b = torch.cat([s[f"{name}.lora_B"].float() * c for s, c in zip(states, scales)], 1)
-        if max_rank is not None and a.shape[0] > max_rank:
+        if truncate:
             a, b, share = truncate_update(a, b, max_rank)
             kept.append(share)
         out[f"{name}.lora_A"], out[f"{name}.lora_B"] = a.contiguous(), b.contiguous()
@@ -197,9 +199,8 @@ def combine_adapters(folders: Sequence[Path], out_folder: Path, max_rank: int | 
     save_file(out, str(out_folder / ADAPTER_FILE))
     info = {"rank": rank, "alpha": float(rank), "dtype": "float32", "layers": len(names),
             "combined": [str(f) for f in folders]}
-    if kept:
-        info["truncated_from_rank"] = int(sum(int(s[f"{names[0]}.lora_A"].shape[0]) for s in states))
-        info["min_share_kept"] = min(kept)
+    if truncate:
+        info["truncated_from_rank"], info["min_share_kept"] = full_rank, min(kept)
     (out_folder / ADAPTER_INFO).write_text(json.dumps(info, indent=2) + "\n")
     return out_folder
 

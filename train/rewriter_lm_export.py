@@ -251,10 +251,10 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             if branch is not None:
                 # export.lora_branch: quantize the base weights and keep the adapter as its own low-rank
                 # MatMuls (measured against the merged build in the config field's docstring).
-                from callinkit.train.lora import to_peft
+                from callinkit.train.lora import ADAPTER_INFO, to_peft
 
                 base_folder, adapter = branch
-                adapter_info = json.loads((adapter / "lora.json").read_text())
+                adapter_info = json.loads((adapter / ADAPTER_INFO).read_text())
                 if "truncated_from_rank" in adapter_info:  # export.lora_max_rank
                     validation["lora_rank_truncated"] = {k: adapter_info[k] for k in
                                                          ("truncated_from_rank", "rank", "min_share_kept")}
