@@ -27,6 +27,7 @@ SERVER = textwrap.dedent("""
     from callinkit.serve.http.settings import ServerSettings
 
     port, drain_timeout, marker, request_timeout = int(sys.argv[1]), float(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4])
+    drain_quiet = float(sys.argv[5])
 
     class SlowClassifier:
         # "sleep:S" takes S seconds, and touches the marker file when it starts.
@@ -38,16 +39,17 @@ SERVER = textwrap.dedent("""
             return [Prediction("neutral", {"call_out": 0.1, "call_in": 0.1, "neutral": 0.8}) for _ in texts]
 
     settings = ServerSettings(port=port, drain_timeout_s=drain_timeout, request_timeout_s=request_timeout,
-                              log_level="info", max_wait_ms=0)
+                              drain_quiet_s=drain_quiet, log_level="info", max_wait_ms=0)
     raise SystemExit(run_server(create_app(settings, classifier_loader=lambda s: SlowClassifier()), settings))
 """)
 
 
-def start(tmp_path: Path, drain_timeout_s: float, request_timeout_s: float = 30) -> tuple[subprocess.Popen, str, Path]:
+def start(tmp_path: Path, drain_timeout_s: float, request_timeout_s: float = 30,
+          drain_quiet_s: float = 0.5) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
     marker = tmp_path / "in-flight"
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(drain_timeout_s), str(marker),
-                             str(request_timeout_s)],
+                             str(request_timeout_s), str(drain_quiet_s)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={k: v for k, v in os.environ.items() if not k.startswith("CALLINKIT_")})
     base = f"http://127.0.0.1:{port}"
@@ -111,6 +113,103 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0(tmp_path):
     assert response.status_code == 200 and response.json()["results"][0]["label"] == "neutral"
     assert proc.returncode == 0, output
     assert "draining 1 request(s) in flight" in output and "drained: no request in flight" in output
+
+
+def test_a_request_sent_on_a_kept_alive_connection_after_the_work_ran_out_is_answered(tmp_path):
+    """The race behind a flaky soak: a client writes its next request to a kept-alive connection just as the
+    last request in flight finishes. The server keeps answering for --drain-quiet-s (503, not a reset), and
+    every response while draining says `Connection: close`."""
+    proc, base, marker = start(tmp_path, drain_timeout_s=60, drain_quiet_s=3)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as kept:
+            assert kept.post("/v1/classify", json={"texts": ["hello"]}).status_code == 200  # connection kept
+            thread, outcome = in_flight(base, 1, marker)
+            proc.send_signal(signal.SIGTERM)
+            thread.join(60)
+            time.sleep(0.5)  # a busy machine delivers it late: past the next tick, within the quiet time
+            late = kept.post("/v1/classify", json={"texts": ["hello"]})
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    finished = outcome["response"]
+    assert finished.status_code == 200 and finished.headers["connection"] == "close"
+    assert late.status_code == 503 and late.json()["error"]["code"] == "shutting_down", late.text
+    assert late.headers["connection"] == "close"
+    assert proc.returncode == 0, output
+    assert "drained: no request in flight" in output
+
+
+class _Transport:
+    """Enough of an asyncio transport for `connection_has_work`: a real socket whose unread bytes count."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str):
+        return self.sock if name == "socket" else None
+
+
+class _Protocol:
+    """Enough of uvicorn's HTTP protocol object: its transport, its request cycle and its h11 connection."""
+
+    def __init__(self, sock, cycle=None, conn=None) -> None:
+        self.transport, self.cycle, self.conn = _Transport(sock), cycle, conn
+
+
+def test_a_connection_with_unread_bytes_or_a_response_in_progress_counts_as_work():
+    import socket
+    from types import SimpleNamespace
+
+    import h11
+
+    from callinkit.serve.http.drain import connection_has_work
+
+    server_end, client_end = socket.socketpair()
+    try:
+        idle = _Protocol(server_end, conn=h11.Connection(h11.SERVER))
+        assert not connection_has_work(idle)
+        client_end.sendall(b"POST /v1/classify HTTP/1.1\r\n")  # in the kernel's buffer, unread
+        assert connection_has_work(idle)
+        idle.conn.receive_data(server_end.recv(1024))  # now in h11's buffer: still no request for the app
+        assert connection_has_work(idle)
+        answering = _Protocol(server_end, cycle=SimpleNamespace(response_complete=False),
+                              conn=h11.Connection(h11.SERVER))
+        assert connection_has_work(answering)
+        answering.cycle.response_complete = True
+        assert not connection_has_work(answering)
+    finally:
+        server_end.close()
+        client_end.close()
+
+
+def test_the_drain_waits_for_bytes_the_event_loop_has_not_read_yet():
+    """A server whose app has nothing in flight but whose connection holds an unread request does not exit;
+    once the request is read (and answered), it exits when the quiet time has passed."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    from callinkit.serve.http.drain import DrainingServer, DrainState
+
+    server = DrainingServer(uvicorn.Config(app=None), DrainState(), drain_timeout_s=60, drain_quiet_s=0.2)
+    server_end, client_end = socket.socketpair()
+    try:
+        server.server_state.connections.add(_Protocol(server_end))
+        server.handle_exit(signal.SIGTERM, None)
+        client_end.sendall(b"POST /v1/classify HTTP/1.1\r\n\r\n")
+        assert asyncio.run(server.on_tick(1)) is False and not server.should_exit
+        server_end.recv(1024)
+        assert asyncio.run(server.on_tick(2)) is False  # nothing left: the quiet time starts
+        time.sleep(0.25)
+        assert asyncio.run(server.on_tick(3)) is True and not server.timed_out
+    finally:
+        server_end.close()
+        client_end.close()
 
 
 def test_a_drain_is_bounded_by_its_timeout(tmp_path):

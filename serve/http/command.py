@@ -91,7 +91,8 @@ def build_server(app: Any, settings: ServerSettings, *, in_worker: bool = False)
     from callinkit.serve.http.drain import DrainingServer
 
     return DrainingServer(uvicorn.Config(app, **_uvicorn_options(settings)), app.state.drain,
-                          settings.drain_timeout_s, repeated_sigterm_stops=not in_worker)
+                          settings.drain_timeout_s, drain_quiet_s=settings.drain_quiet_s,
+                          repeated_sigterm_stops=not in_worker)
 
 
 def run_server(app: Any, settings: ServerSettings) -> int:

@@ -6,6 +6,16 @@ load balancer moves traffic away), lets the requests already in flight finish, a
 left or `drain_timeout_s` has passed (the stragglers are then cut off). A second SIGTERM, or Ctrl-C, stops at
 once as uvicorn does.
 
+"None left" counts more than the requests the app is working on: a request whose bytes have reached the
+server but not yet its app (in the kernel's socket buffer while the event loop was busy, or in h11's buffer)
+would otherwise be cut off with a reset when the connections close. So the server counts a connection with
+such bytes or a response in progress as work in flight, and once none is left it still answers (503
+`shutting_down`) for `drain_quiet_s`, exiting at the first moment after that with nothing in flight: requests
+already on their way when the work ran out (a client that wrote to a kept-alive connection just before
+SIGTERM, on a machine too busy to deliver it at once) get an answer instead of a reset. Every response sent
+while draining carries `Connection: close` (see the middleware), so clients stop reusing kept-alive
+connections.
+
 With `--workers N`, uvicorn's supervisor passes SIGTERM on to every worker, and each worker runs the same
 `DrainingServer` (see `DrainingWorker`), so each drains as a single server does. In a worker a repeated
 SIGTERM does not cut the drain short: a process-group kill (systemd's default) reaches a worker both
@@ -17,8 +27,10 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
 import time
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from uvicorn.supervisors.multiprocess import Process
@@ -37,15 +49,44 @@ class DrainState:
         self.abandoned_texts = 0  # texts of model batches still computing after the models were closed
 
 
+def unread_bytes(sock: Any) -> int:
+    """Bytes received on `sock` that nobody has read yet (FIONREAD); 0 where the platform cannot tell."""
+    try:
+        import fcntl
+        import termios
+
+        return int.from_bytes(fcntl.ioctl(sock.fileno(), termios.FIONREAD, bytes(4)), sys.byteorder)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return 0
+
+
+def connection_has_work(protocol: Any) -> bool:
+    """Whether a uvicorn connection (its HTTP protocol object) is answering a request, or holds bytes of one
+    that the app has not seen yet: in h11's buffer, or unread in the kernel's."""
+    transport = getattr(protocol, "transport", None)
+    if transport is None or transport.is_closing():
+        return False
+    cycle = getattr(protocol, "cycle", None)
+    if cycle is not None and not getattr(cycle, "response_complete", True):
+        return True
+    trailing = getattr(getattr(protocol, "conn", None), "trailing_data", None)  # h11.Connection
+    if isinstance(trailing, tuple) and trailing and trailing[0]:
+        return True
+    sock = transport.get_extra_info("socket")
+    return sock is not None and unread_bytes(sock) > 0
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server with the drain described in the module docstring. `repeated_sigterm_stops=False` (in
     `--workers` processes) makes a SIGTERM during the drain a no-op instead of an immediate stop."""
 
     def __init__(self, config: uvicorn.Config, drain: DrainState, drain_timeout_s: float, *,
-                 repeated_sigterm_stops: bool = True) -> None:
+                 drain_quiet_s: float = 0.5, repeated_sigterm_stops: bool = True) -> None:
         super().__init__(config)
         self.drain = drain
         self.drain_timeout_s = drain_timeout_s
+        self.drain_quiet_s = drain_quiet_s
+        self.quiet_since: float | None = None  # while draining: when nothing was first left in flight
         self.repeated_sigterm_stops = repeated_sigterm_stops
         self.deadline: float | None = None
         self.timed_out = False
@@ -67,10 +108,15 @@ class DrainingServer(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         if self.deadline is not None and not self.should_exit:
-            if self.drain.in_flight == 0:
+            now = time.monotonic()
+            idle = not self.drain.in_flight and not any(connection_has_work(c)
+                                                         for c in list(self.server_state.connections))
+            if idle and self.quiet_since is None:
+                self.quiet_since = now  # all the work taken before SIGTERM is done; linger for latecomers
+            if idle and now - self.quiet_since >= self.drain_quiet_s:
                 logger.info("drained: no request in flight; shutting down")
                 self.should_exit = True
-            elif time.monotonic() >= self.deadline:
+            elif now >= self.deadline:
                 logger.warning("drain timeout (%.0f s): cutting off %d request(s) still in flight",
                                self.drain_timeout_s, self.drain.in_flight)
                 self.timed_out = True

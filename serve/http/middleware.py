@@ -77,7 +77,10 @@ class RequestMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 response["status"], response["started"] = message["status"], True
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                sent_headers = MutableHeaders(scope=message)
+                sent_headers[REQUEST_ID_HEADER] = request_id
+                if self.drain.draining:  # the client should not send more on this connection
+                    sent_headers["Connection"] = "close"
             await send(message)
 
         try:

@@ -51,6 +51,10 @@ class ServerSettings(BaseSettings):
     drain_timeout_s: float = Field(30.0, ge=0, le=3600, description="on SIGTERM, how long requests in flight may "
                                                                   "take to finish (new work and /readyz get 503 "
                                                                   "meanwhile) before the server exits")
+    drain_quiet_s: float = Field(0.5, ge=0, le=60, description="on SIGTERM, how long the server still answers "
+                                                             "(503) once nothing is left in flight, so that "
+                                                             "requests already on their way get an answer "
+                                                             "instead of a reset")
 
     max_texts: int = Field(64, ge=1, description="most texts in one request")
     max_chars: int = Field(2000, ge=1, description="most characters in one text")
