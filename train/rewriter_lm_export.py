@@ -281,10 +281,14 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                                "int4_algo": config.export.int4_algo if precision == "int4" else None,
                                "lora_branch": branch is not None})
             if same / len(sources) < floor or chrf < config.export.min_chrf_vs_fp32:
+                finer = "--precision int8 (or fp32)" if precision == "int4" else "--precision fp32"
                 raise RewriterExportError(
                     f"{precision} greedy text equals fp32's on {same}/{len(sources)} check sources (floor "
                     f"{floor:.0%}) with chrF {chrf:.1f} against fp32 (floor {config.export.min_chrf_vs_fp32:g}); "
-                    "export fp32 or int8, or lower the floors in the config's export section")
+                    f"export with {finer}, or lower the floors (--min-agreement, export.min_agreement, "
+                    "export.min_chrf_vs_fp32). A LoRA run's int4 keeps the base exact and stays close to fp32 "
+                    "(configs/rewriter_lm_lora.yaml); a model trained for only a few steps moves most under "
+                    "quantization")
         guard = choose_min_call_in(classifier_bundle, config) if classifier_bundle else {"min_call_in": 0.5}
         guard["abstain_on_threat"] = config.export.abstain_on_threat
         guard["rank_by"] = config.export.rank_by
