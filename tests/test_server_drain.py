@@ -212,6 +212,19 @@ def test_the_drain_waits_for_bytes_the_event_loop_has_not_read_yet():
         client_end.close()
 
 
+def test_the_quiet_time_never_outlasts_the_drain_timeout():
+    """Nothing in flight when the deadline comes mid-way through the quiet time: a drained exit, not a cut-off."""
+    import asyncio
+
+    import uvicorn
+
+    from callinkit.serve.http.drain import DrainingServer, DrainState
+
+    server = DrainingServer(uvicorn.Config(app=None), DrainState(), drain_timeout_s=0, drain_quiet_s=30)
+    server.handle_exit(signal.SIGTERM, None)
+    assert asyncio.run(server.on_tick(1)) is True and not server.timed_out
+
+
 def test_a_drain_is_bounded_by_its_timeout(tmp_path):
     proc, base, marker = start(tmp_path, drain_timeout_s=1)
     try:

@@ -113,7 +113,7 @@ class DrainingServer(uvicorn.Server):
                                                          for c in list(self.server_state.connections))
             if idle and self.quiet_since is None:
                 self.quiet_since = now  # all the work taken before SIGTERM is done; linger for latecomers
-            if idle and now - self.quiet_since >= self.drain_quiet_s:
+            if idle and (now - self.quiet_since >= self.drain_quiet_s or now >= self.deadline):
                 logger.info("drained: no request in flight; shutting down")
                 self.should_exit = True
             elif now >= self.deadline:
