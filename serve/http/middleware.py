@@ -85,9 +85,9 @@ class RequestMiddleware:
 
         try:
             if self.drain.draining and scope["path"] not in OPEN_WHILE_DRAINING:
+                # send_with_id adds `Connection: close`, as to every response sent while draining.
                 await error_response(scope, 503, "shutting_down", "the server is shutting down and takes no new work; "
-                                     "retry on another instance", {"Retry-After": "1", "Connection": "close"}
-                                     )(scope, receive, send_with_id)
+                                     "retry on another instance", {"Retry-After": "1"})(scope, receive, send_with_id)
                 return
             if self.api_keys and scope["path"] not in PUBLIC_PATHS and not self._authorized(headers):
                 await error_response(scope, 401, "unauthorized", "missing or invalid bearer token",
