@@ -61,6 +61,27 @@ def within_auc(rows: list[dict], key: str) -> tuple[float, int]:
     return win / tot, int(tot)
 
 
+def report(rows: list[dict], features: tuple[str, ...], fits: list[tuple[str, ...]]) -> None:
+    """Print each feature's AUC for not bad (over all candidates, and within a call-out's candidates), then a
+    logistic regression on each feature set of `fits`, fitted on rounds 2-3 and tested on 4-5, and the reverse."""
+    y = np.array([r["y"] >= 0.5 for r in rows])
+    width = max(map(len, features)) + 1
+    for f in features:
+        w, t = within_auc(rows, f)
+        print(f"{f:{width}s} AUC {roc_auc_score(y, [r[f] for r in rows]):.3f}   within a call-out {w:.3f} ({t} pairs)")
+    rnd = np.array([r["round"] for r in rows])
+    for train, test in (((2, 3), (4, 5)), ((4, 5), (2, 3))):
+        tr, te = np.isin(rnd, train), np.isin(rnd, test)
+        for names in fits:
+            X = np.array([[r[f] for f in names] for r in rows])
+            mu, sd = X[tr].mean(0), X[tr].std(0)
+            m = LogisticRegression().fit((X[tr] - mu) / sd, y[tr])
+            s = m.decision_function((X - mu) / sd)
+            w, _ = within_auc([dict(r, _s=v) for r, v, keep in zip(rows, s, te) if keep], "_s")
+            print(f"fit on rounds {train}, tested on {test}, {list(names)}: AUC {roc_auc_score(y[te], s[te]):.3f}, "
+                  f"within a call-out {w:.3f}, coef {np.round(m.coef_[0], 2)}")
+
+
 def main(adapter: Path, out: Path) -> None:
     rows = [r for r in load() if r["logprob"] is not None]
     if not out.exists():
@@ -77,26 +98,10 @@ def main(adapter: Path, out: Path) -> None:
             r.update(channel_sum=s, channel_mean=s / n, channel_gain=(s - p) / n)
         out.write_text(json.dumps(rows))
     rows = json.loads(out.read_text())
-    y = np.array([r["y"] >= 0.5 for r in rows])
     print(f"{len(rows)} judged candidates of {len({(r['round'], r['source']) for r in rows})} call-outs, "
-          f"{int(y.sum())} not bad")
-    for f in ("logprob", "channel_sum", "channel_mean", "channel_gain"):
-        w, t = within_auc(rows, f)
-        print(f"{f:13s} AUC {roc_auc_score(y, [r[f] for r in rows]):.3f}   within a call-out {w:.3f} ({t} pairs)")
-    feats = ("logprob", "channel_gain")
-    X = np.array([[r[f] for f in feats] for r in rows])
-    rnd = np.array([r["round"] for r in rows])
-    for train, test in (((2, 3), (4, 5)), ((4, 5), (2, 3))):
-        tr, te = np.isin(rnd, train), np.isin(rnd, test)
-        mu, sd = X[tr].mean(0), X[tr].std(0)
-        for cols in ([0], [1], [0, 1]):
-            m = LogisticRegression().fit((X[tr][:, cols] - mu[cols]) / sd[cols], y[tr])
-            s = m.decision_function((X[:, cols] - mu[cols]) / sd[cols])
-            sub = [dict(r, _s=v) for r, v, keep in zip(rows, s, te) if keep]
-            w, _ = within_auc(sub, "_s")
-            print(f"fit on rounds {train}, tested on {test}, {[feats[c] for c in cols]}: "
-                  f"AUC {roc_auc_score(y[te], s[te]):.3f}, within a call-out {w:.3f}, coef {np.round(m.coef_[0], 2)}")
-
+          f"{sum(r['y'] >= 0.5 for r in rows)} not bad")
+    report(rows, ("logprob", "channel_sum", "channel_mean", "channel_gain"),
+           [("logprob",), ("channel_gain",), ("logprob", "channel_gain")])
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]), Path(sys.argv[2]))

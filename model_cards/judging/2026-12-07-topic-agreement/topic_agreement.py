@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "2026-12-07-quality-model"))
 sys.path.insert(0, str(HERE.parent / "2026-12-07-reverse-model"))
 from data import load  # noqa: E402
-from score import within_auc  # noqa: E402
+from score import report  # noqa: E402
 from simulate import shown_rows, verdict  # noqa: E402
 
 from callinkit.config import load_config  # noqa: E402
@@ -58,20 +58,7 @@ def main(embedder_dir: str) -> None:
     rows = [r for r in load() if r["logprob"] is not None]
     for r, a in zip(rows, agreement(emb, probe, [r["source"] for r in rows], [r["candidate"] for r in rows])):
         r["topic_agreement"] = float(a)
-    yy = np.array([r["y"] >= 0.5 for r in rows])
-    for f in ("logprob", "topic_agreement"):
-        w, t = within_auc(rows, f)
-        print(f"{f:16s} AUC {roc_auc_score(yy, [r[f] for r in rows]):.3f}   within a call-out {w:.3f} ({t} pairs)")
-    F = np.array([[r["logprob"], r["topic_agreement"]] for r in rows])
-    rnd = np.array([r["round"] for r in rows])
-    for tr_rounds, te_rounds in (((2, 3), (4, 5)), ((4, 5), (2, 3))):
-        tr, te = np.isin(rnd, tr_rounds), np.isin(rnd, te_rounds)
-        mu, sd = F[tr].mean(0), F[tr].std(0)
-        m = LogisticRegression().fit((F[tr] - mu) / sd, yy[tr])
-        s = m.decision_function((F - mu) / sd)
-        w, _ = within_auc([dict(r, _s=v) for r, v, k in zip(rows, s, te) if k], "_s")
-        print(f"fit on rounds {tr_rounds}, tested on {te_rounds}, log-probability + agreement: AUC "
-              f"{roc_auc_score(yy[te], s[te]):.3f}, within a call-out {w:.3f}, coef {np.round(m.coef_[0], 2)}")
+    report(rows, ("logprob", "topic_agreement"), [("logprob", "topic_agreement")])
     shown = shown_rows(rows)
     ys = [verdict(r) != "bad" for r in shown]
     print(f"{len(shown)} judged shown suggestions: AUC agreement {roc_auc_score(ys, [r['topic_agreement'] for r in shown]):.3f}, "
