@@ -5,18 +5,25 @@ take as long as the test says."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import h11
 import httpx
 import pytest
+import uvicorn
 from test_server_support import free_port, wait_until_serving
+
+from callinkit.serve.http.drain import DrainingServer, DrainState, connection_has_work
 
 SERVER = textwrap.dedent("""
     import sys, time
@@ -161,13 +168,6 @@ class _Protocol:
 
 
 def test_a_connection_with_unread_bytes_or_a_response_in_progress_counts_as_work():
-    import socket
-    from types import SimpleNamespace
-
-    import h11
-
-    from callinkit.serve.http.drain import connection_has_work
-
     server_end, client_end = socket.socketpair()
     try:
         idle = _Protocol(server_end, conn=h11.Connection(h11.SERVER))
@@ -189,13 +189,6 @@ def test_a_connection_with_unread_bytes_or_a_response_in_progress_counts_as_work
 def test_the_drain_waits_for_bytes_the_event_loop_has_not_read_yet():
     """A server whose app has nothing in flight but whose connection holds an unread request does not exit;
     once the request is read (and answered), it exits when the quiet time has passed."""
-    import asyncio
-    import socket
-
-    import uvicorn
-
-    from callinkit.serve.http.drain import DrainingServer, DrainState
-
     server = DrainingServer(uvicorn.Config(app=None), DrainState(), drain_timeout_s=60, drain_quiet_s=0.2)
     server_end, client_end = socket.socketpair()
     try:
@@ -214,12 +207,6 @@ def test_the_drain_waits_for_bytes_the_event_loop_has_not_read_yet():
 
 def test_the_quiet_time_never_outlasts_the_drain_timeout():
     """Nothing in flight when the deadline comes mid-way through the quiet time: a drained exit, not a cut-off."""
-    import asyncio
-
-    import uvicorn
-
-    from callinkit.serve.http.drain import DrainingServer, DrainState
-
     server = DrainingServer(uvicorn.Config(app=None), DrainState(), drain_timeout_s=0, drain_quiet_s=30)
     server.handle_exit(signal.SIGTERM, None)
     assert asyncio.run(server.on_tick(1)) is True and not server.timed_out
