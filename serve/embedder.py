@@ -26,7 +26,11 @@ class SimilarityEmbedder:
         self.tokenizer = Tokenizer.from_file(str(self.bundle_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=int(self.manifest["max_length"]))
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        self.batch_size = batch_size
+        # int8 graphs quantize activations dynamically, with one scale per input tensor: a text's embedding would
+        # depend on the other texts of its batch (cosine down to 0.96 against the same text alone, enough to move
+        # a similarity across the guard's floors). They embed one text per run, as fast here as batches of 64
+        # (no padding): the same text always gets the same embedding.
+        self.batch_size = 1 if self.manifest.get("quantization") == "int8" else batch_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = [np.zeros((0, int(self.manifest["dim"])), dtype=np.float32)]
