@@ -471,6 +471,13 @@ class RewriterLMExportConfig:
     it withholds 9 of 56 answers, 1 good / 3 acceptable / 5 bad (all 3 of Civil Comments bad); suggest() never
     rewrites what the classifier does not call a call-out, so it changes only direct rewrites.
     configs/rewriter_lm_lora.yaml sets it; False (the default): as bundles exported before session 19."""
+    deletion_candidate: bool = False
+    """Written into the bundle's guard: the message without its profanity (`callinkit.guard.without_profanity`:
+    "he was only twenty fucking years old" -> "... twenty years old"; none where the attack is name-calling) is
+    one more candidate, scored by the model's own log-probability (one teacher-forced pass) and checked by the
+    guard like the model's own. It keeps the source's words, so it reads as neutral text, not a call-in: it can be
+    shown on the no-concern or detox path, for comments whose only attack is profanity (ParaDetox, Reddit).
+    Measured in model_cards/judging/2026-12-07-deletion/. False (the default): the model's candidates only."""
     lora_branch: bool = True
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
     MatMuls (needs the `peft` package) instead of from the merged weights. Alone (the builder quantizing both

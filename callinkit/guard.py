@@ -40,7 +40,7 @@ INSULTS = (
     # that also judge a remark and stay in human detoxifications ("ignorant", "incompetent", "liar"):
     # model_cards/judging/2026-12-06-span-insults/
     "jerk", "jerks", "buffoon*", "coward*", "dotard*", "insignificant", "woodhead*", "imbecilic", "pea-brained",
-    "pussy", "damned",
+    "pussy", "pussies", "damned", "looney",
     # party and politician names turned into insults (common in political comment threads; no corpus call-in)
     "demonrat*", "democrap*", "dumbocrat*", "repuglican*", "rethuglican*", "republicunt*", "trumptard*",
     "trumpanzee*", "libtard*",
@@ -587,3 +587,91 @@ def chrf(hypothesis: str, reference: str, max_n: int = 6, beta: float = 2.0) -> 
         return 0.0
     p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
     return 0.0 if p + r == 0 else (1 + beta**2) * p * r / (beta**2 * p + r)
+
+
+# -- the deletion candidate ------------------------------------------------------------------------------------
+# Profanity a deletion can drop without changing what the sentence says ("he was only twenty fucking years old"),
+# unlike name-calling ("kim is a total idiot" -> "kim is a total"): model_cards/judging/2026-12-07-deletion/.
+_PROFANITY_RE = re.compile(r"(?:f+u+c*k+\w*|fck\w*|f\*+ck\w*|shit|bullshit|crap|damn|goddamn|damned|wtf|ffs|bloody|"
+                           r"lmao|lmfao|smh|yikes|stfu)", re.IGNORECASE)
+_FUCK = r"(?:f+u+c*k+|f\*+ck)"
+_PROFANE_IDIOMS = (  # (pattern, replacement), applied in order before the single words
+    (r"\bpieces?\s+of\s+(?:shit|crap)\b", None),  # name-calling: no deletion
+    (r"(^|[.!?]\s*)the\s+" + _FUCK + r"\b", r"\1what"),  # "the fuck is wrong with you" -> "what is ..."
+    (r"\b(what|where|who|how|why)\s+(?:in\s+)?the\s+(?:" + _FUCK + r"|hell|heck)\b", r"\1"),
+    (r"\b(?:as|af)\s+" + _FUCK + r"\b", ""),
+    (r"\bholy\s+(?:shit|crap|" + _FUCK + r")\b", ""),
+    (r"\bgive\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "care"),
+    (r"\bgives\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "cares"),
+    (r"\bgiving\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "caring"),
+    (r"\bgave\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "cared"),
+    (r"\bthe\s+(?:" + _FUCK + r"|hell|shit|crap)\s+out\s+of\s+", ""),
+    (r"\bwtf\b(?=\s+(?:is|are|was|were|do|does|did|happened)\b)", "what"),
+    (r"\b" + _FUCK + r"\s+(?:you|u|off|this|that|them|him|her|it)\b(?=\s*(?:[.!?,]|$))", ""),
+    (r"\b(a bit|so|really|pretty|is|are|was|were|'s)\s+shit\b(?=\s*(?:[.!?,]|$))", r"\1 bad"),
+    (r"\b(?:shitty|crappy)\b", "bad"),
+    (r"\b(n't|not|never|dont|cant|wont|didnt|doesnt)\s+(\w+\s+)?(?:shit|crap)\b", r"\1 \2anything"),
+    (r"\b(?:" + _FUCK + r"ing|" + _FUCK + r"in'?|bloody|damn|goddamn)\s+hell\b", ""),
+)
+_STUFF_BEFORE_RE = re.compile(r"\b(?:this|that|their|his|her|my|your|ur|our|all|old|some|of|much|no)\s+$", re.IGNORECASE)
+_INTERJECTION_BEFORE_RE = re.compile(r"(?:^\s*|[.!?,]\s*|\blmao\s+|\blol\s+)$", re.IGNORECASE)
+_VOCATIVE_RE = re.compile(r"(?:,\s*|\byou\s+)(\w+)(?=\s*[.!?]*\s*$)", re.IGNORECASE)
+
+
+def _tidy(text: str) -> str:
+    return re.sub(r"\s+([,.!?;:])", r"\1", re.sub(r"\s+", " ", text)).strip()
+
+
+def without_profanity(text: str) -> str | None:
+    """`text` without its profanity and a closing vocative insult (", cunt", "... you idiot."), or None when it
+    has none or its attack is more than that: name-calling inside the sentence, which a deletion would turn into
+    a different claim ("kim is a total idiot" -> "kim is a total"), or profanity no rule here can take out
+    cleanly ("fuck this guy for ..."). The rewriter offers it as one more candidate (`guard.deletion_candidate`),
+    scored by the model's own log-probability and checked by the guard like the model's own."""
+    t = text
+    for pattern, repl in _PROFANE_IDIOMS:
+        if repl is None:
+            if re.search(pattern, t, re.IGNORECASE):
+                return None
+            continue
+        t = re.sub(pattern, repl, t, flags=re.IGNORECASE)
+    m = _VOCATIVE_RE.search(t)
+    if m and (INSULT_RE.fullmatch(m.group(1)) or SLUR_RE.fullmatch(m.group(1))):
+        t = t[:m.start()] + t[m.end():]
+    if re.search(r"\b" + _FUCK + r"\s+(?:you|u|off|this|that|them|him|her|it)\b", t, re.IGNORECASE):
+        return None
+    left = attack_terms(t)
+    if any(not _PROFANITY_RE.fullmatch(w) for w in left if w not in masked_profanity(w)):
+        return None
+    unclean: list[str] = []
+
+    def drop(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if not _PROFANITY_RE.fullmatch(word):
+            return word
+        if word.lower() in ("fucks", "fuckers", "fucker", "shits"):
+            unclean.append(word)
+        if word.lower() in ("shit", "crap", "bullshit"):
+            before = t[:m.start()]
+            if _STUFF_BEFORE_RE.search(before):
+                return "stuff"
+            if not _INTERJECTION_BEFORE_RE.search(before):  # a noun no rule here can replace ("the shit got ...")
+                unclean.append(word)
+        return ""
+
+    t = INSULT_RE.sub(drop, t)
+    if unclean:
+        return None
+    for m in list(_MASKED_TOKEN_RE.finditer(t)):
+        if masked_profanity(m.group(0)):
+            t = t.replace(m.group(0), "")
+    t = re.sub(r"[ \t]{2,}", " ", t)
+    t = re.sub(r"\s+([,.!?;:])", r"\1", t)
+    t = re.sub(r"([,;:])\s*([,.!?;:])", r"\2", t)
+    t = re.sub(r"^[\s,.;:!?-]+", "", t).strip()
+    t = re.sub(r"(?:\s*,|\s+(?:but|and|so|or))+\s*$", "", t, flags=re.IGNORECASE)
+    if t and t[0].islower() and text.lstrip()[:1].isupper():
+        t = t[0].upper() + t[1:]
+    if _tidy(t) == _tidy(text) or attack_terms(t) or not re.search(r"[A-Za-z]{2,}", t):
+        return None
+    return t

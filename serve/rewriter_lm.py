@@ -25,7 +25,7 @@ import numpy as np
 
 from callinkit.bundle import read_manifest
 from callinkit.errors import BundleError, CallinkitError
-from callinkit.guard import THREAT_RE, Problem, attack_terms, known_words
+from callinkit.guard import THREAT_RE, Problem, attack_terms, known_words, without_profanity
 from callinkit.lm_prompt import prompt_prefix, render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.embedder import probe_probability
@@ -130,6 +130,8 @@ class LMRewriter:
         self.detox_min_similarity = None if floor is None else float(floor)
         # Rewrite only what reads as an attack (refusal()); False (older bundles): every message is rewritten.
         self.require_attack = bool(guard.get("require_attack", False))
+        # The message without its profanity as one more candidate (without_profanity()); False (older bundles).
+        self.deletion_candidate = bool(guard.get("deletion_candidate", False))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
         # The threat probe (train/threat_probe.py): logistic regression on the embedder's sentence embedding,
         # for the threats the patterns miss; used only where the bundle abstains on threats and has an embedder.
@@ -277,6 +279,26 @@ class LMRewriter:
             out.append((self.tokenizer.decode(seq[:n], skip_special_tokens=True).strip(), lp))
         return out
 
+    def logprob(self, text: str, candidate: str, context: str | None = None) -> float:
+        """The model's own mean token log-probability of `candidate` as the rewrite of `text`, read by feeding
+        its tokens (and the closing <|im_end|>) one by one: the score `scored_candidates` gives a text the
+        model generated, for a text it did not (the guard's deletion candidate)."""
+        og = _import_genai()
+        ids = self.prompt_ids(text, context)
+        target = self.tokenizer.encode(candidate.strip(), add_special_tokens=False).ids + [self.eos_id]
+        params = og.GeneratorParams(self.model)
+        params.set_search_options(max_length=len(ids) + len(target) + 1, batch_size=1, do_sample=False)
+        generator = og.Generator(self.model, params)
+        generator.append_tokens(np.array([ids], dtype=np.int32))
+        logprobs = []
+        for i, token in enumerate(target):
+            logits = np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1)
+            top = logits.max()
+            logprobs.append(float(logits[token] - (np.log(np.exp(logits - top).sum()) + top)))
+            if i + 1 < len(target):
+                generator.append_tokens(np.array([[token]], dtype=np.int32))
+        return float(np.mean(logprobs))
+
     def candidates(self, text: str, num_candidates: int = 1, max_new_tokens: int | None = None,
                    context: str | None = None, strategy: str = "sample", seed: int | None = None) -> list[str]:
         """Distinct candidate rewrites of one text, the greedy (or best beam) one first."""
@@ -397,7 +419,12 @@ class LMRewriter:
         if refusal:
             return [], Rewrite(None, {}, [], ok=False, reason=refusal, reason_codes=(refusal.code,))
         cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
-        result = select(text, list(cands), [{} if lp is None else {"logprob": lp} for lp in cands.values()],
+        scores: list[dict[str, float]] = [{} if lp is None else {"logprob": lp} for lp in cands.values()]
+        deletion = without_profanity(text) if guard and self.deletion_candidate else None
+        if deletion is not None and deletion not in cands:
+            cands[deletion] = lp = self.logprob(text, deletion, context)
+            scores.append({"logprob": lp, "deletion": 1.0})
+        result = select(text, list(cands), scores,
                         self.classifier, self.embedder, self.min_call_in if guard else -1.0, self.min_similarity,
                         context, min_logprob=self.min_logprob if guard else None, rank_by=self.rank_by,
                         no_concern=guard and self.has_no_concern(text), threat_probe=self.threat_probe,

@@ -311,19 +311,28 @@ def test_each_candidate_carries_the_models_own_log_probability_read_while_decodi
         gen.generate_next_token()
     tokens = [int(t) for t in gen.get_sequence(0)[len(ids):]]
     tokens = tokens[: tokens.index(rw.eos_id) + 1] if rw.eos_id in tokens else tokens
-    params = og.GeneratorParams(rw.model)
-    params.set_search_options(max_length=len(ids) + len(tokens) + 1)
-    gen = og.Generator(rw.model, params)
-    gen.append_tokens(np.array([ids], dtype=np.int32))
-    rows = []
-    for token in tokens:
-        rows.append(np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1))
-        gen.append_tokens(np.array([[token]], dtype=np.int32))
-    logits = np.stack(rows)
-    top = logits.max(-1, keepdims=True)
-    full = logits[np.arange(len(tokens)), tokens] - (np.log(np.exp(logits - top).sum(-1)) + top[:, 0])
-    assert list(scored.values())[0] == pytest.approx(float(full.mean()), abs=1e-4)
+
+    def forced(tokens: list[int]) -> float:
+        params = og.GeneratorParams(rw.model)
+        params.set_search_options(max_length=len(ids) + len(tokens) + 1)
+        gen = og.Generator(rw.model, params)
+        gen.append_tokens(np.array([ids], dtype=np.int32))
+        rows = []
+        for token in tokens:
+            rows.append(np.asarray(gen.get_logits(), dtype=np.float64).reshape(-1))
+            gen.append_tokens(np.array([[token]], dtype=np.int32))
+        logits = np.stack(rows)
+        top = logits.max(-1, keepdims=True)
+        return float((logits[np.arange(len(tokens)), tokens] - (np.log(np.exp(logits - top).sum(-1)) + top[:, 0])).mean())
+
+    assert list(scored.values())[0] == pytest.approx(forced(tokens), abs=1e-4)
     assert all(v is None for v in rw.scored_candidates(text, 2, strategy="beam").values())
+    # logprob() scores a text the model did not generate (the guard's deletion candidate) the same way: its
+    # tokens and the closing <|im_end|>
+    other = "you, delete this"
+    assert rw.logprob(text, other) == pytest.approx(
+        forced(rw.tokenizer.encode(other, add_special_tokens=False).ids + [rw.eos_id]), abs=1e-4)
+    assert rw.logprob(text, other) != pytest.approx(rw.logprob(text, "zebra quantum"), abs=1e-3)
 
 
 def test_select_ranks_by_log_probability_and_refuses_below_its_floor():
@@ -429,6 +438,81 @@ def test_lm_bundle_passes_its_detox_floor_to_the_guard(tiny_lm_bundle, tmp_path,
     seen = _spy_on_select(monkeypatch, "detox_min_similarity")
     rw.rewrite_one("you clown, that stat is fake", num_candidates=1, max_new_tokens=4)
     assert seen == [0.8]
+
+
+def test_an_int8_embedder_gives_a_text_the_same_embedding_whatever_else_is_in_the_call(tiny_lm_bundle):
+    """int8 graphs quantize activations with one scale per input tensor, so batching texts would make each
+    embedding (and the guard's similarity floors) depend on its batch-mates; the embedder runs them one by one."""
+    from callinkit.serve.embedder import SimilarityEmbedder
+
+    emb = SimilarityEmbedder(tiny_lm_bundle / "embedder")
+    assert emb.manifest["quantization"] == "int8" and emb.batch_size == 1
+    text = "could you add a source for that stat?"
+    others = ["ok", "this is a much longer message about the meeting next week, the parking, the bike lanes " * 3]
+    alone = emb.encode([text])[0]
+    np.testing.assert_array_equal(emb.encode([others[1], text, others[0]])[1], alone)
+    emb.batch_size = 64  # batched, the same text moves: what the guard used to see
+    assert not np.array_equal(emb.encode([others[1], text, others[0]])[1], alone)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("he was only twenty fucking years old .", "he was only twenty years old."),
+    ("how the fuck did the west rush to support them ?", "how did the west rush to support them?"),
+    ("i don 't give a fuck", "i don 't care"),
+    ("make sure to toast the slices because it 's delicious as fuck .",
+     "make sure to toast the slices because it 's delicious."),
+    ("just terminated my contract and returned their shit .", "just terminated my contract and returned their stuff."),
+    ("but why? the fuck is wrong with you ?", "but why? what is wrong with you?"),
+    ("Thank you for your comment, moron.", "Thank you for your comment."),
+    ("holy shit , it 's so unoriginal now .", "it 's so unoriginal now."),
+    ("F*ck, the bus is late again", "The bus is late again"),
+    # name-calling inside the sentence, a noun no rule can replace, or nothing to drop: no deletion candidate
+    ("kim is a total idiot", None),
+    ("the legislatures are typical evil pieces of shit .", None),
+    ("cause they are fucking pussies obviously", None),
+    ("america got the shit colonized out of them", None),
+    ("yah fuck this guy for helping out rhinos !", None),
+    ("nobody asked you, log off", None),
+    ("the bus is late again", None),
+])
+def test_the_deletion_candidate_drops_profanity_and_never_name_calling(source, expected):
+    from callinkit.guard import attack_terms, without_profanity
+
+    assert without_profanity(source) == expected
+    if expected is not None:
+        assert not attack_terms(expected)
+
+
+def test_a_bundle_with_the_deletion_candidate_scores_and_guards_it_like_its_own(tiny_lm_bundle, tmp_path):
+    """guard.deletion_candidate: the message without its profanity joins the candidates with the model's own
+    log-probability of it and `deletion: 1.0`; older bundles and the unguarded path never add it."""
+    import json
+
+    from callinkit.serve import Rewriter
+
+    text = "he was only twenty fucking years old ."
+    rw = Rewriter.load(tiny_lm_bundle)
+    assert rw.deletion_candidate is False
+    rw.abstain_on_threat = False  # the tiny model's threat probe is random; the threat refusal has its own tests
+    cands, _ = rw.generate_and_select(text, 1, max_new_tokens=4)
+    assert "he was only twenty years old." not in cands
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_lm_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["guard"]["deletion_candidate"] = True
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    rw = Rewriter.load(bundle)
+    rw.abstain_on_threat = False
+    cands, result = rw.generate_and_select(text, 1, max_new_tokens=4)
+    assert cands[-1] == "he was only twenty years old."
+    (deleted,) = [c for c in result.candidates if c.scores.get("deletion")]
+    assert deleted.text == cands[-1]
+    assert deleted.scores["logprob"] == pytest.approx(rw.logprob(text, deleted.text), abs=1e-5)
+    assert "call_in" in deleted.scores and "similarity" in deleted.scores  # checked like the model's own
+    cands, _ = rw.generate_and_select(text, 1, max_new_tokens=4, guard=False)
+    assert "he was only twenty years old." not in cands
+    cands, _ = rw.generate_and_select("you clown, that stat is fake", 1, max_new_tokens=4)
+    assert len(cands) == 1  # name-calling: no deletion candidate
 
 
 def test_guard_never_lets_a_threat_or_insult_through(tiny_lm_bundle):
@@ -1062,14 +1146,16 @@ def test_export_fits_the_probes_on_labelled_real_text_when_configured(tiny_lm_ru
     labels.write_text("".join(json.dumps({"key": text_key(t), "threat": "no", "concern": "none"}) + "\n"
                               for t in texts))
     cfg = yaml.safe_load((run / "config.yaml").read_text())
-    cfg.setdefault("export", {}).update(guard_real_text=str(folder), guard_real_text_labels=str(labels))
+    cfg.setdefault("export", {}).update(guard_real_text=str(folder), guard_real_text_labels=str(labels),
+                                        deletion_candidate=True)
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "bundle"
     export_rewriter_lm(run, out, precision="fp32", classifier_bundle=str(tiny_bundle), embedder_base=str(tiny_base))
     guard = json.loads((out / "manifest.json").read_text())["guard"]
+    assert guard["deletion_candidate"] is True  # the export section's switch reaches the runtime's guard
     assert guard["guard_real_text"] == {"labels": "my_labels.jsonl", "texts": 4, "threat_samples": ["random"],
                                         "weights": {"threat": 10.0, "no_concern": 1.0}}
-    Rewriter.load(out)  # the bundle still loads with the refitted probes
+    assert Rewriter.load(out).deletion_candidate is True  # the bundle still loads with the refitted probes
 
     labels.write_text(json.dumps({"key": "0" * 12, "threat": "no", "concern": "none"}) + "\n")
     with pytest.raises(CallinkitError, match="texts labelled in"):

@@ -298,6 +298,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             guard["detox_min_similarity"] = config.export.detox_min_similarity
         if config.export.require_attack:
             guard["require_attack"] = True
+        if config.export.deletion_candidate:
+            guard["deletion_candidate"] = True
         embedder = work / "embedder"
         if with_embedder:
             from callinkit.train.rewriter_export import export_embedder
