@@ -597,6 +597,13 @@ _PROFANITY_RE = re.compile(r"(?:f+u+c*k+\w*|fck\w*|f\*+ck\w*|shit|bullshit|crap|
 _FUCK = r"(?:f+u+c*k+|f\*+ck)"
 _PROFANE_IDIOMS = (  # (pattern, replacement), applied in order before the single words
     (r"\bpieces?\s+of\s+(?:shit|crap)\b", None),  # name-calling: no deletion
+    # a judgement the profanity carries ("a bunch of crap from Kelly" -> "... stuff" loses the stance)
+    (r"\b(?:bunch|load|pile|full)\s+of\s+(?:shit|crap|bullshit)\b", None),
+    # the verb ("wanna fuck?", "if you got fucked ..."), and a bare one standing for "what the fuck" ("fuck is
+    # the 'ahhh' for?"): deleting either garbles the sentence
+    (r"\b(?:wanna|to|gonna|gotta|let'?s|i|we|you|u|they|he|she|can|could|would|will|should|must|got|get|getting|be|been)"
+     r"\s+" + _FUCK + r"(?:ed|s)?\b", None),
+    (r"(?:^|[.!?]\s*)" + _FUCK + r"\s+(?:is|are|was|were|do|does|did|you|u)\b", None),
     (r"(^|[.!?]\s*)the\s+" + _FUCK + r"\b", r"\1what"),  # "the fuck is wrong with you" -> "what is ..."
     (r"\b(what|where|who|how|why)\s+(?:in\s+)?the\s+(?:" + _FUCK + r"|hell|heck)\b", r"\1"),
     (r"\b(?:as|af)\s+" + _FUCK + r"\b", ""),

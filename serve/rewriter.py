@@ -61,8 +61,9 @@ class Rewrite:
     @property
     def detox(self) -> bool:
         """The suggestion is the message without the attack, not a call-in: no candidate passed as a call-in, and
-        this one keeps the source's content as neutral text (the guard's detox path; `scores["detox"]` is 1.0)."""
-        return self.ok and bool(self.scores.get("detox"))
+        this one keeps the source's content as neutral text (the guard's detox path; `scores["detox"]` is 1.0), or
+        it is the guard's deletion candidate, the message without its profanity (`scores["deletion"]` is 1.0)."""
+        return self.ok and bool(self.scores.get("detox") or self.scores.get("deletion"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"rewrite": self.text, "ok": self.ok, "reason": self.reason, "reason_codes": list(self.reason_codes),

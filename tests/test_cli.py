@@ -89,7 +89,9 @@ def test_rewrite_says_when_a_suggestion_is_the_message_without_the_attack(monkey
 
     results = {"get it now ? check out the fucking blog already":
                Rewrite("Get it now? Check out the blog already.", {"detox": 1.0}, []),
-               "you clown, that stat is fake": Rewrite("That stat looks wrong; could you check it?", {"detox": 0.0}, [])}
+               "you clown, that stat is fake": Rewrite("That stat looks wrong; could you check it?", {"detox": 0.0}, []),
+               # the guard's deletion candidate is the message without its profanity: labelled the same way
+               "he was only twenty fucking years old .": Rewrite("he was only twenty years old.", {"deletion": 1.0}, [])}
 
     class Stub:
         generation = {"num_candidates": 1}
@@ -102,4 +104,5 @@ def test_rewrite_says_when_a_suggestion_is_the_message_without_the_attack(monkey
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "  -> Get it now? Check out the blog already."
     assert out[2] == "     (the message without the attack: no candidate passed as a call-in)"
-    assert out[3:] == ["you clown, that stat is fake", "  -> That stat looks wrong; could you check it?"]
+    assert out[3:5] == ["you clown, that stat is fake", "  -> That stat looks wrong; could you check it?"]
+    assert out[6:] == ["  -> he was only twenty years old.", "     (the message without the attack: no candidate passed as a call-in)"]

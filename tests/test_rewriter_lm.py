@@ -472,6 +472,12 @@ def test_an_int8_embedder_gives_a_text_the_same_embedding_whatever_else_is_in_th
     ("cause they are fucking pussies obviously", None),
     ("america got the shit colonized out of them", None),
     ("yah fuck this guy for helping out rhinos !", None),
+    # the verb, a bare "fuck" standing for "what the fuck", a judgement carried by the profanity
+    ("wanna fuck ? check out this site", None),
+    ("lol , what you mean you fucked up", None),
+    ("fuck is the \" ahhh \" for ? & what time ?", None),
+    ("This is a bunch of crap again from Kelly.", None),
+    ("fuck now its raining again", "now its raining again"),
     ("nobody asked you, log off", None),
     ("the bus is late again", None),
 ])

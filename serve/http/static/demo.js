@@ -48,7 +48,7 @@ function showResult(result, note) {
   // refused candidate as the suggestion.
   const abstained = Boolean(rewrite) && rewrite.rewrite === null;
   // The guard's detox path: no candidate passed as a call-in, and this one is the message without the attack.
-  const detox = Boolean(rewrite) && !abstained && Boolean(rewrite.scores && rewrite.scores.detox);
+  const detox = Boolean(rewrite) && !abstained && Boolean(rewrite.scores && (rewrite.scores.detox || rewrite.scores.deletion));
   $("suggestion-title").textContent = detox ? "Suggested rewrite: the message without the attack" : "Suggested call-in";
   $("rewrite").textContent = rewrite ? (abstained ? "No call-in suggested." : rewrite.rewrite) : "";
   $("rewrite").classList.toggle("abstained", abstained);
