@@ -372,11 +372,17 @@ def masked_profanity(text: str) -> set[str]:
     return found
 
 
+# "FU" (fuck you) in capitals, a word of its own; case-sensitive, so "kung fu" is not one. From a held-out real
+# comment whose deletion kept it ("... semi-pro player for years - FU allie"): model_cards/judging/2026-12-07-deletion/
+_FU_RE = re.compile(r"(?<![\w'])F\.?U\.?(?![\w'])")
+
+
 def attack_terms(text: str) -> set[str]:
-    """Lowercased insults, slurs and dismissive phrases found in `text`, and profanity hidden behind symbols (as
-    the plain word)."""
+    """Lowercased insults, slurs and dismissive phrases found in `text`, and profanity hidden behind symbols or
+    written as "FU" (as the plain word)."""
     return ({m.group(0).lower() for m in INSULT_RE.finditer(text)} | {m.group(0).lower() for m in SLUR_RE.finditer(text)}
-            | {m.group(0).lower() for m in PHRASE_RE.finditer(text)} | masked_profanity(text))
+            | {m.group(0).lower() for m in PHRASE_RE.finditer(text)} | masked_profanity(text)
+            | ({"fu"} if _FU_RE.search(text) else set()))
 
 
 def source_facts(text: str, context: str | None = None, strict: bool = False) -> SourceFacts:

@@ -480,9 +480,12 @@ def test_an_int8_embedder_gives_a_text_the_same_embedding_whatever_else_is_in_th
     ("fuck now its raining again", "now its raining again"),
     ("nobody asked you, log off", None),
     ("the bus is late again", None),
+    ("semi-pro player for years - FU allie, bitch.", None),  # "FU" is an attack the deletion cannot drop
 ])
 def test_the_deletion_candidate_drops_profanity_and_never_name_calling(source, expected):
     from callinkit.guard import attack_terms, without_profanity
+
+    assert attack_terms("FU allie") == {"fu"} and not attack_terms("I love kung fu movies")
 
     assert without_profanity(source) == expected
     if expected is not None:
