@@ -198,6 +198,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         problems = [() if d else p for d, p in zip(as_detox, problems)]
         for s, d in zip(scores, as_detox):
             s["detox"] = float(d)
+    if no_concern:  # every candidate that passes is neutral text, the message without the attack: say so, so that
+        for s, p in zip(scores, problems):  # the CLI and demo page do not present it as a call-in (ranking unchanged:
+            s["detox"] = float(not p)        # all that pass are in the same tier)
     for s in scores:
         s["score"] = s["neutral"] if no_concern else s.get("call_in", 1.0) * max(0.0, s["similarity"])
     if rank_by not in ("score", "logprob"):

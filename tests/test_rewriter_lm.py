@@ -970,9 +970,12 @@ def test_detox_path_shows_the_message_without_the_attack_when_no_call_in_passes(
     first = select(src, cands, [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",
                    detox_min_similarity=0.7)
     assert first.text == frame and first.scores["detox"] == 0.0 and not first.detox
-    # unguarded, or where the no-concern probe fired (its own neutral rule), the path changes nothing
+    # unguarded the path changes nothing; where the no-concern probe fired, its own neutral rule decides, and
+    # what it shows is the message without the attack too (labelled so, with or without the detox floor)
     assert "detox" not in select(src, [detox], [{}], clf, emb, -1.0, detox_min_similarity=0.7).scores
-    assert "detox" not in select(src, [detox], [{}], clf, emb, 0.8, no_concern=True, detox_min_similarity=0.7).scores
+    for floor in (0.7, None):
+        neutral = select(src, [detox], [{}], clf, emb, 0.8, no_concern=True, detox_min_similarity=floor)
+        assert neutral.text == detox and neutral.detox and neutral.scores["detox"] == 1.0
 
 
 def test_no_concern_probe_is_exported_and_decides_which_guard_applies(tiny_lm_bundle, monkeypatch):
