@@ -5,7 +5,9 @@
 Systems, measured side by side in one run on the same checkpoint and prompt:
   - `transformers.generate` greedy, fp32 PyTorch (`run/best`);
   - the bundle's decoder through onnxruntime-genai, greedy (`LMRewriter.candidates(k=1)`);
-  - `LMRewriter.rewrite` with k = 1, 4 and 8 candidates (greedy + sampled, guarded, reranked by the classifier).
+  - `LMRewriter.rewrite` with k = 1, 4 and 8 candidates (greedy + sampled, guarded, reranked by the classifier);
+  - `LMRewriter.rewrite` k=4 on a message whose only attack is profanity, with and without the guard's deletion
+    candidate (the message without its profanity, scored by one teacher-forced pass: `LMRewriter.logprob`).
 Reports median / p90 / min / max per call after a warm-up, the generated length and ms per generated token,
 and writes JSON and a latency plot to --out.
 """
@@ -18,6 +20,10 @@ import statistics
 from pathlib import Path
 
 from bench_rewriter import MESSAGE, timed  # the same 25-word call-out and timer as release 1's bench
+
+# A 23-word message whose only attack is profanity: the deletion candidate's case
+PROFANE = ("i get a similar speed to that because i live up a fucking mountain and the router is downstairs in the "
+           "other room .")
 
 
 def summary(ms: list[float]) -> dict[str, float]:
@@ -55,6 +61,10 @@ def main() -> None:
             out = model.generate(**prompt, max_new_tokens=max_new, do_sample=False, eos_token_id=eos, pad_token_id=0)
         return tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
 
+    def with_deletion(on: bool) -> list:
+        rewriter.deletion_candidate = on
+        return rewriter.rewrite([PROFANE], num_candidates=4)
+
     outputs = {"transformers.generate greedy (fp32)": hf_greedy(),
                f"onnxruntime-genai greedy ({rewriter.manifest.get('precision')})": rewriter.candidates(MESSAGE, 1)[0]}
     systems = {
@@ -63,6 +73,8 @@ def main() -> None:
         "LMRewriter.rewrite k=1 (guard + classifier)": lambda: rewriter.rewrite([MESSAGE], num_candidates=1),
         "LMRewriter.rewrite k=4": lambda: rewriter.rewrite([MESSAGE], num_candidates=4),
         "LMRewriter.rewrite k=8": lambda: rewriter.rewrite([MESSAGE], num_candidates=8),
+        "rewrite k=4, profanity, no deletion candidate": lambda: with_deletion(False),
+        "rewrite k=4, profanity, with deletion candidate": lambda: with_deletion(True),
     }
     results = {}
     for name, fn in systems.items():

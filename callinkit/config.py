@@ -476,8 +476,10 @@ class RewriterLMExportConfig:
     "he was only twenty fucking years old" -> "... twenty years old"; none where the attack is name-calling) is
     one more candidate, scored by the model's own log-probability (one teacher-forced pass) and checked by the
     guard like the model's own. It keeps the source's words, so it reads as neutral text, not a call-in: it can be
-    shown on the no-concern or detox path, for comments whose only attack is profanity (ParaDetox, Reddit).
-    Measured in model_cards/judging/2026-12-07-deletion/. False (the default): the model's candidates only."""
+    shown on the no-concern or detox path, for comments whose only attack is profanity (ParaDetox, Reddit). Its
+    log-probability takes a pass about as long as decoding it, read only when it passes every other check (+0.4 s
+    on a 23-word message, k=4). Measured in model_cards/judging/2026-12-07-deletion/. False (the default): the
+    model's candidates only."""
     lora_branch: bool = True
     """LoRA runs: build the quantized model from the base weights plus the adapter as separate low-rank
     MatMuls (needs the `peft` package) instead of from the merged weights. Alone (the builder quantizing both

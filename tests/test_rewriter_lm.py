@@ -494,34 +494,55 @@ def test_the_deletion_candidate_drops_profanity_and_never_name_calling(source, e
 
 def test_a_bundle_with_the_deletion_candidate_scores_and_guards_it_like_its_own(tiny_lm_bundle, tmp_path):
     """guard.deletion_candidate: the message without its profanity joins the candidates with the model's own
-    log-probability of it and `deletion: 1.0`; older bundles and the unguarded path never add it."""
+    log-probability of it and `deletion: 1.0`, read only when every other check passes it; older bundles and
+    the unguarded path never add it."""
     import json
 
     from callinkit.serve import Rewriter
+    from callinkit.serve.classifier import Prediction
 
-    text = "he was only twenty fucking years old ."
-    rw = Rewriter.load(tiny_lm_bundle)
+    text, deletion = "he was only twenty fucking years old .", "he was only twenty years old."
+
+    class Labels:  # the deletion's label is under test, not the tiny model's
+        labels = ("call_out", "call_in", "neutral")
+
+        def __init__(self, deletion_label):
+            self.deletion_label = deletion_label
+
+        def predict(self, texts):
+            out = []
+            for t in texts:
+                label = self.deletion_label if t == deletion else "call_out"
+                out.append(Prediction(label, {k: 0.9 if k == label else 0.05 for k in self.labels}))
+            return out
+
+    rw = Rewriter.load(tiny_lm_bundle, classifier=Labels("call_in"))
     assert rw.deletion_candidate is False
     rw.abstain_on_threat = False  # the tiny model's threat probe is random; the threat refusal has its own tests
     cands, _ = rw.generate_and_select(text, 1, max_new_tokens=4)
-    assert "he was only twenty years old." not in cands
+    assert deletion not in cands
     bundle = tmp_path / "bundle"
     shutil.copytree(tiny_lm_bundle, bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["guard"]["deletion_candidate"] = True
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    rw = Rewriter.load(bundle)
-    rw.abstain_on_threat = False
+    rw = Rewriter.load(bundle, classifier=Labels("call_in"))
+    rw.abstain_on_threat, rw.threat_probe, rw.min_similarity, rw.no_concern_probe = False, None, None, None  # random here
     cands, result = rw.generate_and_select(text, 1, max_new_tokens=4)
-    assert cands[-1] == "he was only twenty years old."
+    assert cands[-1] == deletion
     (deleted,) = [c for c in result.candidates if c.scores.get("deletion")]
-    assert deleted.text == cands[-1]
-    assert deleted.scores["logprob"] == pytest.approx(rw.logprob(text, deleted.text), abs=1e-5)
-    assert "call_in" in deleted.scores and "similarity" in deleted.scores  # checked like the model's own
+    assert deleted.text == deletion
+    assert deleted.scores["logprob"] == pytest.approx(rw.logprob(text, deletion), abs=1e-5)
+    assert deleted.scores["call_in"] == 0.9 and "similarity" in deleted.scores  # checked like the model's own
     cands, _ = rw.generate_and_select(text, 1, max_new_tokens=4, guard=False)
-    assert "he was only twenty years old." not in cands
+    assert deletion not in cands
     cands, _ = rw.generate_and_select("you clown, that stat is fake", 1, max_new_tokens=4)
     assert len(cands) == 1  # name-calling: no deletion candidate
+    # a deletion that fails another check could never be shown: no teacher-forced pass is spent on it
+    rw.classifier = Labels("call_out")
+    rw.logprob = lambda *a, **k: pytest.fail("logprob read for a deletion the guard refuses anyway")
+    cands, _ = rw.generate_and_select(text, 1, max_new_tokens=4)
+    assert deletion not in cands
 
 
 def test_guard_never_lets_a_threat_or_insult_through(tiny_lm_bundle):
