@@ -104,7 +104,8 @@ def main() -> None:
     ax.barh(names, [results[n]["median_ms"] for n in names],
             xerr=[[results[n]["median_ms"] - results[n]["min_ms"] for n in names],
                   [results[n]["p90_ms"] - results[n]["median_ms"] for n in names]], color="#4c78a8")
-    ax.set_xlabel(f"ms per call, batch 1, {len(MESSAGE.split())}-word call-out (median; bars min..p90)")
+    ax.set_xlabel(f"ms per call, batch 1, {len(MESSAGE.split())}-word call-out; last two rows: "
+                  f"{len(PROFANE.split())}-word profanity (median; bars min..p90)")
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(out / "latency.png", dpi=120)
