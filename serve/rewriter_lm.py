@@ -66,6 +66,14 @@ def copy_targets(generated: Sequence[int], source: Sequence[int], starts_word: n
     return set()
 
 
+def token_logprobs(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """log-softmax of each row of `logits` (rows x vocabulary) at that row's token: the model's own
+    log-probability of the token it chose (decoding) or was fed (`LMRewriter.logprob`)."""
+    top = logits.max(axis=-1)
+    lse = np.log(np.exp(logits - top[:, None]).sum(axis=-1)) + top
+    return logits[np.arange(len(tokens)), tokens] - lse
+
+
 def _import_genai():
     try:
         import onnxruntime_genai as og
@@ -265,9 +273,7 @@ class LMRewriter:
             generator.generate_next_token()
             if logits is not None:
                 chosen = np.asarray(generator.get_next_tokens()).reshape(rows)
-                top = logits.max(axis=-1)
-                lse = np.log(np.exp(logits - top[:, None]).sum(axis=-1)) + top
-                for r, lp in enumerate(logits[np.arange(rows), chosen] - lse):
+                for r, lp in enumerate(token_logprobs(logits, chosen)):
                     logprobs[r].append(float(lp))
                     generated[r].append(int(chosen[r]))
         n_out = search.get("num_return_sequences", 1) * (1 if beams else rows)
@@ -292,9 +298,8 @@ class LMRewriter:
         generator.append_tokens(np.array([ids], dtype=np.int32))
         logprobs = []
         for i, token in enumerate(target):
-            logits = np.asarray(generator.get_logits(), dtype=np.float32).reshape(-1)
-            top = logits.max()
-            logprobs.append(float(logits[token] - (np.log(np.exp(logits - top).sum()) + top)))
+            logits = np.asarray(generator.get_logits(), dtype=np.float32).reshape(1, -1)
+            logprobs.append(float(token_logprobs(logits, np.array([token]))[0]))
             if i + 1 < len(target):
                 generator.append_tokens(np.array([[token]], dtype=np.int32))
         return float(np.mean(logprobs))
