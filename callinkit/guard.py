@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # Insults, profanity and dismissals aimed at a person. Matched as whole words, case-insensitive; `*` marks a
@@ -601,7 +601,8 @@ def chrf(hypothesis: str, reference: str, max_n: int = 6, beta: float = 2.0) -> 
 _PROFANITY_RE = re.compile(r"(?:f+u+c*k+\w*|fck\w*|f\*+ck\w*|shit|bullshit|crap|damn|goddamn|damned|wtf|ffs|bloody|"
                            r"lmao|lmfao|smh|yikes|stfu)", re.IGNORECASE)
 _FUCK = r"(?:f+u+c*k+|f\*+ck)"
-_PROFANE_IDIOMS = (  # (pattern, replacement), applied in order before the single words
+# (pattern, replacement; None: no deletion for such a text), applied in order before the single words
+_PROFANE_IDIOMS: tuple[tuple[str, str | Callable[[re.Match[str]], str] | None], ...] = (
     (r"\bpieces?\s+of\s+(?:shit|crap)\b", None),  # name-calling: no deletion
     # a judgement the profanity carries ("a bunch of crap from Kelly" -> "... stuff" loses the stance)
     (r"\b(?:bunch|load|pile|full)\s+of\s+(?:shit|crap|bullshit)\b", None),
@@ -614,10 +615,8 @@ _PROFANE_IDIOMS = (  # (pattern, replacement), applied in order before the singl
     (r"\b(what|where|who|how|why)\s+(?:in\s+)?the\s+(?:" + _FUCK + r"|hell|heck)\b", r"\1"),
     (r"\b(?:as|af)\s+" + _FUCK + r"\b", ""),
     (r"\bholy\s+(?:shit|crap|" + _FUCK + r")\b", ""),
-    (r"\bgive\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "care"),
-    (r"\bgives\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "cares"),
-    (r"\bgiving\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "caring"),
-    (r"\bgave\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b", "cared"),
+    (r"\b(give|gives|giving|gave)\s+an?\s+(?:" + _FUCK + r"|shit|damn)\b",  # "give a fuck" -> "care", in its tense
+     lambda m: {"give": "care", "gives": "cares", "giving": "caring", "gave": "cared"}[m.group(1).lower()]),
     (r"\bthe\s+(?:" + _FUCK + r"|hell|shit|crap)\s+out\s+of\s+", ""),
     (r"\bwtf\b(?=\s+(?:is|are|was|were|do|does|did|happened)\b)", "what"),
     (r"\b" + _FUCK + r"\s+(?:you|u|off|this|that|them|him|her|it)\b(?=\s*(?:[.!?,]|$))", ""),
