@@ -1,7 +1,10 @@
-"""Blind verdicts on the rows the deletion candidate changes: new answers (the model abstained) and replaced
-answers (old vs new), per judge; and the same for a 'fallback only' policy (new answers only).
+"""Blind verdicts on the rows the deletion candidate changes (rows with `source`, op4n's `shown` and `shown_new`
+with the deletion candidate; unchanged rows are skipped): new answers (the model abstained) and replaced answers
+(old vs new), per judge, from FOLDER's items.jsonl and verdicts_*.jsonl.
 
-    python model_cards/judging/2026-12-07-deletion/analyse.py val_run.jsonl judge > analyse.txt
+    cd model_cards/judging/2026-12-07-deletion
+    python analyse.py val_run.jsonl judge > analyse.txt                                  # validation
+    python analyse.py heldout/changed.jsonl heldout > heldout/analyse_heldout.txt        # held out
 """
 import collections
 import json
