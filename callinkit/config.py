@@ -477,7 +477,7 @@ class RewriterLMExportConfig:
     one more candidate, scored by the model's own log-probability (one teacher-forced pass) and checked by the
     guard like the model's own. It keeps the source's words, so it reads as neutral text, not a call-in: it can be
     shown on the no-concern or detox path, for comments whose only attack is profanity (ParaDetox, Reddit). Its
-    log-probability takes a pass about as long as decoding it, read only when it passes every other check (+0.4 s
+    log-probability takes a pass about as long as decoding it, read only when it passes every other check (+0.4-0.6 s
     on a 23-word message, k=4). Measured in model_cards/judging/2026-12-07-deletion/. False (the default): the
     model's candidates only."""
     lora_branch: bool = True
