@@ -140,7 +140,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     detox = (detox_min_similarity is not None and guarded and classifier is not None and embedder is not None
              and not no_concern)
     if classifier is not None and texts:
-        for s, p in zip(scores, classifier.predict(texts)):
+        # each candidate alone: with an int8 classifier its P(call_in) would otherwise follow the other candidates
+        # (a classifier of the caller's own with only `predict()` is used as it is)
+        for s, p in zip(scores, getattr(classifier, "predict_each", classifier.predict)(texts)):
             s["call_in"] = p.scores["call_in"]
             if no_concern or detox:
                 s["neutral"] = p.scores["neutral"]

@@ -351,3 +351,19 @@ def test_release1_bundle_guard_refuses_candidates_below_its_model_score_floor(ti
         if not new.ok:
             assert new.text is None and new.reason_codes
     assert sum("unlikely" in c.problem_codes for r in after for c in r.candidates) >= 3
+
+
+def test_the_guard_scores_each_candidate_alone_with_an_int8_classifier(tiny_bundle_int8):
+    """An int8 classifier quantizes activations with one scale per batch, so batched, a candidate's P(call_in)
+    (and whether it passes the guard) would follow the other candidates; the guard classifies each alone."""
+    from callinkit.serve import Classifier
+    from callinkit.serve.rewriter import select
+
+    clf = Classifier.load(tiny_bundle_int8)
+    text = "could you add a source for that stat?"
+    others = ["ok", "this is a much longer message about the meeting next week, the parking, the bike lanes " * 3]
+    alone = clf.predict([text])[0].scores["call_in"]
+    assert clf.predict([others[1], text, others[0]])[1].scores["call_in"] != alone  # what the guard used to see
+    assert clf.predict_each([others[1], text, others[0]])[1].scores["call_in"] == alone
+    result = select("you clown, add a source", [others[1], text, others[0]], [{}, {}, {}], clf, None, 0.0)
+    assert {c.text: c.scores["call_in"] for c in result.candidates}[text] == alone
