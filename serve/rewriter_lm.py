@@ -17,7 +17,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -424,6 +424,15 @@ class LMRewriter:
         if refusal:
             return [], Rewrite(None, {}, [], ok=False, reason=refusal, reason_codes=(refusal.code,))
         cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
+        return list(cands), self.choose(text, cands, context, guard)
+
+    def choose(self, text: str, cands: dict[str, float | None], context: str | None = None, guard: bool = True,
+               logprob: Callable[[str], float] | None = None) -> Rewrite:
+        """The Rewrite chosen from a text's candidates (`scored_candidates()`: text -> mean token log-probability),
+        the deletion candidate added when the bundle asks for it; the source-level refusal is not checked here.
+        `logprob(candidate)` reads the model's log-probability of the deletion (default: `self.logprob`); with
+        recorded candidates and log-probabilities, the guard can be re-run without decoding again."""
+        cands = dict(cands)
         scores: list[dict[str, float]] = [{} if lp is None else {"logprob": lp} for lp in cands.values()]
         no_concern = guard and self.has_no_concern(text)
 
@@ -437,14 +446,14 @@ class LMRewriter:
         # Its log-probability costs a teacher-forced pass (about as long as decoding it greedily): read it only
         # when every other check passes (as for 91 of 164 deletions of judged comments), since it is only shown then.
         if deletion is not None and deletion not in cands and guarded([deletion], [{"deletion": 1.0}]).ok:
-            cands[deletion] = lp = self.logprob(text, deletion, context)
+            cands[deletion] = lp = (logprob or (lambda c: self.logprob(text, c, context)))(deletion)
             scores.append({"logprob": lp, "deletion": 1.0})
         result = guarded(list(cands), scores)
         if not guard and not result.ok and result.candidates:
             best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))
             result = Rewrite(best.text, best.scores, result.candidates, ok=False, reason=result.reason,
                              reason_codes=result.reason_codes)
-        return list(cands), result
+        return result
 
     def rewrite_one(self, text: str, **kwargs: Any) -> Rewrite:
         if not isinstance(text, str):

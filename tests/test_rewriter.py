@@ -367,3 +367,17 @@ def test_the_guard_scores_each_candidate_alone_with_an_int8_classifier(tiny_bund
     assert clf.predict_each([others[1], text, others[0]])[1].scores["call_in"] == alone
     result = select("you clown, add a source", [others[1], text, others[0]], [{}, {}, {}], clf, None, 0.0)
     assert {c.text: c.scores["call_in"] for c in result.candidates}[text] == alone
+
+
+def test_choose_re_guards_recorded_candidates_as_rewrite_does(tiny_lm_bundle):
+    """`LMRewriter.choose()` is the selection half of `generate_and_select()`: given the same candidates and their
+    log-probabilities it picks the same rewrite, so a changed guard can be re-run on recorded candidates."""
+    from callinkit.serve import Rewriter
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    rw.abstain_on_threat = False  # the tiny model's threat probe is random
+    text = "you clown, that stat is fake"
+    cands, result = rw.generate_and_select(text, 3, max_new_tokens=6, guard=False)
+    again = rw.choose(text, rw.scored_candidates(text, 3, max_new_tokens=6), guard=False)
+    assert list(cands) and again.text == result.text and again.scores == result.scores
+    assert [c.text for c in again.candidates] == [c.text for c in result.candidates]
