@@ -424,7 +424,9 @@ class LMRewriter:
         if refusal:
             return [], Rewrite(None, {}, [], ok=False, reason=refusal, reason_codes=(refusal.code,))
         cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
-        return list(cands), self.choose(text, cands, context, guard)
+        result = self.choose(text, cands, context, guard)
+        # the deletion candidate, where choose() added one, comes last
+        return list(cands) + [c.text for c in result.candidates if c.scores.get("deletion") and c.text not in cands], result
 
     def choose(self, text: str, cands: dict[str, float | None], context: str | None = None, guard: bool = True,
                logprob: Callable[[str], float] | None = None) -> Rewrite:
