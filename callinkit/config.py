@@ -471,6 +471,16 @@ class RewriterLMExportConfig:
     it withholds 9 of 56 answers, 1 good / 3 acceptable / 5 bad (all 3 of Civil Comments bad); suggest() never
     rewrites what the classifier does not call a call-out, so it changes only direct rewrites.
     configs/rewriter_lm_lora.yaml sets it; False (the default): as bundles exported before session 19."""
+    call_in_only_for_call_outs: bool = False
+    """Written into the bundle's guard (with a classifier): a candidate is shown as a call-in only for a message
+    the classifier reads as a call-out (P(call_out) >= 0.5); for any other message a call-in frame invents a
+    harm (code `invents_harm`), and only the message without the attack may be shown (the detox or no-concern
+    path). On real hateful and offensive tweets, which confront no one's conduct, all 13 call-ins the guard
+    showed for 200 of them were judged bad by two blind judges (invented scoldings, "please stop" aimed at the
+    person a retweet quotes, a slur swapped for another group); corpus-test call-outs read at P(call_out) >= 0.96.
+    `suggest()` already rewrites only call-outs, so this changes direct `rewrite()` calls only
+    (model_cards/judging/2026-12-07-davidson/). configs/rewriter_lm_lora.yaml sets it; False (the default): as
+    bundles exported before session 23."""
     deletion_candidate: bool = False
     """Written into the bundle's guard: the message without its profanity (`callinkit.guard.without_profanity`:
     "he was only twenty fucking years old" -> "... twenty years old"; none where the attack is name-calling) is

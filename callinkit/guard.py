@@ -57,10 +57,33 @@ INSULT_PHRASES = (
 )
 # Slurs (detection only, so that no rewrite repeats one). Stems.
 SLURS = (
-    "retard*", "fag", "fags", "faggot*", "tranny*", "trannies", "nigger*", "nigga*", "spic", "spics", "chink*",
+    "retard*", "fag", "fags", "faggot*", "tranny*", "trannies", "nigger*", "nigga*", "nigguh*", "spic", "spics", "chink*",
     "kike*", "gook*", "wetback*", "dyke*", "spaz*", "spastic*", "coon", "coons", "paki", "pakis", "raghead*",
     "towelhead*", "gypped", "gyp", "cripple", "cripples", "midget*", "shemale*", "mong", "mongs", "sperg*",
     "autist", "libtard*", "feminazi*",
+    # from real hateful tweets (model_cards/judging/2026-12-07-davidson/): the first line after reading held-out
+    # sample 1, the second after sample 2 (no corpus text has any of them)
+    "zipperhead*", "darkie*", "darky", "beaner*", "white trash",
+    "nicca*", "nigeon*", "moon cricket*", "jungle bunn*", "porch monkey*",
+)
+
+# Profanity and sexual insults, which a call-in never needs to quote to name a harm: unlike "fat" or "psycho" (the
+# harm a corpus call-in names by quoting it), 11 of the corpus's 8,827 call-ins quote one of them. Real tweets quote
+# the attack itself ('"@user: ... bitch ..." lol'), and rewrites kept it inside the quote:
+# model_cards/judging/2026-12-07-davidson/.
+NEVER_QUOTED = (
+    "fuck*", "fck*", "f*ck*", "motherfucker*", "shit", "shits", "shitty", "bullshit", "crap", "crappy", "bitch*",
+    "bastard*", "cunt*", "whore*", "slut*", "hoe", "hoes", "skank*", "pussy", "pussies", "dick", "dicks", "cock",
+    "cocks", "ass", "arse", "asshole*", "arsehole*", "piss*", "twat*", "wanker*", "douche*", "dumbass*", "fatass",
+)
+# Words that name a group of people by race, religion, origin, sexuality or gender identity. A neutral rewrite (the
+# message without the attack) adds none its source lacks: a slur replaced by the group it targets ("... the first
+# time nigger" -> "... the first time, black guy?") is still the slur's message.
+IDENTITY_WORDS = (
+    "black", "blacks", "white", "whites", "brown", "asian*", "latino*", "latina*", "hispanic*", "mexican*",
+    "african*", "arab*", "jew", "jews", "jewish", "muslim*", "islam*", "christian*", "gay", "gays", "lesbian*",
+    "bisexual*", "trans", "transgender*", "queer*", "homosexual*", "immigrant*", "refugee*", "chinese", "indian*",
+    "catholic*", "hindu*", "sikh*", "mormon*",
 )
 
 _THREAT_PATTERNS = (
@@ -89,7 +112,8 @@ _THREAT_PATTERNS = (
     r"to (?:your|ur) (?:boss|employer|manager|hr|school|family|wife|husband|mum|mom|parents|kids|work)\b",
     r"\b(?:call|calling|tell|telling|email|emailing|contact|contacting|message|messaging|ring|ringing) (?:your|ur) "
     r"(?:boss|employer|manager|hr|school|family|wife|husband|mum|mom|parents)\b",
-    r"\bwhen i find (?:you|u)\b", r"\bi'?m coming for (?:you|u)\b", r"\bcoming to (?:your|ur) (?:house|home|work)\b",
+    r"\bwhen i find (?:you|u)\b", r"\bi'?m coming for (?:you|u)\b",
+    r"\bcomin[g']? for (?:your|yo|ur|ya|his|her) (?:life|head|neck|family)\b", r"\bcoming to (?:your|ur) (?:house|home|work)\b",
     # Added from the round-3 corpus's train and validation threats (the test split's were not looked at):
     # "see what happens", leverage over someone's job, family or secrets, turning up where they are.
     r"\bsee (?:what|wat|wot|whit|wetin) (?:happens|happen|go happen)\b", r"\btry me\b",
@@ -152,6 +176,15 @@ _EXECUTION_CALL_PATTERNS = (
     r"(?:(?:long |well )?(?:overdue|in order|due|needed|called for)|the (?:answer|solution))\b",
 )
 _THREAT_PATTERNS += _EXECUTION_CALL_PATTERNS
+# Wishes of violence or death on a person or group ("I fucking hope all of you snipers get fucking raped"), which
+# LABELS.md's labellers count as threats: written in session 23 from one Davidson tweet a rewrite answered; they
+# match 4 of the 162 labelled real ParaDetox threats ("hope you die soon"), none of its other labelled comments,
+# and no corpus text or call-in reference (model_cards/judging/2026-12-07-davidson/).
+_THREAT_PATTERNS += (
+    r"\bhope (?:\w+ ){0,6}?(?:gets?|getting) (?:\w+ )?(?:raped|killed|shot(?! down)|stabbed|murdered|lynched|hanged|hung|"
+    r"run over|beaten|cancer|aids)\b",
+    r"\bhope (?:you|u|he|she|they|them|ya|y'all)(?: all)? (?:die|dies|rot|burn|choke)\b(?! laughing| happy| of laughter| trying)",
+)
 # Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
 # the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").
 NEGATION_RE = re.compile(
@@ -179,9 +212,10 @@ PROBLEM_CODES: dict[str, str] = {
     "drops_fact": "it drops an @mention, #channel, URL or number of the source",
     "drops_quote": "it drops the source's quoted words",
     "misspells": "it misspells a word of the source",
-    "invents": "it invents a name, @mention or number",
+    "invents": "it invents a name, @mention or number (or, as the message without the attack, a group of people)",
     "not_call_in": "the classifier does not read it as a call-in",
-    "invents_harm": "it frames a message with no concern beyond the attack as a call-in",
+    "invents_harm": "it frames as a call-in a message with no concern beyond the attack, or one that is no call-out",
+    "slur_source": "the source names a slur or a group of people: the message without the attack is not shown",
     "drifts": "it strays from the source's concern (similarity floor)",
     "unlikely": "it reads as unlikely to the model itself (log-probability floor): often garbled",
     "refused_threat": "the source is not rewritten at all: it carries a threat",
@@ -224,6 +258,8 @@ def _word_re(words: Iterable[str]) -> re.Pattern[str]:
 
 INSULT_RE = _word_re(INSULTS)
 SLUR_RE = _word_re(SLURS)
+NEVER_QUOTED_RE = _word_re(NEVER_QUOTED)
+IDENTITY_RE = _word_re(IDENTITY_WORDS)
 PHRASE_RE = re.compile("|".join(re.escape(p) for p in sorted(INSULT_PHRASES, key=len, reverse=True)), re.IGNORECASE)
 
 MENTION_RE = re.compile(r"(?<![\w@])@\w+(?:[.-]\w+)*")  # @dan_r, @the.queer.bookclub, @release-team
@@ -297,7 +333,8 @@ class SourceFacts:
     exact_words: frozenset[str] = frozenset()
     quoted_only_attack: frozenset[str] = frozenset()
     """Insults that the source has only inside quotation marks: the harm it names ("gap tooth freak" in the
-    comments), which a call-in may quote in turn; never slurs, and never outside quotation marks."""
+    comments), which a call-in may quote in turn; never slurs or profanity (`NEVER_QUOTED`), and never outside
+    quotation marks."""
     strict: bool = False
     """Built with `source_facts(strict=True)`: every quote must be kept by 60% of its words."""
     all_numbers: frozenset[str] = frozenset()
@@ -433,7 +470,8 @@ def source_facts(text: str, context: str | None = None, strict: bool = False) ->
         mentions=frozenset(m.lower() for m in mentions + MENTION_RE.findall(context or "")),
         exact_words=frozenset(exact),
         quoted_only_attack=frozenset() if strict else frozenset(t for t in attack - attack_terms(_unquoted(text))
-                                                                if not SLUR_RE.fullmatch(t)),
+                                                                if not SLUR_RE.fullmatch(t)
+                                                                and not NEVER_QUOTED_RE.fullmatch(t)),
         strict=strict,
     )
 
@@ -507,6 +545,39 @@ def quote_kept(quote: tuple[str, ...], cand_words: set[str]) -> bool:
     if len(quote) <= 3:
         return kept >= 0.5 * len(quote)
     return kept >= max(2.0, len(quote) / 3)
+
+
+def bare_disagreement(facts: SourceFacts, candidate: str) -> bool:
+    """Whether `candidate` keeps nothing of what its source says: no content word of the source but its
+    @mentions ("@m_gast I don't agree with you on this one." for "@m_gast <slur>")."""
+    words = set(_content_words(MENTION_RE.sub(" ", candidate)))
+    return not words & set(_content_words(MENTION_RE.sub(" ", facts.text)))
+
+
+def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem]:
+    """What a neutral rewrite (the message without the attack, which names no harm) may not do beyond
+    `check_candidate`: quote the source's attack (a call-in may, to name the harm), add a group of people the
+    source does not name, or stand for a message with a slur or about a group of people, which without the
+    attack is too often the same hateful message ("I hate when black people try and be white so bad ... Your a
+    nigger" -> the first sentence; "Roman Catholics in the US are trash" -> "... are not good people"); a bare
+    disagreement that keeps nothing of such a message may still be shown: model_cards/judging/2026-12-07-davidson/."""
+    problems = []
+    quoted = sorted(attack_terms(candidate) & facts.quoted_only_attack)
+    if quoted:
+        problems.append(Problem("repeats_attack", f"repeats the source's insult or slur: {', '.join(quoted)}"))
+    source_groups = {_stem(m.group(0).lower()) for m in IDENTITY_RE.finditer(facts.text)}
+    added = sorted({m.group(0).lower() for m in IDENTITY_RE.finditer(candidate)
+                    if _stem(m.group(0).lower()) not in source_groups})
+    if added:
+        problems.append(Problem("invents", f"invents {', '.join(added)} (a group of people the source does not name)"))
+    slur = SLUR_RE.search(facts.text)
+    group = IDENTITY_RE.search(facts.text)
+    if (slur or group) and not bare_disagreement(facts, candidate):
+        what = f"a slur ({slur.group(0).lower()!r})" if slur else f"a group of people ({group.group(0).lower()!r})"
+        problems.append(Problem("slur_source", f"the source names {what}: the message without the attack is not "
+                                               "shown (it is too often the same message), only a bare "
+                                               "disagreement or a call-in that names the harm"))
+    return problems
 
 
 def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float | None = None,

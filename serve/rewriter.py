@@ -96,7 +96,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
            embedder: Any | None, min_call_in: float, min_similarity: float | None = None,
            context: str | None = None, min_logprob: float | None = None, rank_by: str = "score",
            no_concern: bool = False, threat_probe: dict[str, Any] | None = None,
-           detox_min_similarity: float | None = None, min_model_score: float | None = None) -> Rewrite:
+           detox_min_similarity: float | None = None, min_model_score: float | None = None,
+           source_p_call_out: float | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -124,15 +125,30 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     classifier reads it as neutral (P(neutral) >= 0.5), its similarity to the source reaches this and it has as
     many negation words as the source (`callinkit.guard.negations`: one more or fewer turns the stance): it keeps
     what the source says and drops the attack, which LABELS.md's rewrite asks for, without a call-in frame.
+    Such a neutral rewrite (and every candidate with `no_concern`) must also pass
+    `callinkit.guard.neutral_rewrite_problems`: it quotes none of the source's attack, adds no group of people
+    and does not stand for a message with a slur.
     The no-concern probe cannot tell real comments with a concern from those without, and good
     detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
     "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
+
+    `source_p_call_out` (the classifier's P(call_out) of the source, with the guard): below 0.5 the message is no
+    call-out, and a candidate that passes as a call-in is refused (code `invents_harm`): a call-in frame would
+    invent a harm; only the message without the attack may be shown (the detox or no-concern path).
 
     `min_model_score` (release-1 bundles, with the guard): a candidate whose `model_score` (the beam's mean token
     log-probability) is below it is refused as unlikely to the model itself; the guard's strict rules stay (the
     floor was chosen against release 1's garbled text, not to loosen them).
     """
-    from callinkit.guard import Problem, check_candidate, chrf, negations, problem_code, source_facts
+    from callinkit.guard import (
+        Problem,
+        check_candidate,
+        chrf,
+        negations,
+        neutral_rewrite_problems,
+        problem_code,
+        source_facts,
+    )
 
     texts = list(texts)
     guarded = min_call_in >= 0
@@ -164,7 +180,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     # fluency check beside them (the log-probability floor), else the strict rules apply (see source_facts).
     facts = source_facts(source, context, strict=min_logprob is None)
     if no_concern:
-        problems = [tuple(check_candidate(facts, t)) + (
+        problems = [tuple(check_candidate(facts, t)) + tuple(neutral_rewrite_problems(facts, t)) + (
             () if s["neutral"] >= 0.5 else
             (Problem("invents_harm", f"frames a message with no concern beyond the attack as a call-in, which "
                      f"invents a harm (P(neutral) {s['neutral']:.2f} < 0.50; the rewrite of such a message only "
@@ -192,12 +208,22 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
                                               "probe): a call-in keeps no trace of one"),)
                      if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())
                 for p, s in zip(problems, scores)] if threat_probe is not None else problems
+    if source_p_call_out is not None and source_p_call_out < 0.5 and guarded and not no_concern:
+        problems = [p + ((Problem("invents_harm", f"frames as a call-in a message the classifier does not read as a "
+                                                  f"call-out (P(call_out) {source_p_call_out:.2f} < 0.50), which "
+                                                  "invents a harm; only the message without the attack may be "
+                                                  "shown"),)
+                         if s.get("call_in", 0.0) >= min_call_in else ())
+                    for p, s in zip(problems, scores)]
     if detox:  # the call-in check was the only problem, and the text keeps the source's content as neutral text
         call_in_only = [[problem_code(x) for x in p] == ["not_call_in"] for p in problems]
         source_negations = negations(source)
         as_detox = [c and s["neutral"] >= 0.5 and s["similarity"] >= detox_min_similarity
                     and negations(t) == source_negations for c, s, t in zip(call_in_only, scores, texts)]
-        problems = [() if d else p for d, p in zip(as_detox, problems)]
+        # and nothing a neutral rewrite may not do (quote the attack, add a group of people, stand for a slur)
+        not_neutral = [tuple(neutral_rewrite_problems(facts, t)) if d else () for d, t in zip(as_detox, texts)]
+        as_detox = [d and not n for d, n in zip(as_detox, not_neutral)]
+        problems = [() if d else p + n for d, p, n in zip(as_detox, problems, not_neutral)]
         for s, d in zip(scores, as_detox):
             s["detox"] = float(d)
     if no_concern:  # every candidate that passes is neutral text, the message without the attack: say so, so that

@@ -140,6 +140,9 @@ class LMRewriter:
         self.require_attack = bool(guard.get("require_attack", False))
         # The message without its profanity as one more candidate (without_profanity()); False (older bundles).
         self.deletion_candidate = bool(guard.get("deletion_candidate", False))
+        # A call-in only for what the classifier reads as a call-out (select()'s source_p_call_out); False (older
+        # bundles): a call-in may be shown for any message.
+        self.call_in_only_for_call_outs = bool(guard.get("call_in_only_for_call_outs", False))
         self.classifier, self.embedder = reranking_models(self.bundle_dir, m, device, classifier)
         # The threat probe (train/threat_probe.py): logistic regression on the embedder's sentence embedding,
         # for the threats the patterns miss; used only where the bundle abstains on threats and has an embedder.
@@ -437,12 +440,14 @@ class LMRewriter:
         cands = dict(cands)
         scores: list[dict[str, float]] = [{} if lp is None else {"logprob": lp} for lp in cands.values()]
         no_concern = guard and self.has_no_concern(text)
+        p_call_out = (self.classifier.predict_each([text])[0].scores["call_out"]
+                      if guard and self.call_in_only_for_call_outs and self.classifier is not None else None)
 
         def guarded(texts: list[str], scores: list[dict[str, float]]) -> Rewrite:
             return select(text, texts, scores, self.classifier, self.embedder, self.min_call_in if guard else -1.0,
                           self.min_similarity, context, min_logprob=self.min_logprob if guard else None,
                           rank_by=self.rank_by, no_concern=no_concern, threat_probe=self.threat_probe,
-                          detox_min_similarity=self.detox_min_similarity)
+                          detox_min_similarity=self.detox_min_similarity, source_p_call_out=p_call_out)
 
         deletion = without_profanity(text) if guard and self.deletion_candidate else None
         # Its log-probability costs a teacher-forced pass (about as long as decoding it greedily): read it only

@@ -1180,17 +1180,122 @@ def test_export_fits_the_probes_on_labelled_real_text_when_configured(tiny_lm_ru
                               for t in texts))
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     cfg.setdefault("export", {}).update(guard_real_text=str(folder), guard_real_text_labels=str(labels),
-                                        deletion_candidate=True)
+                                        deletion_candidate=True, call_in_only_for_call_outs=True)
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "bundle"
     export_rewriter_lm(run, out, precision="fp32", classifier_bundle=str(tiny_bundle), embedder_base=str(tiny_base))
     guard = json.loads((out / "manifest.json").read_text())["guard"]
-    assert guard["deletion_candidate"] is True  # the export section's switch reaches the runtime's guard
+    assert guard["deletion_candidate"] is True  # the export section's switches reach the runtime's guard
+    assert guard["call_in_only_for_call_outs"] is True
     assert guard["guard_real_text"] == {"labels": "my_labels.jsonl", "texts": 4, "threat_samples": ["random"],
                                         "weights": {"threat": 10.0, "no_concern": 1.0}}
-    assert Rewriter.load(out).deletion_candidate is True  # the bundle still loads with the refitted probes
+    loaded = Rewriter.load(out)  # the bundle still loads with the refitted probes
+    assert loaded.deletion_candidate is True and loaded.call_in_only_for_call_outs is True
 
     labels.write_text(json.dumps({"key": "0" * 12, "threat": "no", "concern": "none"}) + "\n")
     with pytest.raises(CallinkitError, match="texts labelled in"):
         export_rewriter_lm(run, tmp_path / "bundle2", precision="fp32", classifier_bundle=str(tiny_bundle),
                            embedder_base=str(tiny_base))
+
+
+def test_profanity_and_sexual_insults_are_never_quoted_back():
+    """A call-in may quote an insult its source only quotes, to name the harm ("gap tooth freak"); not profanity
+    or a sexual insult: real tweets quote the attack itself, and rewrites kept it inside the quote."""
+    src = 'Me to @sara "Caffenate me, bitch" because I don\'t know how to use the coffee maker'
+    assert "bitch" not in source_facts(src).quoted_only_attack
+    kept = '@sara "Caffenate me, bitch" is unkind. Could you ask how the coffee maker works?'
+    assert any("repeats the source's insult or slur: bitch" in p for p in check_candidate(src, kept, 0.9))
+    src = '"gap tooth freak" in the comments. educate yourself.'
+    assert source_facts(src).quoted_only_attack == {"freak"}
+
+
+@pytest.mark.parametrize("source, candidate, codes", [
+    # the attack quoted back, which a neutral rewrite (naming no harm) has no reason to do
+    ('I had a dream I was in 4th grade again, thinking "you\'re crazy, you become a hoe, moron"',
+     'I had a dream I was in 4th grade again, thinking "you\'re crazy, you become a hoe, moron"', ["repeats_attack"]),
+    # a slur replaced by the group it targets
+    ("@kay shouldve caught it the first time you idiot", "@kay shouldve caught it the first time, black guy?",
+     ["invents"]),
+    # the message without its slur, or without the attack on a group, is still the message
+    ("I hate when they try and be white so bad ... Your a nigger", "I hate when they try and be white so bad",
+     ["slur_source"]),
+    ("Roman Catholics in the US are trash.", "Roman Catholics in the US are not good people.", ["slur_source"]),
+    # a bare disagreement keeps nothing of it, and may be shown
+    ("@m_gast faggot", "@m_gast not sure i agree with this one", []),
+    ("Roman Catholics in the US are trash.", "I don't agree with you on this one.", []),
+    ("@dan you clown, the CDC stat is fake", "@dan the CDC stat is fake", []),
+])
+def test_what_a_neutral_rewrite_may_not_do(source, candidate, codes):
+    from callinkit.guard import neutral_rewrite_problems
+
+    assert [p.code for p in neutral_rewrite_problems(source_facts(source), candidate)] == codes
+
+
+def test_the_message_without_the_attack_is_not_shown_for_a_slur():
+    """Detox and no-concern paths: a neutral candidate of a message with a slur is withheld, with its reason;
+    a candidate that passes as a call-in (naming the harm) still may be shown."""
+    from callinkit.serve.rewriter import select
+
+    src = "You like them bitch niggas."
+    neutral, call_in = "You like them.", "That word is a slur. Could you leave it out?"
+    clf = _FixedClassifier({neutral: {"call_out": 0.05, "call_in": 0.05, "neutral": 0.9},
+                            call_in: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}})
+    emb = _FixedEmbedder({src: [1, 0, 0], neutral: [0.9, 0.436, 0], call_in: [0.8, 0.6, 0]})
+    for no_concern in (False, True):
+        r = select(src, [neutral], [{"logprob": -0.1}], clf, emb, 0.8, 0.5, rank_by="logprob", no_concern=no_concern,
+                   detox_min_similarity=0.7)
+        assert not r.ok and "slur_source" in r.reason_codes and r.candidates[0].scores["detox"] == 0.0
+    clean = select("You like them, idiot.", [neutral], [{"logprob": -0.1}], clf,
+                   _FixedEmbedder({"You like them, idiot.": [1, 0, 0], neutral: [0.9, 0.436, 0]}), 0.8, 0.5,
+                   rank_by="logprob", detox_min_similarity=0.7)
+    assert clean.ok and clean.detox
+    r = select(src, [neutral, call_in], [{"logprob": -0.1}, {"logprob": -0.5}], clf, emb, 0.8, 0.5, rank_by="logprob",
+               detox_min_similarity=0.7)
+    assert r.ok and r.text == call_in and not r.detox
+
+
+def test_wishes_of_violence_are_threats():
+    for text in ("I fucking hope all of you snipers get fucking raped", "hope you die soon . twat ."):
+        assert THREAT_RE.search(text), text
+    for text in ("I hope you get better soon", "hope they get shot down in the vote", "hope you die laughing"):
+        assert not THREAT_RE.search(text), text
+
+
+def test_a_call_in_only_for_a_message_the_classifier_reads_as_a_call_out():
+    """source_p_call_out below 0.5: a call-in frame for a message that confronts no one invents a harm; the
+    message without the attack may still be shown, and a call-out source keeps its call-in."""
+    from callinkit.serve.rewriter import select
+
+    src = "These bad bitches really ain't that bad when you see a pic of Aaliyah"
+    call_in, neutral = "Please don't post pictures of Aaliyah. She's a kid.", "These really ain't that bad when you see a pic of Aaliyah"
+    clf = _FixedClassifier({call_in: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05},
+                            neutral: {"call_out": 0.05, "call_in": 0.05, "neutral": 0.9}})
+    emb = _FixedEmbedder({src: [1, 0, 0], call_in: [0.8, 0.6, 0], neutral: [0.95, 0.312, 0]})
+    scores = [{"logprob": -0.1}, {"logprob": -0.5}]
+    r = select(src, [call_in], [dict(scores[0])], clf, emb, 0.8, 0.5, rank_by="logprob", detox_min_similarity=0.7,
+               source_p_call_out=0.02)
+    assert not r.ok and r.reason_codes == ("invents_harm",) and "P(call_out) 0.02" in r.reason
+    r = select(src, [call_in, neutral], [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",
+               detox_min_similarity=0.7, source_p_call_out=0.02)
+    assert r.ok and r.text == neutral and r.detox
+    for p in (0.97, None):  # a call-out, or a bundle without the switch: the call-in ranks first as before
+        r = select(src, [call_in, neutral], [dict(s) for s in scores], clf, emb, 0.8, 0.5, rank_by="logprob",
+                   detox_min_similarity=0.7, source_p_call_out=p)
+        assert r.ok and r.text == call_in and not r.detox
+
+
+def test_the_switch_reads_the_source_once_with_the_bundles_classifier(tiny_lm_bundle, monkeypatch):
+    """guard.call_in_only_for_call_outs: choose() passes the classifier's P(call_out) of the source to select();
+    without the key (older bundles) it passes None."""
+    from callinkit.serve import Rewriter, rewriter_lm
+
+    rw = Rewriter.load(tiny_lm_bundle)
+    assert rw.call_in_only_for_call_outs is False
+    seen = []
+    real = rewriter_lm.select
+    monkeypatch.setattr(rewriter_lm, "select", lambda *a, **k: seen.append(k["source_p_call_out"]) or real(*a, **k))
+    text = "you clown, that stat is fake"
+    rw.choose(text, {"that stat is fake": -0.2})
+    rw.call_in_only_for_call_outs = True
+    rw.choose(text, {"that stat is fake": -0.2})
+    assert seen[0] is None and seen[-1] == pytest.approx(rw.classifier.predict([text])[0].scores["call_out"], abs=1e-6)

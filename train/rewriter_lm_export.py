@@ -300,6 +300,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
             guard["require_attack"] = True
         if config.export.deletion_candidate:
             guard["deletion_candidate"] = True
+        if config.export.call_in_only_for_call_outs:
+            guard["call_in_only_for_call_outs"] = True
         embedder = work / "embedder"
         if with_embedder:
             from callinkit.train.rewriter_export import export_embedder
