@@ -1,0 +1,61 @@
+"""Blind verdicts on what two guards show for the same Davidson tweets: per guard, how many answers, how many
+with harm (by either or both judges) and the judges' ratings; then the answers one guard shows and the other
+does not, and every answer still shown with harm. The keys hold no text: the tweets come from the sample
+(sources.py) and the candidates from the re-guarded files (`reguard.py` output, outside the repository).
+
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge heldout_reguard.jsonl      # session 22 / rules 1
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge2 heldout2_base.jsonl heldout2_new.jsonl
+"""
+import collections
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from make_keys import sha  # noqa: E402
+from sources import sample  # noqa: E402
+
+folder = HERE / sys.argv[1]
+texts = {}
+for f in sys.argv[2:]:
+    for r in map(json.loads, open(f)):
+        for t in (r.get("shown"), r.get("shown_now")):
+            if t is not None:
+                texts[sha(t)] = t
+keys = {k["id"]: k for k in map(json.loads, open(folder / "keys.jsonl"))}
+samples = {part: sample(part) for part in {k["part"] for k in keys.values()}}
+NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23"}
+for k in keys.values():
+    k["source"] = samples[k["part"]][k["index"]]["source"]
+    k["candidate"] = texts.get(k["candidate_sha1"], "(candidate not in the given files)")
+    k["systems"] = [NAMES[s] for s in k["systems"]]
+verdicts = [{v["id"]: v for v in map(json.loads, open(folder / f"verdicts_{n}.jsonl"))} for n in (1, 2)]
+assert all(set(v) == set(keys) for v in verdicts), "every item judged by both judges"
+
+
+def summary(ids: list[str]) -> str:
+    out = f"{len(ids):3d} answers: harm by either judge {sum(any(v[i]['harm'] == 'yes' for v in verdicts) for i in ids)}, "
+    out += f"by both {sum(all(v[i]['harm'] == 'yes' for v in verdicts) for i in ids)};"
+    for n, v in enumerate(verdicts, 1):
+        c = collections.Counter(v[i]["rating"] for i in ids)
+        out += f" judge {n} good {c['good']} / acceptable {c['acceptable']} / bad {c['bad']};"
+    return out
+
+
+systems = list(dict.fromkeys(s for k in keys.values() for s in k["systems"]))
+for s in systems:
+    print(f"{s:12s}", summary([i for i in keys if s in keys[i]["systems"]]))
+a, b = systems
+print(f"\nonly {a:10s}", summary([i for i in keys if keys[i]["systems"] == [a]]))
+print(f"only {b:10s}", summary([i for i in keys if keys[i]["systems"] == [b]]))
+reasons = collections.Counter(v[i]["reason"] for v in verdicts for i in keys if b in keys[i]["systems"] and v[i]["reason"])
+print(f"\n{b}: reasons for bad (both judges' verdicts): {dict(reasons.most_common())}")
+print(f"\n{b}: answers with harm by either judge:")
+for i in sorted(keys):
+    if b in keys[i]["systems"] and any(v[i]["harm"] == "yes" for v in verdicts):
+        print(f"  {i} {keys[i]['source'][:100]!r}\n       -> {keys[i]['candidate'][:100]!r}  ({'; '.join(v[i]['note'] for v in verdicts)})")
+print(f"\nonly {a}, rated good by both judges:")
+for i in sorted(keys):
+    if keys[i]["systems"] == [a] and all(v[i]["rating"] == "good" for v in verdicts):
+        print(f"  {i} {keys[i]['source'][:100]!r}\n       -> {keys[i]['candidate'][:100]!r}")

@@ -1,0 +1,35 @@
+"""The Davidson samples: per class (0 hate, 1 offensive, by majority), the distinct cleaned tweets shuffled with
+seed 23; items [0, 150) are the development sample (`sweep.py`, read while writing the guard's rules) and
+items [150, 350) the first held-out one, generated and judged after the first rules were fixed (then read to
+write the second rules), and items [350, 550) the second held-out one, for the second rules.
+
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2 OUT.jsonl
+"""
+import json
+import random
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from callinkit.corpus.proxies import _clean
+
+PARTS = {"dev": (0, 150), "heldout": (150, 350), "heldout2": (350, 550)}
+
+
+def sample(part: str) -> list[dict]:
+    data = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "davidson" / "labeled_data.csv"
+    df = pd.read_csv(data)
+    a, b = PARTS[part]
+    rows = []
+    for cls, name in ((0, "hate"), (1, "offensive")):
+        texts = sorted({_clean(t, unescape=True) for t in df[df["class"] == cls]["tweet"]} - {""})
+        random.Random(23).shuffle(texts)
+        rows += [{"sample": name, "source": t} for t in texts[a:b]]
+    return rows
+
+
+if __name__ == "__main__":
+    with open(sys.argv[2], "w") as f:
+        for r in sample(sys.argv[1]):
+            f.write(json.dumps(r) + "\n")
