@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Append verdict lines (id|harm|rating|reason|note) to verdicts_N.jsonl, checking every field.
 
-    python3 add.py N < lines      # items_N.jsonl and verdicts_N.jsonl in this folder
+    python3 add.py N FOLDER < lines      # items_N.jsonl and verdicts_N.jsonl in FOLDER (judge or judge2)
+
+(The judges ran it as judge/add.py N and judge2/add.py N, two copies of this file; see PROMPT.md.)
 """
 import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
 n = sys.argv[1]
+HERE = Path(__file__).parent / sys.argv[2]
 ids = [json.loads(line)["id"] for line in open(HERE / f"items_{n}.jsonl")]
 REASONS = {"garbled", "invented", "reversed", "dropped_content", "kept_attack", "hateful", "wrong_addressee",
            "lecture"}
