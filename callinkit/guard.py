@@ -580,6 +580,15 @@ def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem
     return problems
 
 
+def below(value: float, floor: float) -> str:
+    """"value < floor" with enough decimals that the two differ (-0.803 < -0.800, not -0.80 < -0.80)."""
+    for digits in (2, 3, 4):
+        a, b = f"{value:.{digits}f}", f"{floor:.{digits}f}"
+        if a != b:
+            return f"{a} < {b}"
+    return f"{value:.6g} < {floor:.6g}"
+
+
 def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float | None = None,
                     min_call_in: float = 0.5) -> list[Problem]:
     """Every reason `candidate` may not be suggested for `source` (each with its code); empty when it passes."""
@@ -642,7 +651,7 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     if invented:
         problems.append(Problem("invents", f"invents {', '.join(dict.fromkeys(invented))}"))
     if p_call_in is not None and p_call_in < min_call_in:
-        problems.append(Problem("not_call_in", f"{NOT_CALL_IN} (P(call_in) {p_call_in:.2f} < {min_call_in:.2f})"))
+        problems.append(Problem("not_call_in", f"{NOT_CALL_IN} (P(call_in) {below(p_call_in, min_call_in)})"))
     return problems
 
 

@@ -142,6 +142,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     """
     from callinkit.guard import (
         Problem,
+        below,
         check_candidate,
         chrf,
         negations,
@@ -183,20 +184,20 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         problems = [tuple(check_candidate(facts, t)) + tuple(neutral_rewrite_problems(facts, t)) + (
             () if s["neutral"] >= 0.5 else
             (Problem("invents_harm", f"frames a message with no concern beyond the attack as a call-in, which "
-                     f"invents a harm (P(neutral) {s['neutral']:.2f} < 0.50; the rewrite of such a message only "
+                     f"invents a harm (P(neutral) {below(s['neutral'], 0.5)}; the rewrite of such a message only "
                      "states the disagreement)"),))
             for t, s in zip(texts, scores)]
     else:
         problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
     if embedder is not None and min_similarity is not None and guarded and not no_concern:
-        problems = [p + ((Problem("drifts", f"strays from the source's concern (similarity {s['similarity']:.2f} < "
-                                            f"{min_similarity:.2f})"),) if s["similarity"] < min_similarity else ())
+        problems = [p + ((Problem("drifts", f"strays from the source's concern (similarity "
+                                            f"{below(s['similarity'], min_similarity)})"),) if s["similarity"] < min_similarity else ())
                     for p, s in zip(problems, scores)]
 
     def below_floor(problems: list[tuple[str, ...]], key: str, floor: float, tail: str) -> list[tuple[str, ...]]:
         """`problems` plus "unlikely" where the candidate's mean token log-probability `scores[key]` is below `floor`."""
         return [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
-                                          f"{s[key]:.2f} < {floor:.2f}): {tail}"),)
+                                          f"{below(s[key], floor)}): {tail}"),)
                      if s.get(key) is not None and s[key] < floor else ())
                 for p, s in zip(problems, scores)]
 
@@ -210,7 +211,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
                 for p, s in zip(problems, scores)] if threat_probe is not None else problems
     if source_p_call_out is not None and source_p_call_out < 0.5 and guarded and not no_concern:
         problems = [p + ((Problem("invents_harm", f"frames as a call-in a message the classifier does not read as a "
-                                                  f"call-out (P(call_out) {source_p_call_out:.2f} < 0.50), which "
+                                                  f"call-out (P(call_out) {below(source_p_call_out, 0.5)}), which "
                                                   "invents a harm; only the message without the attack may be "
                                                   "shown"),)
                          if s.get("call_in", 0.0) >= min_call_in else ())

@@ -1299,3 +1299,11 @@ def test_the_switch_reads_the_source_once_with_the_bundles_classifier(tiny_lm_bu
     rw.call_in_only_for_call_outs = True
     rw.choose(text, {"that stat is fake": -0.2})
     assert seen[0] is None and seen[-1] == pytest.approx(rw.classifier.predict([text])[0].scores["call_out"], abs=1e-6)
+
+
+def test_a_reason_shows_a_value_and_its_floor_with_enough_decimals_to_differ():
+    from callinkit.guard import below
+
+    assert below(-0.8012, -0.8) == "-0.801 < -0.800"
+    assert below(0.03, 0.8) == "0.03 < 0.80"
+    assert below(0.79999, 0.8) == "0.79999 < 0.8"
