@@ -476,8 +476,10 @@ class RewriterLMExportConfig:
     the classifier reads as a call-out (P(call_out) >= 0.5); for any other message a call-in frame invents a
     harm (code `invents_harm`), and only the message without the attack may be shown (the detox or no-concern
     path). On real hateful and offensive tweets, which confront no one's conduct, all 13 call-ins the guard
-    showed for 200 of them were judged bad by two blind judges (invented scoldings, "please stop" aimed at the
+    showed for 400 of them were judged bad by two blind judges (invented scoldings, "please stop" aimed at the
     person a retweet quotes, a slur swapped for another group); corpus-test call-outs read at P(call_out) >= 0.96.
+    With session 23's other rules, on 400 other tweets: answers with harm 19 of 71 -> 9 of 50, good ones kept;
+    no corpus-test answer changes.
     `suggest()` already rewrites only call-outs, so this changes direct `rewrite()` calls only
     (model_cards/judging/2026-12-07-davidson/). configs/rewriter_lm_lora.yaml sets it; False (the default): as
     bundles exported before session 23."""
