@@ -127,7 +127,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     what the source says and drops the attack, which LABELS.md's rewrite asks for, without a call-in frame.
     Such a neutral rewrite (and every candidate with `no_concern`) must also pass
     `callinkit.guard.neutral_rewrite_problems`: it quotes none of the source's attack, adds no group of people
-    and does not stand for a message with a slur.
+    and, unless it is a bare disagreement, does not stand for a message with a slur or about a group of people.
     The no-concern probe cannot tell real comments with a concern from those without, and good
     detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
     "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
