@@ -215,6 +215,7 @@ PROBLEM_CODES: dict[str, str] = {
     "invents": "it invents a name, @mention or number (or, as the message without the attack, a group of people)",
     "not_call_in": "the classifier does not read it as a call-in",
     "invents_harm": "it frames as a call-in a message with no concern beyond the attack, or one that is no call-out",
+    "wrong_addressee": "as the message without the attack, it speaks to 'you' where the source addresses no one",
     "slur_source": "the source names a slur or a group of people: the message without the attack is not shown",
     "drifts": "it strays from the source's concern (similarity floor)",
     "unlikely": "it reads as unlikely to the model itself (log-probability floor): often garbled",
@@ -547,6 +548,20 @@ def quote_kept(quote: tuple[str, ...], cand_words: set[str]) -> bool:
     return kept >= max(2.0, len(quote) / 3)
 
 
+_SECOND_PERSON_RE = re.compile(r"\b(?:you|u|ur|your|yours|you're|youre|ya|yall|y'all|yourself)\b", re.IGNORECASE)
+_RETWEET_RE = re.compile(r"^\s*(?:RT\s+)?@\w+\s*:", re.IGNORECASE)
+_VOCATIVE_NAME_RE = re.compile(r"(?:^|[.!?]\s+)[A-Z][a-z]+,|,\s*[A-Z][a-z]+[.!?]*\s*$")  # "Kim, ..." / "... go, Obama."
+
+
+def addresses_someone(text: str) -> bool:
+    """Whether `text` speaks to someone: "you", an opening @mention (not a retweet's "RT @user:", which names
+    whose words follow), a name as a vocative ("Just go, Obama."), or a bare insult of four words or fewer
+    ("Dumb ass bitch", "@m_gast faggot")."""
+    own = _RETWEET_RE.sub(" ", text)
+    return bool(_SECOND_PERSON_RE.search(own) or MENTION_RE.match(own.strip()) or _VOCATIVE_NAME_RE.search(own.strip())
+                or len(_words(own)) <= 4)
+
+
 def bare_disagreement(facts: SourceFacts, candidate: str) -> bool:
     """Whether `candidate` keeps nothing of what its source says: no content word of the source but its
     @mentions ("@m_gast I don't agree with you on this one." for "@m_gast <slur>")."""
@@ -570,6 +585,9 @@ def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem
                     if _stem(m.group(0).lower()) not in source_groups})
     if added:
         problems.append(Problem("invents", f"invents {', '.join(added)} (a group of people the source does not name)"))
+    if _SECOND_PERSON_RE.search(candidate) and not addresses_someone(facts.text):
+        problems.append(Problem("wrong_addressee", "speaks to 'you' where the source addresses no one (it is about "
+                                                   "someone or something else)"))
     slur = SLUR_RE.search(facts.text)
     group = IDENTITY_RE.search(facts.text)
     if (slur or group) and not bare_disagreement(facts, candidate):

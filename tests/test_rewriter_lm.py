@@ -1222,7 +1222,10 @@ def test_profanity_and_sexual_insults_are_never_quoted_back():
     ("Roman Catholics in the US are trash.", "Roman Catholics in the US are not good people.", ["slur_source"]),
     # a bare disagreement keeps nothing of it, and may be shown
     ("@m_gast faggot", "@m_gast not sure i agree with this one", []),
-    ("Roman Catholics in the US are trash.", "I don't agree with you on this one.", []),
+    ("Roman Catholics in the US are trash.", "I don't agree with you on this one.", ["wrong_addressee"]),
+    ("@kay Roman Catholics in the US are trash.", "@kay I don't agree with you on this one.", []),
+    # "you" for a message about someone else
+    ("RT @snap: wake me up when da bitches get here", "@snap I don't agree with you on this one.", ["wrong_addressee"]),
     ("@dan you clown, the CDC stat is fake", "@dan the CDC stat is fake", []),
 ])
 def test_what_a_neutral_rewrite_may_not_do(source, candidate, codes):
@@ -1307,3 +1310,15 @@ def test_a_reason_shows_a_value_and_its_floor_with_enough_decimals_to_differ():
     assert below(-0.8012, -0.8) == "-0.801 < -0.800"
     assert below(0.03, 0.8) == "0.03 < 0.80"
     assert below(0.79999, 0.8) == "0.79999 < 0.8"
+
+
+@pytest.mark.parametrize("text, addressed", [
+    ("@dan you clown", True), ("you're an idiot", True), ("Hypocrite, liar. Just go, Obama.", True),
+    ("Dumb ass bitch", True),  # a bare insult speaks to someone
+    ("RT @snap: wake me up when da bitches get here", False),  # a retweet names whose words follow
+    ("These bitches ain't to be trusted...", False), ("George michael such a fag", False),
+])
+def test_whether_a_message_speaks_to_someone(text, addressed):
+    from callinkit.guard import addresses_someone
+
+    assert addresses_someone(text) is addressed

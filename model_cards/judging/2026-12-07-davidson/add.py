@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Append verdict lines (id|harm|rating|reason|note) to verdicts_N.jsonl, checking every field.
 
-    python3 add.py N FOLDER < lines      # items_N.jsonl and verdicts_N.jsonl in FOLDER (judge or judge2)
+    python3 add.py N FOLDER < lines      # items_N.jsonl and verdicts_N.jsonl in FOLDER (judge, judge2, judge3)
 
-(The judges ran it as judge/add.py N and judge2/add.py N, two copies of this file; see PROMPT.md.)
+(The first four judges ran it as judge/add.py N and judge2/add.py N, two copies of this file; see PROMPT.md.)
 """
 import json
 import sys

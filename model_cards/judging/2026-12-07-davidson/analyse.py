@@ -5,6 +5,7 @@ does not, and every answer still shown with harm. The keys hold no text: the twe
 
     python model_cards/judging/2026-12-07-davidson/analyse.py judge heldout_reguard.jsonl      # session 22 / rules 1
     python model_cards/judging/2026-12-07-davidson/analyse.py judge2 heldout2_base.jsonl heldout2_new.jsonl
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge3 heldout3_rec.jsonl heldout3_new.jsonl  # d393c5f / + wrong_addressee
 """
 import collections
 import json
@@ -25,7 +26,7 @@ for f in sys.argv[2:]:
                 texts[sha(t)] = t
 keys = {k["id"]: k for k in map(json.loads, open(folder / "keys.jsonl"))}
 samples = {part: sample(part) for part in {k["part"] for k in keys.values()}}
-NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23"}
+NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23", "s23": "d393c5f", "addressee": "addressee"}
 for k in keys.values():
     k["source"] = samples[k["part"]][k["index"]]["source"]
     k["candidate"] = texts.get(k["candidate_sha1"], "(candidate not in the given files)")

@@ -1,9 +1,10 @@
 """The Davidson samples: per class (0 hate, 1 offensive, by majority), the distinct cleaned tweets shuffled with
 seed 23; items [0, 150) are the development sample (`sweep.py`, read while writing the guard's rules) and
 items [150, 350) the first held-out one, generated and judged after the first rules were fixed (then read to
-write the second rules), and items [350, 550) the second held-out one, for the second rules.
+write the second rules), items [350, 550) the second held-out one, for the second rules (then read to write
+the wrong-addressee rule), and items [550, 750) the third, for that rule.
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2 OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3 OUT.jsonl
 """
 import json
 import random
@@ -14,7 +15,7 @@ import pandas as pd
 
 from callinkit.corpus.proxies import _clean
 
-PARTS = {"dev": (0, 150), "heldout": (150, 350), "heldout2": (350, 550)}
+PARTS = {"dev": (0, 150), "heldout": (150, 350), "heldout2": (350, 550), "heldout3": (550, 750)}
 
 
 def sample(part: str) -> list[dict]:
