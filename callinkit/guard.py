@@ -263,6 +263,9 @@ NEVER_QUOTED_RE = _word_re(NEVER_QUOTED)
 IDENTITY_RE = _word_re(IDENTITY_WORDS)
 PHRASE_RE = re.compile("|".join(re.escape(p) for p in sorted(INSULT_PHRASES, key=len, reverse=True)), re.IGNORECASE)
 
+# "you" in its spellings ("you're" matches as "you"): the guard's wrong-addressee check and the corpus proxies'
+# filter of noisy neutral texts that address someone (callinkit.corpus.proxies)
+SECOND_PERSON_RE = re.compile(r"\b(?:you|your|yours|yourself|yourselves|youre|ya|yall|y'all|u|ur)\b", re.IGNORECASE)
 MENTION_RE = re.compile(r"(?<![\w@])@\w+(?:[.-]\w+)*")  # @dan_r, @the.queer.bookclub, @release-team
 HASHTAG_RE = re.compile(r"(?<![\w#&])#\w+(?:-\w+)*")
 URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
@@ -340,6 +343,14 @@ class SourceFacts:
     """Built with `source_facts(strict=True)`: every quote must be kept by 60% of its words."""
     all_numbers: frozenset[str] = frozenset()
     """Every number of the source, those of the attack included (`numbers` is what a rewrite must keep)."""
+    slur: str | None = None
+    """The source's first slur (lower-cased), if any: a neutral rewrite does not stand for it."""
+    group_words: tuple[str, ...] = ()
+    """The words naming a group of people (`IDENTITY_WORDS`) in the source, lower-cased, in order."""
+    addressed: bool = True
+    """Whether the source speaks to someone (`addresses_someone`)."""
+    content_words: frozenset[str] = frozenset()
+    """The source's content words, @mentions left out (`bare_disagreement`)."""
 
 
 def _unquoted(text: str) -> str:
@@ -474,6 +485,10 @@ def source_facts(text: str, context: str | None = None, strict: bool = False) ->
                                                                 if not SLUR_RE.fullmatch(t)
                                                                 and not NEVER_QUOTED_RE.fullmatch(t)),
         strict=strict,
+        slur=next((m.group(0).lower() for m in SLUR_RE.finditer(text)), None),
+        group_words=tuple(m.group(0).lower() for m in IDENTITY_RE.finditer(text)),
+        addressed=addresses_someone(text),
+        content_words=frozenset(_content_words(MENTION_RE.sub(" ", text))),
     )
 
 
@@ -548,7 +563,6 @@ def quote_kept(quote: tuple[str, ...], cand_words: set[str]) -> bool:
     return kept >= max(2.0, len(quote) / 3)
 
 
-_SECOND_PERSON_RE = re.compile(r"\b(?:you|u|ur|your|yours|you're|youre|ya|yall|y'all|yourself)\b", re.IGNORECASE)
 _RETWEET_RE = re.compile(r"^\s*(?:RT\s+)?@\w+\s*:", re.IGNORECASE)
 _VOCATIVE_NAME_RE = re.compile(r"(?:^|[.!?]\s+)[A-Z][a-z]+,|,\s*[A-Z][a-z]+[.!?]*\s*$")  # "Kim, ..." / "... go, Obama."
 
@@ -558,15 +572,14 @@ def addresses_someone(text: str) -> bool:
     whose words follow), a name as a vocative ("Just go, Obama."), or a bare insult of four words or fewer
     ("Dumb ass bitch", "@m_gast faggot")."""
     own = _RETWEET_RE.sub(" ", text)
-    return bool(_SECOND_PERSON_RE.search(own) or MENTION_RE.match(own.strip()) or _VOCATIVE_NAME_RE.search(own.strip())
+    return bool(SECOND_PERSON_RE.search(own) or MENTION_RE.match(own.strip()) or _VOCATIVE_NAME_RE.search(own.strip())
                 or len(_words(own)) <= 4)
 
 
 def bare_disagreement(facts: SourceFacts, candidate: str) -> bool:
     """Whether `candidate` keeps nothing of what its source says: no content word of the source but its
     @mentions ("@m_gast I don't agree with you on this one." for "@m_gast <slur>")."""
-    words = set(_content_words(MENTION_RE.sub(" ", candidate)))
-    return not words & set(_content_words(MENTION_RE.sub(" ", facts.text)))
+    return not facts.content_words.intersection(_content_words(MENTION_RE.sub(" ", candidate)))
 
 
 def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem]:
@@ -580,18 +593,16 @@ def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem
     quoted = sorted(attack_terms(candidate) & facts.quoted_only_attack)
     if quoted:
         problems.append(Problem("repeats_attack", f"repeats the source's insult or slur: {', '.join(quoted)}"))
-    source_groups = {_stem(m.group(0).lower()) for m in IDENTITY_RE.finditer(facts.text)}
+    source_groups = {_stem(w) for w in facts.group_words}
     added = sorted({m.group(0).lower() for m in IDENTITY_RE.finditer(candidate)
                     if _stem(m.group(0).lower()) not in source_groups})
     if added:
         problems.append(Problem("invents", f"invents {', '.join(added)} (a group of people the source does not name)"))
-    if _SECOND_PERSON_RE.search(candidate) and not addresses_someone(facts.text):
+    if SECOND_PERSON_RE.search(candidate) and not facts.addressed:
         problems.append(Problem("wrong_addressee", "speaks to 'you' where the source addresses no one (it is about "
                                                    "someone or something else)"))
-    slur = SLUR_RE.search(facts.text)
-    group = IDENTITY_RE.search(facts.text)
-    if (slur or group) and not bare_disagreement(facts, candidate):
-        what = f"a slur ({slur.group(0).lower()!r})" if slur else f"a group of people ({group.group(0).lower()!r})"
+    if (facts.slur or facts.group_words) and not bare_disagreement(facts, candidate):
+        what = f"a slur ({facts.slur!r})" if facts.slur else f"a group of people ({facts.group_words[0]!r})"
         problems.append(Problem("slur_source", f"the source names {what}: the message without the attack is not "
                                                "shown (it is too often the same message), only a bare "
                                                "disagreement or a call-in that names the harm"))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +20,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from callinkit.errors import DataError
+from callinkit.guard import SECOND_PERSON_RE
 
 PROXIES: tuple[str, ...] = ("paradetox", "crowdcounter", "davidson", "tydip", "positive_frames",
                             "reddit_counterspeech")
@@ -67,7 +67,6 @@ REDDIT_COUNTERSPEECH_LABELS: dict[int, str | None] = {
 # Neutral labels that come from a class which also holds some addressed attacks ("you support killing
 # babies", "you manlets are entitled"): for these, texts that address someone in the second person are
 # dropped, since confronting a person is what call-outs do.
-SECOND_PERSON = re.compile(r"\b(you|your|yours|yourself|yourselves|youre|ya|yall|y'all|u|ur)\b", re.IGNORECASE)
 NOISY_NEUTRAL = {"paradetox", "davidson", "positive_frames:original_text", "reddit_counterspeech"}
 PLACEHOLDERS = {"[deleted]", "[removed]", "<MISSING>"}
 
@@ -158,7 +157,7 @@ def _clean(text: Any, unescape: bool = False) -> str:
 
 def _addressed(key: str, text: str) -> bool:
     """True for a text from a noisy neutral source (NOISY_NEUTRAL) that addresses someone as "you"."""
-    return key in NOISY_NEUTRAL and SECOND_PERSON.search(text) is not None
+    return key in NOISY_NEUTRAL and SECOND_PERSON_RE.search(text) is not None
 
 
 def _same(a: str, b: str) -> bool:
