@@ -116,8 +116,20 @@ def _copy_bundle(src: Path, dst: Path, card: Path, evaluation: dict[str, Any], s
             if saved:
                 manifest_update = dict(manifest_update or {}, shared_weight_bytes=saved)
         shutil.copy2(card, tmp / "MODEL_CARD.md")
-        write_json(tmp / "eval.json", {k: v for k, v in evaluation.items() if k != "samples"})
+        write_json(tmp / "eval.json", shipped_eval(evaluation))
         _rewrite_manifest(tmp, manifest_update)
+
+
+def shipped_eval(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The eval.json a released bundle carries: no rewriter samples, and no text of a public proxy corpus (the
+    classifier's confident errors on those slices keep their labels, with a reference for the text; see
+    `callinkit.corpus.redact`): the corpora are loaded by path and never copied into the repository or a wheel."""
+    from callinkit.corpus.redact import redact_examples
+
+    out = {k: v for k, v in evaluation.items() if k != "samples"}
+    if isinstance(out.get("confident_errors"), dict):
+        out["confident_errors"] = redact_examples(out["confident_errors"])
+    return out
 
 
 KEEP = "keep"
@@ -191,7 +203,7 @@ def _release_classifier_only(classifier: Path, classifier_eval: Path | None, rew
     if rewriter_eval is not None:  # the kept rewriter, re-measured with the new classifier as its guard
         r_eval = _read_json(rewriter_eval, "rewriter eval")
         rewriter_score(r_eval)  # it must be a rewriter eval
-        write_json(out / "rewriter" / "eval.json", {k: v for k, v in r_eval.items() if k != "samples"})
+        write_json(out / "rewriter" / "eval.json", shipped_eval(r_eval))
         _rewrite_manifest(out / "rewriter")
         lines.append(f"rewriter: kept; eval.json replaced by {rewriter_eval} (measured with the new classifier)")
     else:
