@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import html
 import json
 import re
 import sys
@@ -53,7 +54,8 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    """The lowercase words of `text`, HTML entities read as what they stand for (the loaders unescape "&amp;")."""
+    return _WORD.findall(html.unescape(text).lower())
 
 
 def text_hash(norm: str) -> str:
