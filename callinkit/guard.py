@@ -47,7 +47,20 @@ INSULTS = (
     # the corpus's other registers: Hinglish, Nigerian Pidgin / Yoruba, Sheng / Swahili (none of them appears in
     # a corpus call-in except quoted, as the harm named: 'pagal')
     "pagal", "bewakoof", "bakwas", "chutiya*", "werey", "mumu", "olodo", "oloshi", "ewu", "mjinga", "mshenzi",
+    # insults of real tweets (model_cards/judging/2026-12-07-davidson/, session 24) that corpus call-ins quote as
+    # the harm they name ('"no homo" says being gay is something to avoid'): so insults, not slurs (a slur is never
+    # quoted); and, below, profanity spelt as it sounds
+    "homo", "homos", "thot", "thots", "cuck*", "tard", "tards",
 )
+# Profanity spelt as it sounds rather than hidden behind symbols ("why the FUCC", "fuc nig", "biatch"): rewrites of
+# real tweets kept it because no list knew it (model_cards/judging/2026-12-07-davidson/, session 24). No corpus text
+# has one but a neutral "fkn hell 40 mins on hold".
+SPELT_PROFANITY = (
+    "fucc*", "fuc", "fuk", "fuks", "fukk*", "fukin*", "fukn", "fuq*", "phuck*", "phuk*", "fkn", "fking", "fkin",
+    "biatch*", "biotch*", "beotch*", "shyt*", "azz", "azzhole*", "mf", "mfs", "mfer*", "mofo*", "muthafuck*",
+    "mothafuck*", "muhfuck*",
+)
+INSULTS = INSULTS + SPELT_PROFANITY
 # Phrases of the same kind (matched as written, case-insensitive).
 INSULT_PHRASES = (
     "nobody asked", "no one asked", "who asked", "log off", "touch grass", "shut up", "shut the", "get a life",
@@ -65,6 +78,7 @@ SLURS = (
     # sample 1, the second after sample 2 (no corpus text has any of them)
     "zipperhead*", "darkie*", "darky", "beaner*", "white trash",
     "nicca*", "nigeon*", "moon cricket*", "jungle bunn*", "porch monkey*",
+    "nig", "nigs", "niglet*", "faggit*", "fagot*", "towel head*", "rag head*",  # session 24, with SPELT_PROFANITY
 )
 
 # Profanity and sexual insults, which a call-in never needs to quote to name a harm: unlike "fat" or "psycho" (the
@@ -75,6 +89,7 @@ NEVER_QUOTED = (
     "fuck*", "fck*", "f*ck*", "motherfucker*", "shit", "shits", "shitty", "bullshit", "crap", "crappy", "bitch*",
     "bastard*", "cunt*", "whore*", "slut*", "hoe", "hoes", "skank*", "pussy", "pussies", "dick", "dicks", "cock",
     "cocks", "ass", "arse", "asshole*", "arsehole*", "piss*", "twat*", "wanker*", "douche*", "dumbass*", "fatass",
+    *SPELT_PROFANITY,
 )
 # Words that name a group of people by race, religion, origin, sexuality or gender identity. A neutral rewrite (the
 # message without the attack) adds none its source lacks: a slur replaced by the group it targets ("... the first
@@ -185,6 +200,18 @@ _THREAT_PATTERNS += (
     r"run over|beaten|cancer|aids)\b",
     r"\bhope (?:you|u|he|she|they|them|ya|y'all)(?: all)? (?:die|dies|rot|burn|choke)\b(?! laughing| happy| of laughter| trying)",
 )
+# Sexual violence wished or promised, and violence someone "deserves" ("I'd like to rape the bitch that posted that"
+# -> "I'd like to rape her."; "Some bitches just deserve to get punched" -> "Some people just deserve to get punched"):
+# written in session 24 after the blind judges of a fourth held-out Davidson sample found both shown; the patterns
+# above lacked "rape" and needed a pronoun before "deserves". "nobody deserves to get stalked" is a call-in's denial.
+_THREAT_PATTERNS += (
+    r"\b(?:i|we|he|she|they|someone|somebody)\s*(?:'ll|will|'m going to|am going to|'m gonna|am gonna|gonna|would|'d|"
+    r"want to|wanna|wish i could)\s+(?:\w+\s+){0,3}?(?:rape|molest|sexually assault)\b",
+    r"\b(?:rape|molest) (?:you|u|him|her|them|ya|that \w+|this \w+)\b",
+    r"(?<!nobody )(?<!no one )(?<!n't )(?<!not )(?<!never )\bdeserves? (?:to (?:get|be) (?:\w+ )?|a )(?:punched|beaten|beat|"
+    r"shot|killed|raped|slapped|smacked|hit|stabbed|hurt|choked|strangled|murdered|knocked out|lynched|hanged|hung|"
+    r"beating|bullet|slap|punch)\b",
+)
 # Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
 # the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").
 NEGATION_RE = re.compile(
@@ -217,6 +244,8 @@ PROBLEM_CODES: dict[str, str] = {
     "invents_harm": "it frames as a call-in a message with no concern beyond the attack, or one that is no call-out",
     "wrong_addressee": "as the message without the attack, it speaks to 'you' where the source addresses no one",
     "slur_source": "the source names a slur or a group of people: the message without the attack is not shown",
+    "invents_disagreement": "as the message without the attack, it keeps nothing of a retweet (another's words, "
+                            "which its writer forwards): a disagreement the writer never voiced",
     "drifts": "it strays from the source's concern (similarity floor)",
     "unlikely": "it reads as unlikely to the model itself (log-probability floor): often garbled",
     "refused_threat": "the source is not rewritten at all: it carries a threat",
@@ -351,6 +380,8 @@ class SourceFacts:
     """Whether the source speaks to someone (`addresses_someone`)."""
     content_words: frozenset[str] = frozenset()
     """The source's content words, @mentions left out (`bare_disagreement`)."""
+    retweet: bool = False
+    """Whether the source opens as a retweet or quoted tweet ("RT @user: ...", "@user: ..."): another's words."""
 
 
 def _unquoted(text: str) -> str:
@@ -395,7 +426,8 @@ def _content_words(text: str) -> tuple[str, ...]:
 
 # Profanity written with symbols ("f**k", "sh!t", "a$$hole", "F()()K", "b!tch"): the word it hides is the attack.
 _MASKED_WORDS = ("fuck", "fucking", "fuckin", "fucker", "fucked", "shit", "bitch", "bitches", "asshole", "bastard",
-                 "cunt", "dick", "dickhead", "piss", "pissed", "whore", "slut", "ass")
+                 "cunt", "dick", "dickhead", "piss", "pissed", "whore", "slut", "ass",
+                 "nigga", "niggas", "nigger", "niggers", "faggot", "faggots")  # and slurs ("n*gga", "f@ggot")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "$": "s", "@": "a", "!": "i"})
 _MASKED_TOKEN_RE = re.compile(r"(?<![\w*#])[a-z][a-z0-9*!@#$%()\[\]_.\-]*[*!@#$%()\[\]_.\-0-9][a-z0-9*!@#$%()\[\]_.\-]*",
                               re.IGNORECASE)
@@ -485,10 +517,12 @@ def source_facts(text: str, context: str | None = None, strict: bool = False) ->
                                                                 if not SLUR_RE.fullmatch(t)
                                                                 and not NEVER_QUOTED_RE.fullmatch(t)),
         strict=strict,
-        slur=next((m.group(0).lower() for m in SLUR_RE.finditer(text)), None),
+        slur=next((m.group(0).lower() for m in SLUR_RE.finditer(text)),
+                  next((w for w in sorted(attack) if SLUR_RE.fullmatch(w)), None)),  # or one behind symbols
         group_words=tuple(m.group(0).lower() for m in IDENTITY_RE.finditer(text)),
         addressed=addresses_someone(text),
         content_words=frozenset(_content_words(MENTION_RE.sub(" ", text))),
+        retweet=bool(_RETWEET_RE.match(text)),
     )
 
 
@@ -588,7 +622,14 @@ def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem
     source does not name, or stand for a message with a slur or about a group of people, which without the
     attack is too often the same hateful message ("I hate when black people try and be white so bad ... Your a
     nigger" -> the first sentence; "Roman Catholics in the US are trash" -> "... are not good people"); a bare
-    disagreement that keeps nothing of such a message may still be shown: model_cards/judging/2026-12-07-davidson/."""
+    disagreement that keeps nothing of such a message may still be shown: model_cards/judging/2026-12-07-davidson/.
+
+    A bare disagreement ("I don't agree with you on this one.") is the rewrite LABELS.md asks of a call-out with no
+    concern beyond its attack; it does not stand for a retweet, whose writer forwards (mostly endorses) another's
+    words ("RT @frankieboyle: You can ask yourself if you trust ..." -> "@frankieboyle I don't agree with you on
+    this one"): code `invents_disagreement`. (Requiring a call-out by the classifier as well was tried: it withheld
+    16 bare disagreements with bare insults at a handle, "@m_gast faggot", that judges had rated good, since the
+    classifier reads an insult that names no act as no call-out.)"""
     problems = []
     quoted = sorted(attack_terms(candidate) & facts.quoted_only_attack)
     if quoted:
@@ -601,7 +642,12 @@ def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem
     if SECOND_PERSON_RE.search(candidate) and not facts.addressed:
         problems.append(Problem("wrong_addressee", "speaks to 'you' where the source addresses no one (it is about "
                                                    "someone or something else)"))
-    if (facts.slur or facts.group_words) and not bare_disagreement(facts, candidate):
+    bare = bare_disagreement(facts, candidate)
+    if bare and facts.retweet:
+        problems.append(Problem("invents_disagreement", "keeps nothing of the source, a retweet (another's words, "
+                                                        "which its writer forwards): a disagreement its writer "
+                                                        "never voiced"))
+    if (facts.slur or facts.group_words) and not bare:
         what = f"a slur ({facts.slur!r})" if facts.slur else f"a group of people ({facts.group_words[0]!r})"
         problems.append(Problem("slur_source", f"the source names {what}: the message without the attack is not "
                                                "shown (it is too often the same message), only a bare "

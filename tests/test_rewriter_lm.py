@@ -1225,13 +1225,50 @@ def test_profanity_and_sexual_insults_are_never_quoted_back():
     ("Roman Catholics in the US are trash.", "I don't agree with you on this one.", ["wrong_addressee"]),
     ("@kay Roman Catholics in the US are trash.", "@kay I don't agree with you on this one.", []),
     # "you" for a message about someone else
-    ("RT @snap: wake me up when da bitches get here", "@snap I don't agree with you on this one.", ["wrong_addressee"]),
+    # (and a disagreement with a retweet, whose writer forwards the words)
+    ("RT @snap: wake me up when da bitches get here", "@snap I don't agree with you on this one.",
+     ["wrong_addressee", "invents_disagreement"]),
     ("@dan you clown, the CDC stat is fake", "@dan the CDC stat is fake", []),
 ])
 def test_what_a_neutral_rewrite_may_not_do(source, candidate, codes):
     from callinkit.guard import neutral_rewrite_problems
 
     assert [p.code for p in neutral_rewrite_problems(source_facts(source), candidate)] == codes
+
+
+@pytest.mark.parametrize("source, candidate, codes", [
+    # a call-out with no concern beyond the attack: the disagreement without the attack (LABELS.md)
+    ("@m_gast faggot", "@m_gast not sure i agree with this one", []),
+    # the same answer for a retweet, whose writer forwards the words, voices a disagreement nobody had
+    ("RT @JoeBudden: U famous ppl ruined the game", "@JoeBudden: I don't agree with you on this one.",
+     ["invents_disagreement"]),
+    ("@JoeBudden: U famous ppl ruined the game", "@JoeBudden I don't agree with you on this one.",
+     ["invents_disagreement"]),
+    # not a bare disagreement: it keeps what the retweet says
+    ("RT @x: this traffic is fucking terrible", "@x: this traffic is terrible", []),
+])
+def test_a_bare_disagreement_is_not_the_rewrite_of_a_retweet(source, candidate, codes):
+    from callinkit.guard import neutral_rewrite_problems
+
+    assert [p.code for p in neutral_rewrite_problems(source_facts(source), candidate)] == codes
+
+
+@pytest.mark.parametrize("source, candidate", [
+    ("You ain't my main bitch so why the FUCC do you care", "I don't agree with the FUCC, and that's okay."),
+    ("Is that him? Smh fuc nig", "Is that him? fuc nig"),
+    ("@a @b homo ass crackers", "@a @b homo apes are not what I expected."),
+    ("ok biatch whatever", "ok biatch, I see it differently"),
+])
+def test_profanity_spelt_as_it_sounds_is_an_attack(source, candidate):
+    problems = check_candidate(source, candidate, 0.99)
+    assert any(p.code == "repeats_attack" for p in problems), problems
+
+
+def test_an_insult_a_call_in_names_may_still_be_quoted():
+    """'homo' is an insult, not a slur: corpus call-ins quote "no homo" as the harm they name."""
+    src = 'say "no homo" one more time after complimenting his build and you\'re muted, grow up'
+    cand = '"No homo" after a compliment makes being gay sound like something to avoid. The compliment works alone.'
+    assert not [p for p in check_candidate(src, cand, 0.99) if p.code in ("repeats_attack", "adds_attack")]
 
 
 def test_the_message_without_the_attack_is_not_shown_for_a_slur():
@@ -1262,6 +1299,24 @@ def test_wishes_of_violence_are_threats():
         assert THREAT_RE.search(text), text
     for text in ("I hope you get better soon", "hope they get shot down in the vote", "hope you die laughing"):
         assert not THREAT_RE.search(text), text
+
+
+def test_sexual_violence_and_violence_someone_deserves_are_threats():
+    for text in ("@b I'd like to rape the bitch that posted that.", "I'd like to rape her.",
+                 "Some people just deserve to get punched", "that woman deserves a beating"):
+        assert THREAT_RE.search(text), text
+    # a call-in that denies it, or names rape as the harm, is not a threat
+    for text in ("nobody deserves to get punched for a joke", "Rape jokes make survivors in the chat feel unsafe.",
+                 "Streams deserve to be judged as streams."):
+        assert not THREAT_RE.search(text), text
+
+
+@pytest.mark.parametrize("source, candidate", [
+    ("let's see how long those towel heads can go", 'I\'m sure it was meant kindly, but "those towel heads" hurts.'),
+    ("This ain't no mf bitch ass.", "this ain't no mf"),
+])
+def test_more_slurs_and_spelt_profanity_are_never_repeated(source, candidate):
+    assert any(p.code == "repeats_attack" for p in check_candidate(source, candidate, 0.99))
 
 
 def test_a_call_in_only_for_a_message_the_classifier_reads_as_a_call_out():

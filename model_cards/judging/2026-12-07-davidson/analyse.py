@@ -6,6 +6,7 @@ does not, and every answer still shown with harm. The keys hold no text: the twe
     python model_cards/judging/2026-12-07-davidson/analyse.py judge heldout_reguard.jsonl      # session 22 / rules 1
     python model_cards/judging/2026-12-07-davidson/analyse.py judge2 heldout2_base.jsonl heldout2_new.jsonl
     python model_cards/judging/2026-12-07-davidson/analyse.py judge3 heldout3_rec.jsonl heldout3_new.jsonl  # d393c5f / + wrong_addressee
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge4 heldout4_old.jsonl heldout4_new.jsonl  # session 23 / 24 / + sample-4 rules
 """
 import collections
 import json
@@ -26,7 +27,8 @@ for f in sys.argv[2:]:
                 texts[sha(t)] = t
 keys = {k["id"]: k for k in map(json.loads, open(folder / "keys.jsonl"))}
 samples = {part: sample(part) for part in {k["part"] for k in keys.values()}}
-NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23", "s23": "d393c5f", "addressee": "addressee"}
+NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23", "s23": "d393c5f", "addressee": "addressee",
+         "s24": "session 24", "s24b": "s24+sample4"}
 for k in keys.values():
     k["source"] = samples[k["part"]][k["index"]]["source"]
     k["candidate"] = texts.get(k["candidate_sha1"], "(candidate not in the given files)")
@@ -47,7 +49,7 @@ def summary(ids: list[str]) -> str:
 systems = list(dict.fromkeys(s for k in keys.values() for s in k["systems"]))
 for s in systems:
     print(f"{s:12s}", summary([i for i in keys if s in keys[i]["systems"]]))
-a, b = systems
+a, b = systems[0], systems[-1]  # the first guard and the last (judge4 has a third, between them)
 print(f"\nonly {a:10s}", summary([i for i in keys if keys[i]["systems"] == [a]]))
 print(f"only {b:10s}", summary([i for i in keys if keys[i]["systems"] == [b]]))
 reasons = collections.Counter(v[i]["reason"] for v in verdicts for i in keys if b in keys[i]["systems"] and v[i]["reason"])

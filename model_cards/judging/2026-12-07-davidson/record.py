@@ -2,7 +2,9 @@
 every candidate with its log-probability (and the deletion candidate's, whether or not it would be read), so that
 `reguard.py` can re-run a changed guard on the same candidates without decoding again.
 
-    python model_cards/judging/2026-12-07-davidson/record.py BUNDLE SOURCES.jsonl OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/record.py BUNDLE SOURCES.jsonl OUT.jsonl [--all]
+
+--all (session 24) decodes the sources the guard refuses too, so that a guard that refuses fewer can be re-run.
 """
 import json
 import sys
@@ -12,7 +14,8 @@ from pathlib import Path
 from callinkit.guard import without_profanity
 from callinkit.serve.rewriter_lm import LMRewriter
 
-bundle, src_file, out = sys.argv[1], sys.argv[2], sys.argv[3]
+ALL = "--all" in sys.argv
+bundle, src_file, out = [a for a in sys.argv[1:] if a != "--all"]
 rw = LMRewriter(bundle)
 k = int(rw.generation["num_candidates"])
 rows = [json.loads(line) for line in open(src_file)]
@@ -25,12 +28,12 @@ with open(out, "a") as f:
             continue
         refusal = rw.refusal(text)
         rec = {**r, "refusal": refusal.code if refusal else None, "candidates": None, "deletion": None}
-        if not refusal:
+        if not refusal or ALL:
             cands = rw.scored_candidates(text, k)
-            res = rw.choose(text, cands)
+            res = rw.choose(text, cands) if not refusal else None
             deletion = without_profanity(text)
-            rec |= {"candidates": cands, "shown": res.text if res.ok else None, "detox": bool(res.ok and res.detox),
-                    "reason": None if res.ok else list(res.reason_codes)}
+            rec |= {"candidates": cands, "shown": res.text if res and res.ok else None,
+                    "detox": bool(res and res.ok and res.detox), "reason": None if res is None or res.ok else list(res.reason_codes)}
             if deletion is not None:
                 rec["deletion"] = [deletion, cands.get(deletion) if deletion in cands else rw.logprob(text, deletion)]
         f.write(json.dumps(rec) + "\n")

@@ -17,7 +17,9 @@ with open(out, "w") as f:
         new = {"shown_now": None, "detox_now": False, "reason_now": [refusal.code] if refusal else None}
         if not refusal and r["candidates"] is not None:
             lp = dict([r["deletion"]]) if r["deletion"] else {}
-            res = rw.choose(r["source"], r["candidates"], logprob=lambda c, lp=lp: lp[c])
+            # a deletion the recording guard did not make (its profanity list changed since) is read now
+            res = rw.choose(r["source"], r["candidates"],
+                            logprob=lambda c, lp=lp, t=r["source"]: lp[c] if c in lp else rw.logprob(t, c))
             new = {"shown_now": res.text if res.ok else None, "detox_now": bool(res.ok and res.detox),
                    "reason_now": None if res.ok else list(res.reason_codes)}
         elif not refusal:

@@ -2,9 +2,11 @@
 seed 23; items [0, 150) are the development sample (`sweep.py`, read while writing the guard's rules) and
 items [150, 350) the first held-out one, generated and judged after the first rules were fixed (then read to
 write the second rules), items [350, 550) the second held-out one, for the second rules (then read to write
-the wrong-addressee rule), and items [550, 750) the third, for that rule.
+the wrong-addressee rule), items [550, 750) the third, for that rule, items [750, 950) the fourth (session 24), for the rules on bare
+disagreements and profanity spelt as it sounds (then read to write the rules on sexual violence, "deserves to
+get punched", "towel heads" and "mf"), and items [950, 1150) the fifth, for those.
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3 OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5 OUT.jsonl
 """
 import json
 import random
@@ -15,7 +17,7 @@ import pandas as pd
 
 from callinkit.corpus.proxies import _clean
 
-PARTS = {"dev": (0, 150), "heldout": (150, 350), "heldout2": (350, 550), "heldout3": (550, 750)}
+PARTS = {"dev": (0, 150), "heldout": (150, 350), "heldout2": (350, 550), "heldout3": (550, 750), "heldout4": (750, 950), "heldout5": (950, 1150)}
 
 
 def sample(part: str) -> list[dict]:
