@@ -118,7 +118,7 @@ _THREAT_PATTERNS = (
     # doxxing named as the harm ("posting her address is doxxing") is a concern; being threatened with it is not
     r"\b(?:get|gets|getting|got|be|been|being|gonna be) dox+(?:ed|xed)\b|\bdox+ (?:you|u|him|her|them|ya)\b",
     r"\b(?:i'?ll|ill|i will|imma) post (?:yours|your|ur)\b", r"\b(?:your|ur) (?:home )?address\b", r"\bpay for (?:this|that|it)\b",
-    r"\bshow up at (?:your|ur)\b", r"\b(?:see|meet) (?:you|u) outside\b", r"\bkill yourself\b|\bkys\b",
+    r"\bshow up at (?:your|ur)\b", r"\b(?:see|meet) (?:you|u) outside\b", r"\bkill (?:yourself|yourselves|your self|yoself|yo self|urself|ur self|yaself|ya self)\b|\bkys\b",
     r"\bleak(?:ing|ed)? (?:your|ur|the|these|those|all|his|her)? ?(?:dms?|messages|texts|chats?|screenshots?|nudes|pics|"
     r"photos)\b", r"\bpost(?:ing)? (?:your|ur) (?:address|number|dms|nudes)\b",
     r"\b(?:your|ur) (?:kids|children|family|wife|husband|mum|mom) (?:will|would|are going to|gonna)\b",

@@ -1301,9 +1301,10 @@ def test_wishes_of_violence_are_threats():
         assert not THREAT_RE.search(text), text
 
 
-def test_sexual_violence_and_violence_someone_deserves_are_threats():
+def test_sexual_violence_violence_someone_deserves_and_urging_suicide_are_threats():
     for text in ("@b I'd like to rape the bitch that posted that.", "I'd like to rape her.",
-                 "Some people just deserve to get punched", "that woman deserves a beating"):
+                 "Some people just deserve to get punched", "that woman deserves a beating",
+                 "bitch kill yoself, go on", "kill urself"):
         assert THREAT_RE.search(text), text
     # a call-in that denies it, or names rape as the harm, is not a threat
     for text in ("nobody deserves to get punched for a joke", "Rape jokes make survivors in the chat feel unsafe.",
