@@ -627,9 +627,10 @@ def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem
     A bare disagreement ("I don't agree with you on this one.") is the rewrite LABELS.md asks of a call-out with no
     concern beyond its attack; it does not stand for a retweet, whose writer forwards (mostly endorses) another's
     words ("RT @frankieboyle: You can ask yourself if you trust ..." -> "@frankieboyle I don't agree with you on
-    this one"): code `invents_disagreement`. (Requiring a call-out by the classifier as well was tried: it withheld
-    16 bare disagreements with bare insults at a handle, "@m_gast faggot", that judges had rated good, since the
-    classifier reads an insult that names no act as no call-out.)"""
+    this one"): code `invents_disagreement`. (Requiring a call-out by the classifier as well was tried: on samples
+    1-2 it changed 19 more answers (18 withheld), 15 rated good by at least one judge, 12 by both: mostly bare
+    disagreements with bare insults at a handle, "@m_gast faggot", which the classifier reads as no call-out since
+    they name no act.)"""
     problems = []
     quoted = sorted(attack_terms(candidate) & facts.quoted_only_attack)
     if quoted:
