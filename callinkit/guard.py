@@ -43,7 +43,9 @@ INSULTS = (
     "pussy", "pussies", "damned", "looney",
     # party and politician names turned into insults (common in political comment threads; no corpus call-in)
     "demonrat*", "democrap*", "dumbocrat*", "repuglican*", "rethuglican*", "republicunt*", "trumptard*",
-    "trumpanzee*", "libtard*",
+    "trumpanzee*", "libtard*", "teabagger*", "conservatard*",  # the last two: session 25, as the slurs below
+    # words that deny someone's humanity; a call-in may quote them as the harm it names (session 25)
+    "subhuman*", "untermensch*",
     # the corpus's other registers: Hinglish, Nigerian Pidgin / Yoruba, Sheng / Swahili (none of them appears in
     # a corpus call-in except quoted, as the harm named: 'pagal')
     "pagal", "bewakoof", "bakwas", "chutiya*", "werey", "mumu", "olodo", "oloshi", "ewu", "mjinga", "mshenzi",
@@ -79,6 +81,20 @@ SLURS = (
     "zipperhead*", "darkie*", "darky", "beaner*", "white trash",
     "nicca*", "nigeon*", "moon cricket*", "jungle bunn*", "porch monkey*",
     "nig", "nigs", "niglet*", "faggit*", "fagot*", "towel head*", "rag head*",  # session 24, with SPELT_PROFANITY
+    # Session 25, after reading what the guard showed for real Reddit replies and a sixth sample of tweets ("the
+    # true nature of femoids", "the great chimpout", "rob the Wop" came back in rewrites): the well-known ethnic,
+    # religious, gender, sexuality and disability slurs and hate-forum coinages that no line above had. Left out
+    # where the word has an everyday sense that corpus texts use ("eating crackers", "then poof"). Corpus call-ins
+    # quote a few of them ("'Chinaman' reads as a slur"); as for every slur, a suggestion does not.
+    "wop", "wops", "dago*", "polack*", "kraut", "krauts", "jap", "japs", "chinaman", "chinamen", "slant-eye*",
+    "slanteye*", "slanty", "ching chong*", "wog", "wogs", "golliwog*", "jigaboo*", "jiggaboo*", "spearchucker*",
+    "spear chucker*", "pickaninn*", "tar baby", "tar babies", "coonass*", "honky", "honkies", "honkey*", "whitey*",
+    "cracka*", "redskin*", "injun*", "squaw*", "half-breed*", "halfbreed*", "camel jockey*", "cameljockey*",
+    "muzzie*", "muzrat*", "mudslime*", "hymie*", "heeb", "heebs", "yid", "yids", "christ killer*", "oven dodger*",
+    "shoah'd", "shoahed", "dindu*", "chimpout*", "chimp out", "chimping out", "sheboon*", "greaseball*", "gyppo*",
+    "pikey*", "pikies", "curry muncher*", "dothead*", "dot head*", "femoid*", "foid", "foids", "roastie*", "lesbo*",
+    "poofter*", "pooftah*", "batty boy*", "battyboy*", "fudge packer*", "fudgepacker*", "pillow biter*", "troon*",
+    "sodomite*", "fagg*", "mongoloid*", "window licker*",
 )
 
 # Profanity and sexual insults, which a call-in never needs to quote to name a harm: unlike "fat" or "psycho" (the
@@ -211,6 +227,15 @@ _THREAT_PATTERNS += (
     r"(?<!nobody )(?<!no one )(?<!n't )(?<!not )(?<!never )\bdeserves? (?:to (?:get|be) (?:\w+ )?|a )(?:punched|beaten|beat|"
     r"shot|killed|raped|slapped|smacked|hit|stabbed|hurt|choked|strangled|murdered|knocked out|lynched|hanged|hung|"
     r"beating|bullet|slap|punch)\b",
+)
+# Hitting a woman urged or boasted ("Hit a bitch it's not like you can see the bruises" came back as "I don't think
+# it's possible to see the bruises."): written in session 25 after reading a sixth Davidson sample. No corpus text or
+# call-in reference matches it; of the 1,504 labelled ParaDetox comments, one ("i'd punch a bitch", labelled no
+# threat). "hit my girl up" (to contact her) and a denial ("never hit a woman") are not threats.
+_THREAT_PATTERNS += (
+    r"(?<!never )(?<!n't )(?<!not )(?<!dont )(?<!to )\b(?:hit|slap|smack|punch|beat|choke) (?:a|that|the|dat|yo|your|ur|"
+    r"my|these|them|those|this) (?:bitch|bitches|hoe|hoes|ho|hos|thot|thots|girl|girls|woman|women|chick|chicks|wife|gf|"
+    r"girlfriend)\b(?!\s+(?:up|at)\b)",
 )
 # Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
 # the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").

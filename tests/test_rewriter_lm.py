@@ -1320,6 +1320,34 @@ def test_more_slurs_and_spelt_profanity_are_never_repeated(source, candidate):
     assert any(p.code == "repeats_attack" for p in check_candidate(source, candidate, 0.99))
 
 
+@pytest.mark.parametrize("source, candidate", [
+    ("this blog shows what femoids are really like", "This blog shows what femoids are really like."),
+    ("another chimpout downtown tonight lol", "Another chimpout downtown tonight."),
+    ("she went to rob the wop on the corner", "She went to rob the wop on the corner."),
+    ("some teabagger senator wants to cut it", "Some teabagger senator wants to cut it."),
+])
+def test_hate_forum_slurs_are_never_repeated(source, candidate):
+    """Slurs of hate forums and old ethnic slurs no list knew before session 25 (real Reddit replies and tweets kept
+    them in rewrites), and a political insult."""
+    assert any(p.code == "repeats_attack" for p in check_candidate(source, candidate, 0.99))
+
+
+def test_words_with_an_everyday_sense_are_not_slurs():
+    from callinkit.guard import attack_terms
+
+    for text in ("I am sitting in a station eating crackers", "three dates and then poof, gone",
+                 "Christ on a cracker, my tax software crashed again"):
+        assert not attack_terms(text), text
+
+
+def test_hitting_a_woman_urged_or_boasted_is_a_threat():
+    for text in ("@x hit a bitch, nobody sees the bruises", "gonna slap that hoe", "punch yo girl"):
+        assert THREAT_RE.search(text), text
+    for text in ("I would never hit a woman", "gonna hit my girl up later", "beat my girlfriend at mario kart",
+                 "Jokes about how to hit a woman are not okay here."):
+        assert not THREAT_RE.search(text), text
+
+
 def test_a_call_in_only_for_a_message_the_classifier_reads_as_a_call_out():
     """source_p_call_out below 0.5: a call-in frame for a message that confronts no one invents a harm; the
     message without the attack may still be shown, and a call-out source keeps its call-in."""

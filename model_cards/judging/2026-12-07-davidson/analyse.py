@@ -7,6 +7,8 @@ does not, and every answer still shown with harm. The keys hold no text: the twe
     python model_cards/judging/2026-12-07-davidson/analyse.py judge2 heldout2_base.jsonl heldout2_new.jsonl
     python model_cards/judging/2026-12-07-davidson/analyse.py judge3 heldout3_rec.jsonl heldout3_new.jsonl  # d393c5f / + wrong_addressee
     python model_cards/judging/2026-12-07-davidson/analyse.py judge4 heldout4_old.jsonl heldout4_new.jsonl  # session 23 / 24 / + sample-4 rules
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge6 heldout6_new.jsonl reddit_new.jsonl withheld6.jsonl
+        # session 25: one guard (b0b46e8) and, for a random part of what it withholds, the top candidate
 """
 import collections
 import json
@@ -22,13 +24,13 @@ folder = HERE / sys.argv[1]
 texts = {}
 for f in sys.argv[2:]:
     for r in map(json.loads, open(f)):
-        for t in (r.get("shown"), r.get("shown_now")):
+        for t in (r.get("shown"), r.get("shown_now"), r.get("withheld")):
             if t is not None:
                 texts[sha(t)] = t
 keys = {k["id"]: k for k in map(json.loads, open(folder / "keys.jsonl"))}
 samples = {part: sample(part) for part in {k["part"] for k in keys.values()}}
 NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23", "s23": "d393c5f", "addressee": "addressee",
-         "s24": "session 24", "s24b": "s24+sample4"}
+         "s24": "session 24", "s24b": "s24+sample4", "s24c": "b0b46e8", "withheld": "withheld"}
 for k in keys.values():
     k["source"] = samples[k["part"]][k["index"]]["source"]
     k["candidate"] = texts.get(k["candidate_sha1"], "(candidate not in the given files)")
@@ -47,18 +49,31 @@ def summary(ids: list[str]) -> str:
 
 
 systems = list(dict.fromkeys(s for k in keys.values() for s in k["systems"]))
+parts = sorted({k["part"] for k in keys.values()})
+# judge6 (session 25) judged one guard's answers and, beside them, the top candidate of part of what it withholds
+withheld = NAMES["withheld"] in systems
+if withheld:
+    systems = [s for s in systems if s != NAMES["withheld"]] + [NAMES["withheld"]]
 for s in systems:
     print(f"{s:12s}", summary([i for i in keys if s in keys[i]["systems"]]))
+    if len(parts) > 1:
+        for part in parts:
+            print(f"  {part:10s}", summary([i for i in keys if s in keys[i]["systems"] and keys[i]["part"] == part]))
+if withheld:
+    systems = systems[:-1]
 a, b = systems[0], systems[-1]  # the first guard and the last (judge4 has a third, between them)
-print(f"\nonly {a:10s}", summary([i for i in keys if keys[i]["systems"] == [a]]))
-print(f"only {b:10s}", summary([i for i in keys if keys[i]["systems"] == [b]]))
+if a != b:
+    print(f"\nonly {a:10s}", summary([i for i in keys if keys[i]["systems"] == [a]]))
+    print(f"only {b:10s}", summary([i for i in keys if keys[i]["systems"] == [b]]))
 reasons = collections.Counter(v[i]["reason"] for v in verdicts for i in keys if b in keys[i]["systems"] and v[i]["reason"])
 print(f"\n{b}: reasons for bad (both judges' verdicts): {dict(reasons.most_common())}")
 print(f"\n{b}: answers with harm by either judge:")
 for i in sorted(keys):
     if b in keys[i]["systems"] and any(v[i]["harm"] == "yes" for v in verdicts):
         print(f"  {i} {keys[i]['source'][:100]!r}\n       -> {keys[i]['candidate'][:100]!r}  ({'; '.join(v[i]['note'] for v in verdicts)})")
-print(f"\nonly {a}, rated good by both judges:")
-for i in sorted(keys):
-    if keys[i]["systems"] == [a] and all(v[i]["rating"] == "good" for v in verdicts):
-        print(f"  {i} {keys[i]['source'][:100]!r}\n       -> {keys[i]['candidate'][:100]!r}")
+lost = [a] if a != b else ([NAMES["withheld"]] if withheld else [])
+for gone in lost:
+    print(f"\n{'only ' if gone == a else ''}{gone}, rated good by both judges:")
+    for i in sorted(keys):
+        if keys[i]["systems"] == [gone] and all(v[i]["rating"] == "good" for v in verdicts):
+            print(f"  {i} {keys[i]['source'][:100]!r}\n       -> {keys[i]['candidate'][:100]!r}")

@@ -4,9 +4,14 @@ items [150, 350) the first held-out one, generated and judged after the first ru
 write the second rules), items [350, 550) the second held-out one, for the second rules (then read to write
 the wrong-addressee rule), items [550, 750) the third, for that rule, items [750, 950) the fourth (session 24), for the rules on bare
 disagreements and profanity spelt as it sounds (then read to write the rules on sexual violence, "deserves to
-get punched", "towel heads" and "mf"), and items [950, 1150) the fifth, for those.
+get punched", "towel heads" and "mf"), items [950, 1150) the fifth, for those, and items [1150, 1350) the sixth (session 25), for the guard as
+session 24 left it (its "kill yoself" rule was written after reading the fifth). `reddit` (session 25): the Reddit counter-speech
+replies labelled hate by people, for the same guard on longer thread replies. After reading what the guard showed
+for those two (session 25: slurs of hate forums no list knew), `heldout7` (items [1350, 1550): the last 80
+hateful tweets and 200 offensive ones) and `reddit_gpt` (200 replies a model labelled hate), for the rules that
+reading gave.
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5 OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt OUT.jsonl
 """
 import json
 import random
@@ -17,10 +22,40 @@ import pandas as pd
 
 from callinkit.corpus.proxies import _clean
 
-PARTS = {"dev": (0, 150), "heldout": (150, 350), "heldout2": (350, 550), "heldout3": (550, 750), "heldout4": (750, 950), "heldout5": (950, 1150)}
+PARTS = {"dev": (0, 150), "heldout": (150, 350), "heldout2": (350, 550), "heldout3": (550, 750), "heldout4": (750, 950), "heldout5": (950, 1150), "heldout6": (1150, 1350), "heldout7": (1350, 1550)}
+
+
+def reddit_hate() -> list[dict]:
+    """The 76 replies that Reddit counter-speech's human-labelled validation set labels hate (1), in file order:
+    real thread replies, used by neither model (the classifier's pseudo-labels come from the other file)."""
+    data = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "reddit_counterspeech" / "validation_set.csv"
+    df = pd.read_csv(data)
+    rows, seen = [], set()
+    for r in df[df["label"] == 1].to_dict("records"):
+        t = _clean(r["reply"], unescape=True)
+        if t and t not in seen:
+            seen.add(t)
+            rows.append({"sample": "reddit_hate", "id": r["id"], "source": t})
+    return rows
+
+
+def reddit_gpt_hate(n: int = 200) -> list[dict]:
+    """A random 200 (seed 25) of the distinct replies that Reddit counter-speech's other file (`gpt_4o_labels.csv`)
+    labels hate (1) by a model, none of them in the human-labelled file: unseen by both models too (the
+    classifier's training maps label 1 to no label, and its pseudo-labels were not in the recipe's bundle)."""
+    folder = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "reddit_counterspeech"
+    human = {r["source"] for r in reddit_hate()}
+    df = pd.read_csv(folder / "gpt_4o_labels.csv")
+    texts = sorted({_clean(t, unescape=True) for t in df[df["label"] == 1]["reply"]} - {""} - human)
+    random.Random(25).shuffle(texts)
+    return [{"sample": "reddit_gpt_hate", "source": t} for t in texts[:n]]
 
 
 def sample(part: str) -> list[dict]:
+    if part == "reddit":
+        return reddit_hate()
+    if part == "reddit_gpt":
+        return reddit_gpt_hate()
     data = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "davidson" / "labeled_data.csv"
     df = pd.read_csv(data)
     a, b = PARTS[part]
