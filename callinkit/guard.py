@@ -115,6 +115,7 @@ IDENTITY_WORDS = (
     "african*", "arab*", "jew", "jews", "jewish", "muslim*", "islam*", "christian*", "gay", "gays", "lesbian*",
     "bisexual*", "trans", "transgender*", "queer*", "homosexual*", "immigrant*", "refugee*", "chinese", "indian*",
     "catholic*", "hindu*", "sikh*", "mormon*",
+    "of color", "of colour",  # "people of color", "a person (of color)" (session 25; corpus texts use it only so)
 )
 
 _THREAT_PATTERNS = (

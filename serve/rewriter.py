@@ -125,7 +125,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     classifier reads it as neutral (P(neutral) >= 0.5), its similarity to the source reaches this and it has as
     many negation words as the source (`callinkit.guard.negations`: one more or fewer turns the stance): it keeps
     what the source says and drops the attack, which LABELS.md's rewrite asks for, without a call-in frame.
-    Such a neutral rewrite (and every candidate with `no_concern`) must also pass
+    Such a neutral rewrite (and every candidate with `no_concern`, and the guard's deletion candidate,
+    `scores["deletion"]`, however the classifier reads it) must also pass
     `callinkit.guard.neutral_rewrite_problems`: it quotes none of the source's attack, adds no group of people
     and, unless it is a bare disagreement, does not stand for a message with a slur or about a group of people.
     The no-concern probe cannot tell real comments with a concern from those without, and good
@@ -189,6 +190,12 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
             for t, s in zip(texts, scores)]
     else:
         problems = [tuple(check_candidate(facts, t, s.get("call_in"), min_call_in)) for t, s in zip(texts, scores)]
+        # The deletion candidate is the message without its profanity whatever the classifier reads in it: the rules
+        # for a neutral rewrite hold for it even where it scores as a call-in ("Asian girls love white guys and ..."
+        # read as a call-in at 0.92, so the rule that withholds such a message about a group of people was skipped).
+        if guarded:
+            problems = [p + tuple(neutral_rewrite_problems(facts, t)) if s.get("deletion") else p
+                        for p, t, s in zip(problems, texts, scores)]
     if embedder is not None and min_similarity is not None and guarded and not no_concern:
         problems = [p + ((Problem("drifts", f"strays from the source's concern (similarity "
                                             f"{below(s['similarity'], min_similarity)})"),) if s["similarity"] < min_similarity else ())

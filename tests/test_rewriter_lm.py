@@ -1348,6 +1348,34 @@ def test_hitting_a_woman_urged_or_boasted_is_a_threat():
         assert not THREAT_RE.search(text), text
 
 
+def test_the_deletion_is_a_neutral_rewrite_however_the_classifier_reads_it():
+    """The message without its profanity is checked as what it is, a neutral rewrite, even where the classifier
+    reads it as a call-in: a message about a group of people keeps its claim without the profanity."""
+    from callinkit.serve.rewriter import select
+
+    src = "Asian guys fucking love cheap phones, that's why they're easy to sell to."
+    deletion = "Asian guys love cheap phones, that's why they're easy to sell to."
+    clf = _FixedClassifier({deletion: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}})
+    emb = _FixedEmbedder({src: [1, 0, 0], deletion: [0.99, 0.141, 0]})
+    r = select(src, [deletion], [{"logprob": -0.1, "deletion": 1.0}], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert not r.ok and "slur_source" in r.reason_codes
+    # the same text as a model candidate passes as the call-in the classifier reads (no deletion flag)
+    r = select(src, [deletion], [{"logprob": -0.1}], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert r.ok and r.text == deletion
+    # a deletion of a message about no group is still shown
+    src2, del2 = "this fucking printer jams every day", "this printer jams every day"
+    clf2 = _FixedClassifier({del2: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}})
+    emb2 = _FixedEmbedder({src2: [1, 0, 0], del2: [0.99, 0.141, 0]})
+    r = select(src2, [del2], [{"logprob": -0.1, "deletion": 1.0}], clf2, emb2, 0.8, 0.5, rank_by="logprob")
+    assert r.ok and r.text == del2 and r.detox
+
+
+def test_people_of_color_is_a_group_of_people():
+    from callinkit.guard import source_facts
+
+    assert source_facts("another brainwashed person (of color), wtf").group_words == ("of color",)
+
+
 def test_a_call_in_only_for_a_message_the_classifier_reads_as_a_call_out():
     """source_p_call_out below 0.5: a call-in frame for a message that confronts no one invents a harm; the
     message without the attack may still be shown, and a call-out source keeps its call-in."""

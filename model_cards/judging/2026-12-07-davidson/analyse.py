@@ -7,8 +7,11 @@ does not, and every answer still shown with harm. The keys hold no text: the twe
     python model_cards/judging/2026-12-07-davidson/analyse.py judge2 heldout2_base.jsonl heldout2_new.jsonl
     python model_cards/judging/2026-12-07-davidson/analyse.py judge3 heldout3_rec.jsonl heldout3_new.jsonl  # d393c5f / + wrong_addressee
     python model_cards/judging/2026-12-07-davidson/analyse.py judge4 heldout4_old.jsonl heldout4_new.jsonl  # session 23 / 24 / + sample-4 rules
-    python model_cards/judging/2026-12-07-davidson/analyse.py judge6 heldout6_new.jsonl reddit_new.jsonl withheld6.jsonl
-        # session 25: one guard (b0b46e8) and, for a random part of what it withholds, the top candidate
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge6 heldout6_new.jsonl reddit_new.jsonl withheld6.jsonl \
+        --now heldout6_s25.jsonl reddit_s25.jsonl
+        # session 25: one guard (b0b46e8) and, for a random part of what it withholds, the top candidate; --now: what
+        # the rules written after reading these verdicts (abf57c3) no longer show
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge7 heldout7_old.jsonl heldout7_s25.jsonl reddit_gpt_old.jsonl reddit_gpt_s25.jsonl withheld7.jsonl
 """
 import collections
 import json
@@ -20,9 +23,13 @@ sys.path.insert(0, str(HERE))
 from make_keys import sha  # noqa: E402
 from sources import sample  # noqa: E402
 
+args = sys.argv[2:]
+# `--now FILES`: re-guarded files of a later guard; the answers judged here that it no longer shows are summed up
+now_files = args[args.index("--now") + 1:] if "--now" in args else []
+args = args[:args.index("--now")] if "--now" in args else args
 folder = HERE / sys.argv[1]
 texts = {}
-for f in sys.argv[2:]:
+for f in args:
     for r in map(json.loads, open(f)):
         for t in (r.get("shown"), r.get("shown_now"), r.get("withheld")):
             if t is not None:
@@ -30,7 +37,7 @@ for f in sys.argv[2:]:
 keys = {k["id"]: k for k in map(json.loads, open(folder / "keys.jsonl"))}
 samples = {part: sample(part) for part in {k["part"] for k in keys.values()}}
 NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23", "s23": "d393c5f", "addressee": "addressee",
-         "s24": "session 24", "s24b": "s24+sample4", "s24c": "b0b46e8", "withheld": "withheld"}
+         "s24": "session 24", "s24b": "s24+sample4", "s24c": "b0b46e8", "s25": "abf57c3", "withheld": "withheld"}
 for k in keys.values():
     k["source"] = samples[k["part"]][k["index"]]["source"]
     k["candidate"] = texts.get(k["candidate_sha1"], "(candidate not in the given files)")
@@ -77,3 +84,8 @@ for gone in lost:
     for i in sorted(keys):
         if keys[i]["systems"] == [gone] and all(v[i]["rating"] == "good" for v in verdicts):
             print(f"  {i} {keys[i]['source'][:100]!r}\n       -> {keys[i]['candidate'][:100]!r}")
+if now_files:
+    still = {(r["source"], r["shown_now"]) for f in now_files for r in map(json.loads, open(f)) if r["shown_now"]}
+    gone = [i for i in keys if b in keys[i]["systems"] and (keys[i]["source"], keys[i]["candidate"]) not in still]
+    print(f"\n{b} answers the guard of {', '.join(now_files)} no longer shows:", summary(gone))
+    print(f"{b} answers it still shows:".ljust(len(b) + 40), summary([i for i in keys if b in keys[i]["systems"] and i not in gone]))

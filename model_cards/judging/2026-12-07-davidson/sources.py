@@ -9,9 +9,10 @@ session 24 left it (its "kill yoself" rule was written after reading the fifth).
 replies labelled hate by people, for the same guard on longer thread replies. After reading what the guard showed
 for those two (session 25: slurs of hate forums no list knew), `heldout7` (items [1350, 1550): the last 80
 hateful tweets and 200 offensive ones) and `reddit_gpt` (200 replies a model labelled hate), for the rules that
-reading gave.
+reading gave; then `reddit_gpt2` (the next 200), for the rule written after reading `reddit_gpt` (the message
+without its profanity is checked as a neutral rewrite even where the classifier reads it as a call-in).
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2 OUT.jsonl
 """
 import json
 import random
@@ -39,8 +40,8 @@ def reddit_hate() -> list[dict]:
     return rows
 
 
-def reddit_gpt_hate(n: int = 200) -> list[dict]:
-    """A random 200 (seed 25) of the distinct replies that Reddit counter-speech's other file (`gpt_4o_labels.csv`)
+def reddit_gpt_hate(a: int = 0, b: int = 200) -> list[dict]:
+    """Items [a, b) of a shuffle (seed 25) of the distinct replies that Reddit counter-speech's other file (`gpt_4o_labels.csv`)
     labels hate (1) by a model, none of them in the human-labelled file: unseen by both models too (the
     classifier's training maps label 1 to no label, and its pseudo-labels were not in the recipe's bundle)."""
     folder = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "reddit_counterspeech"
@@ -48,7 +49,7 @@ def reddit_gpt_hate(n: int = 200) -> list[dict]:
     df = pd.read_csv(folder / "gpt_4o_labels.csv")
     texts = sorted({_clean(t, unescape=True) for t in df[df["label"] == 1]["reply"]} - {""} - human)
     random.Random(25).shuffle(texts)
-    return [{"sample": "reddit_gpt_hate", "source": t} for t in texts[:n]]
+    return [{"sample": "reddit_gpt_hate", "source": t} for t in texts[a:b]]
 
 
 def sample(part: str) -> list[dict]:
@@ -56,6 +57,8 @@ def sample(part: str) -> list[dict]:
         return reddit_hate()
     if part == "reddit_gpt":
         return reddit_gpt_hate()
+    if part == "reddit_gpt2":  # the next 200, for the rules written after reading the first
+        return reddit_gpt_hate(200, 400)
     data = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "davidson" / "labeled_data.csv"
     df = pd.read_csv(data)
     a, b = PARTS[part]
