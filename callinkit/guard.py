@@ -45,7 +45,7 @@ INSULTS = (
     "demonrat*", "democrap*", "dumbocrat*", "repuglican*", "rethuglican*", "republicunt*", "trumptard*",
     "trumpanzee*", "libtard*", "teabagger*", "conservatard*",  # the last two: session 25, as the slurs below
     # words that deny someone's humanity; a call-in may quote them as the harm it names (session 25)
-    "subhuman*", "untermensch*",
+    "subhuman*", "untermensch*", "mouth breather*", "mouth-breather*", "mouthbreather*",
     # the corpus's other registers: Hinglish, Nigerian Pidgin / Yoruba, Sheng / Swahili (none of them appears in
     # a corpus call-in except quoted, as the harm named: 'pagal')
     "pagal", "bewakoof", "bakwas", "chutiya*", "werey", "mumu", "olodo", "oloshi", "ewu", "mjinga", "mshenzi",
@@ -95,6 +95,7 @@ SLURS = (
     "pikey*", "pikies", "curry muncher*", "dothead*", "dot head*", "femoid*", "foid", "foids", "roastie*", "lesbo*",
     "poofter*", "pooftah*", "batty boy*", "battyboy*", "fudge packer*", "fudgepacker*", "pillow biter*", "troon*",
     "sodomite*", "fagg*", "mongoloid*", "window licker*",
+    "zog", "zogbot*", "nogs",  # after reading 200 more Reddit replies (none in a corpus text or ParaDetox rewrite)
 )
 
 # Profanity and sexual insults, which a call-in never needs to quote to name a harm: unlike "fat" or "psycho" (the

@@ -1325,6 +1325,8 @@ def test_more_slurs_and_spelt_profanity_are_never_repeated(source, candidate):
     ("another chimpout downtown tonight lol", "Another chimpout downtown tonight."),
     ("she went to rob the wop on the corner", "She went to rob the wop on the corner."),
     ("some teabagger senator wants to cut it", "Some teabagger senator wants to cut it."),
+    ("the zog runs the banks, wake up", "The zog runs the banks, wake up."),
+    ("the average poster here is a fucking mouth breather", "The average poster here is a mouth breather."),
 ])
 def test_hate_forum_slurs_are_never_repeated(source, candidate):
     """Slurs of hate forums and old ethnic slurs no list knew before session 25 (real Reddit replies and tweets kept
