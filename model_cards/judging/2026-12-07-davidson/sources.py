@@ -10,9 +10,10 @@ replies labelled hate by people, for the same guard on longer thread replies. Af
 for those two (session 25: slurs of hate forums no list knew), `heldout7` (items [1350, 1550): the last 80
 hateful tweets and 200 offensive ones) and `reddit_gpt` (200 replies a model labelled hate), for the rules that
 reading gave; then `reddit_gpt2` (the next 200), for the rule written after reading `reddit_gpt` (the message
-without its profanity is checked as a neutral rewrite even where the classifier reads it as a call-in).
+without its profanity is checked as a neutral rewrite even where the classifier reads it as a call-in), and
+`reddit_gpt3` (the next 200) for the words added after reading `reddit_gpt2` ("zog", "nogs", "mouth breather").
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2 OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3 OUT.jsonl
 """
 import json
 import random
@@ -59,6 +60,8 @@ def sample(part: str) -> list[dict]:
         return reddit_gpt_hate()
     if part == "reddit_gpt2":  # the next 200, for the rules written after reading the first
         return reddit_gpt_hate(200, 400)
+    if part == "reddit_gpt3":  # and the next, for those written after reading the second
+        return reddit_gpt_hate(400, 600)
     data = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "davidson" / "labeled_data.csv"
     df = pd.read_csv(data)
     a, b = PARTS[part]
