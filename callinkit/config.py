@@ -398,6 +398,16 @@ class RewriterLMExportConfig:
     the 41 threats (a Swahili threat to come to the person's home got through). configs/rewriter_lm_lora.yaml
     sets 2; 0 (the default): the embedding alone, as bundles exported before session 17."""
     threat_probe_backstop: float | None = bounded(0.7, gt=0, lt=1)
+    hate_probe_threshold: float | None = bounded(None, gt=0, lt=1)
+    """With an embedder: a probe for hateful claims about a group of people (train/threat_probe.py hate_probe(),
+    logistic regression on the embedder's sentence embedding of real hateful and other texts from the public
+    corpora in `hate_probe_data`, attack words blanked) is written into the bundle, and the guard refuses a
+    candidate it reads at this probability or more (code `hate_probe`). Real hateful Reddit replies are mostly such
+    claims with no slur; the message without their profanity kept them. Measured on session 25's judged answers
+    (model_cards/judging/2026-12-07-davidson/): at 0.8 it flags 8 of 136 answers the guard showed, 6 of them with
+    harm, and 0.7% of the corpus test split's reference call-ins. None (the default): no hate probe."""
+    hate_probe_data: str = "../shared/data"
+    """With `hate_probe_threshold`: the folder holding reddit_counterspeech/, crowdcounter/ and davidson/."""
     """With `threat_probe_ngrams`: the embedding-only probe of the random real sample (what the export fits with
     `threat_probe_ngrams: 0` and the default samples) is kept beside the n-gram one, and the message is also
     refused where its probability reaches this (the n-gram probe alone missed corpus threats the embedding reads

@@ -263,6 +263,7 @@ PROBLEM_CODES: dict[str, str] = {
     "adds_attack": "it adds an insult or profanity",
     "threat": "it contains a threat (the guard's threat patterns)",
     "threat_probe": "it reads as a threat to the bundle's threat probe",
+    "hate_probe": "it reads as a hateful claim about a group of people to the bundle's hate probe",
     "drops_fact": "it drops an @mention, #channel, URL or number of the source",
     "drops_quote": "it drops the source's quoted words",
     "misspells": "it misspells a word of the source",

@@ -97,7 +97,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
            context: str | None = None, min_logprob: float | None = None, rank_by: str = "score",
            no_concern: bool = False, threat_probe: dict[str, Any] | None = None,
            detox_min_similarity: float | None = None, min_model_score: float | None = None,
-           source_p_call_out: float | None = None) -> Rewrite:
+           source_p_call_out: float | None = None, hate_probe: dict[str, Any] | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -132,6 +132,11 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     The no-concern probe cannot tell real comments with a concern from those without, and good
     detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
     "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
+
+    `hate_probe` (the bundle's hate probe, the same kind of file as the threat probe): with the guard and an
+    embedder, a candidate it reads as a hateful claim about a group of people (at least its threshold) is refused
+    (code `hate_probe`): real hateful replies are mostly such claims made with no slur, and the message without
+    their profanity kept the claim (model_cards/judging/2026-12-07-davidson/, session 25).
 
     `source_p_call_out` (the classifier's P(call_out) of the source, with the guard): below 0.5 the message is no
     call-out, and a candidate that passes as a call-in is refused (code `invents_harm`): a call-in frame would
@@ -175,6 +180,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         if threat_probe is not None and guarded:
             for s, p in zip(scores, probe_probability(threat_probe, emb, texts)):
                 s["threat"] = float(p)
+        if hate_probe is not None and guarded:
+            for s, p in zip(scores, probe_probability(hate_probe, emb, texts)):
+                s["hate"] = float(p)
     else:
         for s, t in zip(scores, texts):
             s["similarity"] = chrf(t, source)
@@ -216,6 +224,11 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
                                               "probe): a call-in keeps no trace of one"),)
                      if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())
                 for p, s in zip(problems, scores)] if threat_probe is not None else problems
+    if hate_probe is not None:
+        problems = [p + ((Problem("hate_probe", f"reads as a hateful claim about a group of people (P {s['hate']:.2f} "
+                                                "by the bundle's hate probe)"),)
+                         if s.get("hate", 0.0) >= float(hate_probe["threshold"]) else ())
+                    for p, s in zip(problems, scores)]
     if source_p_call_out is not None and source_p_call_out < 0.5 and guarded and not no_concern:
         problems = [p + ((Problem("invents_harm", f"frames as a call-in a message the classifier does not read as a "
                                                   f"call-out (P(call_out) {below(source_p_call_out, 0.5)}), which "

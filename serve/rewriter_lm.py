@@ -150,6 +150,9 @@ class LMRewriter:
         # The no-concern probe (same file): where it fires, a candidate must read as neutral (the disagreement
         # without the attack), since a call-in frame for such a message invents a harm (LABELS.md).
         self.no_concern_probe = self._load_probe(guard.get("no_concern_probe"))
+        # The hate probe (train/threat_probe.py hate_probe()): a candidate it reads as a hateful claim about a group
+        # of people is not shown; None (older bundles, or an export without `export.hate_probe_threshold`).
+        self.hate_probe = self._load_probe(guard.get("hate_probe"))
         known_words()  # the guard's word list, read once from the corpus now rather than on the first request
         self._prefix_ids = self.tokenizer.encode(prompt_prefix(self.system), add_special_tokens=False).ids
         self.prefix_generators = PREFIX_GENERATORS  # 0: every call starts a fresh generator
@@ -447,7 +450,7 @@ class LMRewriter:
             return select(text, texts, scores, self.classifier, self.embedder, self.min_call_in if guard else -1.0,
                           self.min_similarity, context, min_logprob=self.min_logprob if guard else None,
                           rank_by=self.rank_by, no_concern=no_concern, threat_probe=self.threat_probe,
-                          detox_min_similarity=self.detox_min_similarity, source_p_call_out=p_call_out)
+                          detox_min_similarity=self.detox_min_similarity, source_p_call_out=p_call_out, hate_probe=self.hate_probe)
 
         deletion = without_profanity(text) if guard and self.deletion_candidate else None
         # Its log-probability costs a teacher-forced pass (about as long as decoding it greedily): read it only

@@ -1436,3 +1436,87 @@ def test_whether_a_message_speaks_to_someone(text, addressed):
     from callinkit.guard import addresses_someone
 
     assert addresses_someone(text) is addressed
+
+
+def test_a_hate_probe_refuses_a_candidate_it_reads_as_a_hateful_claim():
+    """select(hate_probe=...): a candidate the probe reads at its threshold or more is refused (code hate_probe),
+    also as the message without the attack; below it, the candidate is shown."""
+    from callinkit.serve.rewriter import select
+
+    src = "these fucking people are all the same, they ruin every town"
+    claim, plain = "these people are all the same, they ruin every town", "I don't agree with you on this one."
+    clf = _FixedClassifier({claim: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05},
+                            plain: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}})
+    emb = _FixedEmbedder({src: [1, 0, 0], claim: [0.99, 0.141, 0], plain: [0.8, 0, 0.6]})
+    probe = {"weights": np.array([0.0, 40.0, 0.0], dtype=np.float32), "bias": -2.0, "threshold": 0.8}
+    r = select(src, [claim, plain], [{"logprob": -0.1}, {"logprob": -0.5}], clf, emb, 0.8, 0.5, rank_by="logprob",
+               hate_probe=probe)
+    assert r.ok and r.text == plain
+    (refused,) = [c for c in r.candidates if c.text == claim]
+    assert refused.problem_codes == ["hate_probe"] and refused.scores["hate"] > 0.95
+    r = select(src, [claim, plain], [{"logprob": -0.1}, {"logprob": -0.5}], clf, emb, 0.8, 0.5, rank_by="logprob",
+               hate_probe=dict(probe, threshold=0.9999))
+    assert r.ok and r.text == claim
+    r = select(src, [claim], [{"logprob": -0.1}], clf, emb, -1.0, None, rank_by="logprob", hate_probe=probe)
+    assert r.ok and r.text == claim  # unguarded: the probe is not read
+
+
+def test_a_bundle_hate_probe_is_loaded_and_read_for_every_candidate(tiny_lm_bundle, tmp_path):
+    import json
+    import shutil
+
+    from callinkit.serve import Rewriter
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_lm_bundle, bundle)
+    probe = json.loads((bundle / "threat_probe.json").read_text())
+    dim = len(probe["weights"])
+    (bundle / "hate_probe.json").write_text(json.dumps({"weights": [0.0] * dim, "bias": 5.0, "threshold": 0.8}))
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["guard"]["hate_probe"] = "hate_probe.json"
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    rw = Rewriter.load(bundle)
+    rw.abstain_on_threat, rw.threat_probe = False, None  # random on the tiny model; tested elsewhere
+    result = rw.rewrite_one("you clown, that stat is fake", num_candidates=2, max_new_tokens=4)
+    assert not result.ok and "hate_probe" in result.reason_codes  # the probe reads every text as hateful
+    assert all("hate_probe" in c.problem_codes for c in result.candidates)
+    assert Rewriter.load(tiny_lm_bundle).hate_probe is None  # a bundle without one (every bundle before session 25)
+    manifest["guard"]["hate_probe"] = "missing.json"
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(Exception, match="missing.json"):
+        Rewriter.load(bundle)
+
+
+def test_the_hate_probe_learns_from_no_evaluation_sample_and_says_what_is_missing(tmp_path):
+    import sys
+
+    from callinkit.errors import DataError
+    from callinkit.train.threat_probe import REDDIT_HATE_EVALUATED, hate_texts
+
+    with pytest.raises(DataError, match="export.hate_probe_data"):
+        hate_texts(tmp_path)
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (shared / "reddit_counterspeech").is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    hateful, not_hateful = hate_texts(shared)
+    judged = Path(__file__).resolve().parents[1] / "model_cards" / "judging" / "2026-12-07-davidson"
+    sys.path.insert(0, str(judged))
+    try:
+        from sources import reddit_gpt_hate  # the judged samples' definition
+    finally:
+        sys.path.remove(str(judged))
+    evaluated = {r["source"] for r in reddit_gpt_hate(0, REDDIT_HATE_EVALUATED)}
+    assert len(evaluated) == REDDIT_HATE_EVALUATED and not evaluated & set(hateful)
+    assert len(not_hateful) == 10_000 and len(hateful) > 500
+
+
+def test_the_hate_probe_threshold_is_a_probability():
+    from callinkit.config import config_from_dict
+    from callinkit.errors import ConfigError
+
+    stages = [{"name": "callin", "sources": [{"name": "callin_corpus"}]}]
+    assert config_from_dict({"task": "rewriter_lm", "stages": stages}).export.hate_probe_threshold is None
+    config = config_from_dict({"task": "rewriter_lm", "stages": stages, "export": {"hate_probe_threshold": 0.8}})
+    assert config.export.hate_probe_threshold == 0.8 and config.export.hate_probe_data == "../shared/data"
+    with pytest.raises(ConfigError, match="hate_probe_threshold"):
+        config_from_dict({"task": "rewriter_lm", "stages": stages, "export": {"hate_probe_threshold": 1.5}})

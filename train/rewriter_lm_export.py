@@ -34,9 +34,11 @@ from callinkit.bundle import FORMAT_NAME, MANIFEST, atomic_directory, read_manif
 from callinkit.errors import CallinkitError
 from callinkit.lm_prompt import IM_END
 from callinkit.train.threat_probe import (
+    HATE_PROBE_FILE,
     NO_CONCERN_PROBE_FILE,
     PROBE_FILE,
     REAL_TEXT_LABELS,
+    hate_probe,
     no_concern_probe,
     real_text_rows,
     threat_probe,
@@ -330,6 +332,11 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                                         real_weight=config.export.no_concern_real_text_weight)
             guard["no_concern_probe"] = NO_CONCERN_PROBE_FILE
             guard["no_concern_probe_validation"] = nc_probe["validation"]
+        h_probe = None
+        if with_embedder and config.export.hate_probe_threshold is not None:
+            h_probe = hate_probe(embedder, config.export.hate_probe_data, threshold=config.export.hate_probe_threshold)
+            guard["hate_probe"] = HATE_PROBE_FILE
+            guard["hate_probe_fitted_on"] = h_probe["fitted_on"]
         with atomic_directory(out_dir, overwrite=overwrite) as tmp:
             for name in GENAI_FILES:
                 if (built / name).is_file():
@@ -344,6 +351,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
                 write_probe_file(tmp, PROBE_FILE, probe)
             if nc_probe is not None:
                 write_probe_file(tmp, NO_CONCERN_PROBE_FILE, nc_probe)
+            if h_probe is not None:
+                write_probe_file(tmp, HATE_PROBE_FILE, h_probe)
             manifest = {
                 "format": FORMAT_NAME, "format_version": LM_FORMAT_VERSION, "kind": "rewriter",
                 "architecture": "decoder_lm", "runtime": "onnxruntime-genai", "name": config.name,

@@ -263,6 +263,88 @@ def no_concern_probe(embedder_dir: Path, threshold: float = 0.8, c: float = 0.3,
                                               lambda e, _: probability(e, weights, bias), threshold)}}
 
 
+HATE_PROBE_FILE = "hate_probe.json"
+# The Reddit counter-speech replies labelled hate by a model, distinct and shuffled with this seed: the first
+# REDDIT_HATE_EVALUATED are the judged evaluation samples of model_cards/judging/2026-12-07-davidson/ (sources.py),
+# so the probe learns only from the rest.
+REDDIT_HATE_SEED, REDDIT_HATE_EVALUATED = 25, 700
+
+
+def _blank_attack(text: str) -> str:
+    """`text` without its insults, slurs, profanity and dismissive phrases, so that a probe fitted on it learns the
+    claim, not the words the guard's lists already catch."""
+    import re
+
+    from callinkit.guard import INSULT_RE, PHRASE_RE, SLUR_RE
+
+    spans = sorted((m.span() for rx in (INSULT_RE, SLUR_RE, PHRASE_RE) for m in rx.finditer(text)), reverse=True)
+    for a, b in spans:
+        text = text[:a] + text[b:]
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def hate_texts(data_dir: str | Path, seed: int = 0, negatives: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
+    """(hateful, not hateful) real texts for `hate_probe`, from the public corpora in `data_dir`
+    (`../shared/data`): hateful = Reddit counter-speech replies a model labelled hate (after the first
+    REDDIT_HATE_EVALUATED of its shuffle, which are evaluation samples) and CrowdCounter's training hate posts;
+    not hateful = a seeded sample of that file's "other" replies, Davidson's "neither" tweets, and the corpus's
+    train-split call-ins (which name harms to groups without attacking them) and neutral texts."""
+    import random
+
+    from callinkit.corpus import pair_rows, read_records, read_splits
+    from callinkit.corpus.proxies import _clean, _read_table
+    from callinkit.errors import DataError
+
+    data = Path(data_dir)
+    need = [data / "reddit_counterspeech" / f for f in ("gpt_4o_labels.csv", "validation_set.csv")]
+    need += [data / "crowdcounter" / "Train.json", data / "davidson" / "labeled_data.csv"]
+    missing = [str(f) for f in need if not f.is_file()]
+    if missing:
+        raise DataError(f"the hate probe learns from the public corpora; missing {', '.join(missing)} (set "
+                        "export.hate_probe_data to the folder that holds reddit_counterspeech/, crowdcounter/ and "
+                        "davidson/, or leave export.hate_probe_threshold unset)")
+    human = _read_table(need[1], ("reply", "label"))
+    human_texts = {_clean(r["reply"], unescape=True) for r in human.to_dict("records") if str(r["label"]).strip() == "1"}
+    gpt = _read_table(need[0], ("reply", "label")).to_dict("records")
+    reddit_hate = sorted({_clean(r["reply"], unescape=True) for r in gpt if str(r["label"]).strip() == "1"}
+                         - {""} - human_texts)
+    random.Random(REDDIT_HATE_SEED).shuffle(reddit_hate)
+    other = sorted({_clean(r["reply"], unescape=True) for r in gpt if str(r["label"]).strip() == "0"} - {""})
+    crowd = sorted({_clean(json.loads(line)["hatespeech"], unescape=True)
+                    for line in need[2].read_text(encoding="utf-8").splitlines() if line.strip()} - {""})
+    davidson = _read_table(need[3], ("tweet", "class"))
+    neither = sorted({_clean(r["tweet"], unescape=True) for r in davidson.to_dict("records")
+                      if str(r["class"]).strip() == "2"} - {""})
+    records = {k: read_records(k) for k in ("pairs", "neutral", "singles")}
+    call_ins = [r["call_in"] for r in pair_rows(records, read_splits()) if r["split"] == "train"]
+    neutral = [r.data["text"] for r in records["neutral"]]
+    n = {"reddit_other": 3000, "davidson_neither": 2000, "call_ins": 3000, "neutral": 2000} | (negatives or {})
+    rnd = random.Random(seed)
+    pools = {"reddit_other": other, "davidson_neither": neither, "call_ins": call_ins, "neutral": neutral}
+    not_hateful = [t for name, pool in pools.items() for t in rnd.sample(pool, min(n[name], len(pool)))]
+    return reddit_hate[REDDIT_HATE_EVALUATED:] + crowd, not_hateful
+
+
+def hate_probe(embedder_dir: Path, data_dir: str | Path, threshold: float = 0.8, c: float = 0.3) -> dict[str, Any]:
+    """A probe for hateful claims about a group of people: logistic regression on the embedder's sentence
+    embedding of `hate_texts(data_dir)` with their attack words blanked. Real hateful replies are mostly such
+    claims made with no slur, which no word list reaches; on session 25's judged answers it reads harm better on
+    Reddit replies than on tweets (AUC 0.74 against 0.64; model_cards/judging/2026-12-07-davidson/)."""
+    from callinkit.serve.embedder import SimilarityEmbedder
+
+    hateful, not_hateful = hate_texts(data_dir)
+    embedder = SimilarityEmbedder(embedder_dir)
+    texts = [_blank_attack(t) or t for t in hateful + not_hateful]
+    x = np.concatenate([embedder.encode(texts[i:i + 64]) for i in range(0, len(texts), 64)])
+    y = np.array([1] * len(hateful) + [0] * len(not_hateful))
+    weights, bias = fit_probe(x, y, c=c)
+    return {"weights": weights.tolist(), "bias": bias, "threshold": threshold,
+            "fitted_on": {"hateful": len(hateful), "not_hateful": len(not_hateful), "c": c,
+                          "sources": "reddit_counterspeech (model-labelled hate after item "
+                                     f"{REDDIT_HATE_EVALUATED}, other), crowdcounter Train hate posts, davidson "
+                                     "neither, corpus train call-ins and neutral texts; attack words blanked"}}
+
+
 def write_probe_file(bundle_dir: Path, name: str, probe: dict[str, Any]) -> None:
     (Path(bundle_dir) / name).write_text(json.dumps(probe, indent=1) + "\n")
 

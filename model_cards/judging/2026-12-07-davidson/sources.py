@@ -13,7 +13,7 @@ reading gave; then `reddit_gpt2` (the next 200), for the rule written after read
 without its profanity is checked as a neutral rewrite even where the classifier reads it as a call-in), and
 `reddit_gpt3` (the next 200) for the words added after reading `reddit_gpt2` ("zog", "nogs", "mouth breather").
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3 OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3|reddit_gpt4|offensive8 OUT.jsonl
 """
 import json
 import random
@@ -62,9 +62,16 @@ def sample(part: str) -> list[dict]:
         return reddit_gpt_hate(200, 400)
     if part == "reddit_gpt3":  # and the next, for those written after reading the second
         return reddit_gpt_hate(400, 600)
+    if part == "reddit_gpt4":  # 100 more, held out from the hate-claim probe's training (hate_probe.py: items 700 on)
+        return reddit_gpt_hate(600, 700)
+    if part == "offensive8":  # offensive tweets 1550-1749 (no hateful ones are left), for the same probe
+        return [r for r in _davidson(1550, 1750) if r["sample"] == "offensive"]
+    return _davidson(*PARTS[part])
+
+
+def _davidson(a: int, b: int) -> list[dict]:
     data = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "davidson" / "labeled_data.csv"
     df = pd.read_csv(data)
-    a, b = PARTS[part]
     rows = []
     for cls, name in ((0, "hate"), (1, "offensive")):
         texts = sorted({_clean(t, unescape=True) for t in df[df["class"] == cls]["tweet"]} - {""})
