@@ -404,8 +404,12 @@ class RewriterLMExportConfig:
     corpora in `hate_probe_data`, attack words blanked) is written into the bundle, and the guard refuses a
     candidate it reads at this probability or more (code `hate_probe`). Real hateful Reddit replies are mostly such
     claims with no slur; the message without their profanity kept them. Measured on session 25's judged answers
-    (model_cards/judging/2026-12-07-davidson/): at 0.8 it flags 8 of 136 answers the guard showed, 6 of them with
-    harm, and 0.7% of the corpus test split's reference call-ins. None (the default): no hate probe."""
+    (model_cards/judging/2026-12-07-davidson/), where 0.8 was chosen: it flags 8 of 136 answers the guard showed,
+    6 of them with harm, and 0.7% of the corpus test split's reference call-ins. Checked on sets not used to choose
+    it (100 held-out Reddit hate replies, 200 offensive tweets): it flagged none of the 36 answers shown; on the
+    eval's recorded candidates it withholds 3 of 34 held-out ParaDetox answers and 3 of 18 real-comment answers,
+    ordinary remarks ("Do these guys ever stop and think about what they are doing?"), and changes one corpus-test
+    answer. So no recipe sets it. None (the default): no hate probe."""
     hate_probe_data: str = "../shared/data"
     """With `hate_probe_threshold`: the folder holding reddit_counterspeech/, crowdcounter/ and davidson/."""
     """With `threat_probe_ngrams`: the embedding-only probe of the random real sample (what the export fits with

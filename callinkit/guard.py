@@ -233,11 +233,13 @@ _THREAT_PATTERNS += (
 # Hitting a woman urged or boasted ("Hit a bitch it's not like you can see the bruises" came back as "I don't think
 # it's possible to see the bruises."): written in session 25 after reading a sixth Davidson sample. No corpus text or
 # call-in reference matches it; of the 1,504 labelled ParaDetox comments, one ("i'd punch a bitch", labelled no
-# threat). "hit my girl up" (to contact her) and a denial ("never hit a woman") are not threats.
+# threat). "hit my girl up" (to contact her) and a denial ("never hit a woman") are not threats. The -ing forms were
+# added after "Don't got a problem smacking a bitch" came back as "... smacking a lady" on a later sample.
 _THREAT_PATTERNS += (
-    r"(?<!never )(?<!n't )(?<!not )(?<!dont )(?<!to )\b(?:hit|slap|smack|punch|beat|choke) (?:a|that|the|dat|yo|your|ur|"
+    r"(?<!never )(?<!n't )(?<!not )(?<!dont )(?<!to )(?<!about )(?<!of )\b(?:hit|slap|smack|punch|beat|choke|hitting|slapping|smacking|"
+    r"punching|beating|choking) (?:a|that|the|dat|yo|your|ur|"
     r"my|these|them|those|this) (?:bitch|bitches|hoe|hoes|ho|hos|thot|thots|girl|girls|woman|women|chick|chicks|wife|gf|"
-    r"girlfriend)\b(?!\s+(?:up|at)\b)",
+    r"girlfriend|lady|ladies)\b(?!\s+(?:up|at)\b)",
 )
 # Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
 # the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").

@@ -1343,10 +1343,12 @@ def test_words_with_an_everyday_sense_are_not_slurs():
 
 
 def test_hitting_a_woman_urged_or_boasted_is_a_threat():
-    for text in ("@x hit a bitch, nobody sees the bruises", "gonna slap that hoe", "punch yo girl"):
+    for text in ("@x hit a bitch, nobody sees the bruises", "gonna slap that hoe", "punch yo girl",
+                 "got no problem smacking a lady"):
         assert THREAT_RE.search(text), text
     for text in ("I would never hit a woman", "gonna hit my girl up later", "beat my girlfriend at mario kart",
-                 "Jokes about how to hit a woman are not okay here."):
+                 "Jokes about how to hit a woman are not okay here.", "Joking about hitting a woman isn't funny.",
+                 "I was beating my girlfriend at chess"):
         assert not THREAT_RE.search(text), text
 
 

@@ -12,6 +12,8 @@ hateful tweets and 200 offensive ones) and `reddit_gpt` (200 replies a model lab
 reading gave; then `reddit_gpt2` (the next 200), for the rule written after reading `reddit_gpt` (the message
 without its profanity is checked as a neutral rewrite even where the classifier reads it as a call-in), and
 `reddit_gpt3` (the next 200) for the words added after reading `reddit_gpt2` ("zog", "nogs", "mouth breather").
+`reddit_gpt4` (items 600-699, which the hate probe does not learn from) and `offensive8` (offensive tweets
+1550-1749) check that probe (`hate_probe.py`).
 
     python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3|reddit_gpt4|offensive8 OUT.jsonl
 """
