@@ -1315,12 +1315,8 @@ def test_sexual_violence_violence_someone_deserves_and_urging_suicide_are_threat
 @pytest.mark.parametrize("source, candidate", [
     ("let's see how long those towel heads can go", 'I\'m sure it was meant kindly, but "those towel heads" hurts.'),
     ("This ain't no mf bitch ass.", "this ain't no mf"),
-])
-def test_more_slurs_and_spelt_profanity_are_never_repeated(source, candidate):
-    assert any(p.code == "repeats_attack" for p in check_candidate(source, candidate, 0.99))
-
-
-@pytest.mark.parametrize("source, candidate", [
+    # session 25: slurs of hate forums and old ethnic slurs no list knew (real Reddit replies and tweets kept them in
+    # rewrites), and insults
     ("this blog shows what femoids are really like", "This blog shows what femoids are really like."),
     ("another chimpout downtown tonight lol", "Another chimpout downtown tonight."),
     ("she went to rob the wop on the corner", "She went to rob the wop on the corner."),
@@ -1328,9 +1324,7 @@ def test_more_slurs_and_spelt_profanity_are_never_repeated(source, candidate):
     ("the zog runs the banks, wake up", "The zog runs the banks, wake up."),
     ("the average poster here is a fucking mouth breather", "The average poster here is a mouth breather."),
 ])
-def test_hate_forum_slurs_are_never_repeated(source, candidate):
-    """Slurs of hate forums and old ethnic slurs no list knew before session 25 (real Reddit replies and tweets kept
-    them in rewrites), and a political insult."""
+def test_more_slurs_and_spelt_profanity_are_never_repeated(source, candidate):
     assert any(p.code == "repeats_attack" for p in check_candidate(source, candidate, 0.99))
 
 

@@ -283,6 +283,24 @@ def _blank_attack(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def reddit_hate_replies(data_dir: str | Path) -> list[str]:
+    """The distinct cleaned replies that Reddit counter-speech's model-labelled file (`gpt_4o_labels.csv`) labels
+    hate (1), less those its human-labelled file labels hate, shuffled with REDDIT_HATE_SEED: the order in which
+    the judged samples (model_cards/judging/2026-12-07-davidson/sources.py) and the hate probe take them."""
+    import random
+
+    from callinkit.corpus.proxies import _clean, _read_table
+
+    folder = Path(data_dir) / "reddit_counterspeech"
+    human = _read_table(folder / "validation_set.csv", ("reply", "label")).to_dict("records")
+    human_hate = {_clean(r["reply"], unescape=True) for r in human if str(r["label"]).strip() == "1"}
+    gpt = _read_table(folder / "gpt_4o_labels.csv", ("reply", "label")).to_dict("records")
+    replies = sorted({_clean(r["reply"], unescape=True) for r in gpt if str(r["label"]).strip() == "1"}
+                     - {""} - human_hate)
+    random.Random(REDDIT_HATE_SEED).shuffle(replies)
+    return replies
+
+
 def hate_texts(data_dir: str | Path, seed: int = 0, negatives: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
     """(hateful, not hateful) real texts for `hate_probe`, from the public corpora in `data_dir`
     (`../shared/data`): hateful = Reddit counter-speech replies a model labelled hate (after the first
@@ -303,12 +321,8 @@ def hate_texts(data_dir: str | Path, seed: int = 0, negatives: dict[str, int] | 
         raise DataError(f"the hate probe learns from the public corpora; missing {', '.join(missing)} (set "
                         "export.hate_probe_data to the folder that holds reddit_counterspeech/, crowdcounter/ and "
                         "davidson/, or leave export.hate_probe_threshold unset)")
-    human = _read_table(need[1], ("reply", "label"))
-    human_texts = {_clean(r["reply"], unescape=True) for r in human.to_dict("records") if str(r["label"]).strip() == "1"}
+    reddit_hate = reddit_hate_replies(data)
     gpt = _read_table(need[0], ("reply", "label")).to_dict("records")
-    reddit_hate = sorted({_clean(r["reply"], unescape=True) for r in gpt if str(r["label"]).strip() == "1"}
-                         - {""} - human_texts)
-    random.Random(REDDIT_HATE_SEED).shuffle(reddit_hate)
     other = sorted({_clean(r["reply"], unescape=True) for r in gpt if str(r["label"]).strip() == "0"} - {""})
     crowd = sorted({_clean(json.loads(line)["hatespeech"], unescape=True)
                     for line in need[2].read_text(encoding="utf-8").splitlines() if line.strip()} - {""})

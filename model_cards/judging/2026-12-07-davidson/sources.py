@@ -47,11 +47,10 @@ def reddit_gpt_hate(a: int = 0, b: int = 200) -> list[dict]:
     """Items [a, b) of a shuffle (seed 25) of the distinct replies that Reddit counter-speech's other file (`gpt_4o_labels.csv`)
     labels hate (1) by a model, none of them in the human-labelled file: unseen by both models too (the
     classifier's training maps label 1 to no label, and its pseudo-labels were not in the recipe's bundle)."""
-    folder = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "reddit_counterspeech"
-    human = {r["source"] for r in reddit_hate()}
-    df = pd.read_csv(folder / "gpt_4o_labels.csv")
-    texts = sorted({_clean(t, unescape=True) for t in df[df["label"] == 1]["reply"]} - {""} - human)
-    random.Random(25).shuffle(texts)
+    # the hate probe (callinkit.train.threat_probe) learns from the rest of this order
+    from callinkit.train.threat_probe import reddit_hate_replies
+
+    texts = reddit_hate_replies(Path(__file__).resolve().parents[3].parent / "shared" / "data")
     return [{"sample": "reddit_gpt_hate", "source": t} for t in texts[a:b]]
 
 
