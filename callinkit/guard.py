@@ -273,7 +273,8 @@ PROBLEM_CODES: dict[str, str] = {
     "not_call_in": "the classifier does not read it as a call-in",
     "invents_harm": "it frames as a call-in a message with no concern beyond the attack, or one that is no call-out",
     "wrong_addressee": "as the message without the attack, it speaks to 'you' where the source addresses no one",
-    "slur_source": "the source names a slur or a group of people: the message without the attack is not shown",
+    "slur_source": "the source names a slur or a group of people: the message without the attack is not shown "
+                   "(and where its writer uses the slur, nothing but a bare disagreement)",
     "invents_disagreement": "as the message without the attack, it keeps nothing of a retweet (another's words, "
                             "which its writer forwards): a disagreement the writer never voiced",
     "drifts": "it strays from the source's concern (similarity floor)",
@@ -404,6 +405,9 @@ class SourceFacts:
     """Every number of the source, those of the attack included (`numbers` is what a rewrite must keep)."""
     slur: str | None = None
     """The source's first slur (lower-cased), if any: a neutral rewrite does not stand for it."""
+    own_slur: str | None = None
+    """The source's first slur outside quotation marks (lower-cased), if any: one its writer uses rather than
+    quotes, so that the message is not a call-out of someone else's slur (`slur_user_problems`)."""
     group_words: tuple[str, ...] = ()
     """The words naming a group of people (`IDENTITY_WORDS`) in the source, lower-cased, in order."""
     addressed: bool = True
@@ -496,6 +500,13 @@ def attack_terms(text: str) -> set[str]:
             | ({"fu"} if _FU_RE.search(text) else set()))
 
 
+def first_slur(text: str, attack: set[str] | None = None) -> str | None:
+    """The first slur of `text` (lower-cased), or one hidden behind symbols ("n*gga") among its attack terms."""
+    attack = attack_terms(text) if attack is None else attack
+    return next((m.group(0).lower() for m in SLUR_RE.finditer(text)),
+                next((w for w in sorted(attack) if SLUR_RE.fullmatch(w)), None))
+
+
 def source_facts(text: str, context: str | None = None, strict: bool = False) -> SourceFacts:
     """What a candidate must keep of `text` and may use; the words, names, numbers and @mentions of the
     message replied to (`context`) may appear in a rewrite without counting as invented.
@@ -547,8 +558,7 @@ def source_facts(text: str, context: str | None = None, strict: bool = False) ->
                                                                 if not SLUR_RE.fullmatch(t)
                                                                 and not NEVER_QUOTED_RE.fullmatch(t)),
         strict=strict,
-        slur=next((m.group(0).lower() for m in SLUR_RE.finditer(text)),
-                  next((w for w in sorted(attack) if SLUR_RE.fullmatch(w)), None)),  # or one behind symbols
+        slur=first_slur(text, attack), own_slur=first_slur(_unquoted(text)),
         group_words=tuple(m.group(0).lower() for m in IDENTITY_RE.finditer(text)),
         addressed=addresses_someone(text),
         content_words=frozenset(_content_words(MENTION_RE.sub(" ", text))),
@@ -684,6 +694,23 @@ def neutral_rewrite_problems(facts: SourceFacts, candidate: str) -> list[Problem
                                                "shown (it is too often the same message), only a bare "
                                                "disagreement or a call-in that names the harm"))
     return problems
+
+
+def slur_user_problems(facts: SourceFacts, candidate: str) -> list[Problem]:
+    """What any candidate, a call-in included, may not be for a source whose writer uses a slur (outside quotation
+    marks): anything but a bare disagreement (code `slur_source`). Such a message is hate or abuse, not a call-out
+    of someone else's words, and `neutral_rewrite_problems` already keeps its message without the attack from
+    being shown; a call-in frame kept it too. Of the 48 such answers (not bare disagreements) that the guards of
+    sessions 22-25 showed for real tweets and Reddit replies, both blind judges rated 35 bad, 18 carried harm
+    ("Remember <slur>. White people are actually trained to use the guns we own ..." -> "White people are trained
+    to use the guns we own ..."), 3 were rated good by one judge; of 89 bare disagreements for such messages 55
+    were rated good and none carried harm. The 12 that session 25's guard still showed were all bad with both
+    judges (model_cards/judging/2026-12-07-davidson/, session 26). Corpus call-outs quote the slur they name."""
+    if facts.own_slur and not bare_disagreement(facts, candidate):
+        return [Problem("slur_source", f"the source uses a slur ({facts.own_slur!r}) itself: only a bare "
+                                       "disagreement may stand for it (a rewrite or call-in frame is too often the "
+                                       "same message)")]
+    return []
 
 
 def below(value: float, floor: float) -> str:

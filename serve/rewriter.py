@@ -133,6 +133,10 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     detoxifications of real comments were withheld ("get it now ? check out the fucking blog already" ->
     "Get it now? Check out the blog already"). Candidates that pass as call-ins rank first.
 
+    Whatever its frame, a candidate for a message whose writer uses a slur (outside quotation marks) must be a
+    bare disagreement (`callinkit.guard.slur_user_problems`, code `slur_source`): such a message is hate or
+    abuse, and call-in frames of it kept its claim ("White people are trained to use the guns we own ...").
+
     `hate_probe` (the bundle's hate probe, the same kind of file as the threat probe): with the guard and an
     embedder, a candidate it reads as a hateful claim about a group of people (at least its threshold) is refused
     (code `hate_probe`): real hateful replies are mostly such claims made with no slur, and the message without
@@ -154,6 +158,7 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         negations,
         neutral_rewrite_problems,
         problem_code,
+        slur_user_problems,
         source_facts,
     )
 
@@ -204,6 +209,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         if guarded:
             problems = [p + tuple(neutral_rewrite_problems(facts, t)) if s.get("deletion") else p
                         for p, t, s in zip(problems, texts, scores)]
+            # a writer who uses a slur gets a bare disagreement or nothing, whatever the candidate's frame
+            problems = [p if "slur_source" in map(problem_code, p) else p + tuple(slur_user_problems(facts, t))
+                        for p, t in zip(problems, texts)]
     if embedder is not None and min_similarity is not None and guarded and not no_concern:
         problems = [p + ((Problem("drifts", f"strays from the source's concern (similarity "
                                             f"{below(s['similarity'], min_similarity)})"),) if s["similarity"] < min_similarity else ())

@@ -1368,6 +1368,34 @@ def test_the_deletion_is_a_neutral_rewrite_however_the_classifier_reads_it():
     assert r.ok and r.text == del2 and r.detox
 
 
+def test_a_writer_who_uses_a_slur_gets_only_a_bare_disagreement():
+    """A slur the writer uses (outside quotation marks) makes the message hate or abuse, not a call-out: a call-in
+    or rewrite that keeps what it says is withheld, a bare disagreement is shown, and a call-out that quotes
+    someone else's slur keeps its call-in."""
+    from callinkit.guard import source_facts
+    from callinkit.serve.rewriter import select
+
+    src = "Remember niggers. White people are actually trained to use the guns we own."
+    kept = "White people are trained to use the guns we own. Please keep that in mind."
+    bare = "I don't agree with you on this one."
+    clf = _FixedClassifier({kept: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05},
+                            bare: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}})
+    emb = _FixedEmbedder({src: [1, 0, 0], kept: [0.95, 0.312, 0], bare: [0.6, 0.8, 0]})
+    r = select(src, [kept], [{"logprob": -0.1}], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert not r.ok and r.reason_codes == ("slur_source",)
+    r = select(src, [kept, bare], [{"logprob": -0.1}, {"logprob": -0.3}], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert r.ok and r.text == bare
+    # hidden behind symbols it is still the writer's slur; quoted, it is the harm a call-out names
+    assert source_facts("n*ggas coming for that jury").own_slur == "niggas"
+    quoted = 'you called Dev a "retard" in the standup thread, that is vile'
+    assert source_facts(quoted).slur == "retard" and source_facts(quoted).own_slur is None
+    call_in = "Calling Dev that word in the standup thread hurts, please don't use it about anyone."
+    clf = _FixedClassifier({call_in: {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}})
+    emb = _FixedEmbedder({quoted: [1, 0, 0], call_in: [0.8, 0.6, 0]})
+    r = select(quoted, [call_in], [{"logprob": -0.1}], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert r.ok and r.text == call_in
+
+
 def test_people_of_color_is_a_group_of_people():
     from callinkit.guard import source_facts
 

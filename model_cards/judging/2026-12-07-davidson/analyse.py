@@ -37,7 +37,8 @@ for f in args:
 keys = {k["id"]: k for k in map(json.loads, open(folder / "keys.jsonl"))}
 samples = {part: sample(part) for part in {k["part"] for k in keys.values()}}
 NAMES = {"base": "session 22", "rules1": "rules 1", "new": "session 23", "s23": "d393c5f", "addressee": "addressee",
-         "s24": "session 24", "s24b": "s24+sample4", "s24c": "b0b46e8", "s25": "abf57c3", "s25b": "1226d05", "s25c": "1503df3", "s25d": "94f1a33 + hate probe", "withheld": "withheld"}
+         "s24": "session 24", "s24b": "s24+sample4", "s24c": "b0b46e8", "s25": "abf57c3", "s25b": "1226d05", "s25c": "1503df3", "s25d": "94f1a33 + hate probe",
+         "s25e": "33a917c", "s26": "+ writer's slur", "withheld": "withheld"}
 for k in keys.values():
     k["source"] = samples[k["part"]][k["index"]]["source"]
     k["candidate"] = texts.get(k["candidate_sha1"], "(candidate not in the given files)")

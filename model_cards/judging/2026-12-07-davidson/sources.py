@@ -13,9 +13,11 @@ reading gave; then `reddit_gpt2` (the next 200), for the rule written after read
 without its profanity is checked as a neutral rewrite even where the classifier reads it as a call-in), and
 `reddit_gpt3` (the next 200) for the words added after reading `reddit_gpt2` ("zog", "nogs", "mouth breather").
 `reddit_gpt4` (items 600-699, which the hate probe does not learn from) and `offensive8` (offensive tweets
-1550-1749) check that probe (`hate_probe.py`).
+1550-1749) check that probe (`hate_probe.py`). `slur9` (session 26): the first 300 offensive tweets from item 1750 on
+whose writer uses a slur (outside quotation marks), for the rule that such a message gets only a bare
+disagreement (`callinkit.guard.slur_user_problems`), written after reading every earlier sample's verdicts.
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3|reddit_gpt4|offensive8 OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3|reddit_gpt4|offensive8|slur9 OUT.jsonl
 """
 import json
 import random
@@ -67,6 +69,10 @@ def sample(part: str) -> list[dict]:
         return reddit_gpt_hate(600, 700)
     if part == "offensive8":  # offensive tweets 1550-1749 (no hateful ones are left), for the same probe
         return [r for r in _davidson(1550, 1750) if r["sample"] == "offensive"]
+    if part == "slur9":  # offensive tweets from 1750 on whose writer uses a slur: the first 300
+        from callinkit.guard import source_facts
+
+        return [r for r in _davidson(1750, 4000) if r["sample"] == "offensive" and source_facts(r["source"]).own_slur][:300]
     return _davidson(*PARTS[part])
 
 
