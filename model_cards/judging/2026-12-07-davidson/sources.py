@@ -15,9 +15,10 @@ without its profanity is checked as a neutral rewrite even where the classifier 
 `reddit_gpt4` (items 600-699, which the hate probe does not learn from) and `offensive8` (offensive tweets
 1550-1749) check that probe (`hate_probe.py`). `slur9` (session 26): the first 300 offensive tweets from item 1750 on
 whose writer uses a slur (outside quotation marks), for the rule that such a message gets only a bare
-disagreement (`callinkit.guard.slur_user_problems`), written after reading every earlier sample's verdicts.
+disagreement (`callinkit.guard.slur_user_problems`), written after reading every earlier sample's verdicts; `gender10`: the first 300 offensive tweets from item 1750 on
+with a gendered insult ("bitch", "hoe", ...) and no slur of the writer's, to measure the guard on them.
 
-    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3|reddit_gpt4|offensive8|slur9 OUT.jsonl
+    python model_cards/judging/2026-12-07-davidson/sources.py dev|heldout|heldout2|heldout3|heldout4|heldout5|heldout6|heldout7|reddit|reddit_gpt|reddit_gpt2|reddit_gpt3|reddit_gpt4|offensive8|slur9|gender10 OUT.jsonl
 """
 import json
 import random
@@ -73,6 +74,14 @@ def sample(part: str) -> list[dict]:
         from callinkit.guard import source_facts
 
         return [r for r in _davidson(1750, 4000) if r["sample"] == "offensive" and source_facts(r["source"]).own_slur][:300]
+    if part == "gender10":  # offensive tweets from 1750 on with a gendered insult and no writer's slur: the first 300
+        import re
+
+        from callinkit.guard import source_facts
+
+        insult = re.compile(r"\b(bitch\w*|hoes?|thots?|sluts?|whores?|pussy|pussies|skanks?)\b", re.I)
+        return [r for r in _davidson(1750, 4000) if r["sample"] == "offensive" and insult.search(r["source"])
+                and not source_facts(r["source"]).own_slur][:300]
     return _davidson(*PARTS[part])
 
 
