@@ -12,6 +12,8 @@ does not, and every answer still shown with harm. The keys hold no text: the twe
         # session 25: one guard (b0b46e8) and, for a random part of what it withholds, the top candidate; --now: what
         # the rules written after reading these verdicts (abf57c3) no longer show
     python model_cards/judging/2026-12-07-davidson/analyse.py judge7 heldout7_old.jsonl heldout7_s25.jsonl reddit_gpt_old.jsonl reddit_gpt_s25.jsonl withheld7.jsonl
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge11 slur9_base.jsonl slur9_s26a.jsonl   # session 26: 33a917c / 8330c50
+    python model_cards/judging/2026-12-07-davidson/analyse.py judge12 gender10_s26a.jsonl                 # 8330c50 alone
 """
 import collections
 import json
