@@ -705,7 +705,9 @@ def slur_user_problems(facts: SourceFacts, candidate: str) -> list[Problem]:
     ("Remember <slur>. White people are actually trained to use the guns we own ..." -> "White people are trained
     to use the guns we own ..."), 3 were rated good by one judge; of 89 bare disagreements for such messages 55
     were rated good and none carried harm. The 12 that session 25's guard still showed were all bad with both
-    judges (model_cards/judging/2026-12-07-davidson/, session 26). Corpus call-outs quote the slur they name."""
+    judges (model_cards/judging/2026-12-07-davidson/, session 26). Corpus call-outs quote the slur they name; the
+    three that name one without quotation marks ("a variable named `spazMode`") are read as using it, a known
+    false positive (their call-ins repeated the slur, `repeats_attack`, anyway)."""
     if facts.own_slur and not bare_disagreement(facts, candidate):
         return [Problem("slur_source", f"the source uses a slur ({facts.own_slur!r}) itself: only a bare "
                                        "disagreement may stand for it (a rewrite or call-in frame is too often the "
