@@ -398,6 +398,10 @@ class RewriterLMExportConfig:
     the 41 threats (a Swahili threat to come to the person's home got through). configs/rewriter_lm_lora.yaml
     sets 2; 0 (the default): the embedding alone, as bundles exported before session 17."""
     threat_probe_backstop: float | None = bounded(0.7, gt=0, lt=1)
+    """With `threat_probe_ngrams`: the embedding-only probe of the random real sample (what the export fits with
+    `threat_probe_ngrams: 0` and the default samples) is kept beside the n-gram one, and the message is also
+    refused where its probability reaches this (the n-gram probe alone missed corpus threats the embedding reads
+    confidently, "screenshotting ur whole dm history for the gc rn"). None: the n-gram probe alone."""
     hate_probe_threshold: float | None = bounded(None, gt=0, lt=1)
     """With an embedder: a probe for hateful claims about a group of people (train/threat_probe.py hate_probe(),
     logistic regression on the embedder's sentence embedding of real hateful and other texts from the public
@@ -412,10 +416,6 @@ class RewriterLMExportConfig:
     answer. So no recipe sets it. None (the default): no hate probe."""
     hate_probe_data: str = "../shared/data"
     """With `hate_probe_threshold`: the folder holding reddit_counterspeech/, crowdcounter/ and davidson/."""
-    """With `threat_probe_ngrams`: the embedding-only probe of the random real sample (what the export fits with
-    `threat_probe_ngrams: 0` and the default samples) is kept beside the n-gram one, and the message is also
-    refused where its probability reaches this (the n-gram probe alone missed corpus threats the embedding reads
-    confidently, "screenshotting ur whole dm history for the gc rn"). None: the n-gram probe alone."""
     no_concern_threshold: float | None = bounded(0.8, gt=0, lt=1)
     """With an embedder: a probe for call-outs with no concern beyond the attack ("who asked", "nah ur just dumb";
     train/threat_probe.py) is fitted on the corpus pairs' train split and written into the bundle. Where its
