@@ -239,3 +239,64 @@ def test_rewritten_mlp_computes_the_reference_on_random_weights(tmp_path, with_a
     x64 = x.astype(np.float64)
     want = linear(linear(x64, "gate_proj") * linear(x64, "up_proj"), "down_proj")
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_an_8_bit_adapter_keeps_the_base_exact_and_rounds_only_the_update(tmp_path):
+    """`adapter_bits=8`: the adapter's halves become 8-bit MatMulNBits and the group's minima one float MatMul.
+    With a zero update the MLP equals the exact base's to float precision (the base is not rounded again); with a
+    random update the error is int8-sized: far below the update itself, far above the fp16 adapter's."""
+    import onnx
+    import onnxruntime as ort
+
+    from callinkit.train.exact_int4 import rewrite_exact
+
+    rng = np.random.default_rng(2)
+    k, n, r, scale = 64, 96, 4, 2.0
+    base = {f"model.layers.0.mlp.{p}.weight": snap_q4_1(rng.normal(0, 0.1, shape))
+            for p, shape in (("gate_proj", (n, k)), ("up_proj", (n, k)), ("down_proj", (k, n)))}
+    shapes = {p: (kk, nn) for p, kk, nn in (("gate_proj", k, n), ("up_proj", k, n), ("down_proj", n, k))}
+
+    def adapter_of(b_scale: float) -> dict[str, np.ndarray]:
+        return {f"model.layers.0.mlp.{p}.{half}": (rng.normal(0, 0.3, shape) * (b_scale if half == "lora_B" else 1))
+                .astype(np.float16).astype(np.float32)
+                for p, (kk, nn) in shapes.items() for half, shape in (("lora_A", (r, kk)), ("lora_B", (nn, r)))}
+
+    x = rng.normal(0, 1, (1, 3, k)).astype(np.float32)
+
+    def run(adapter: dict[str, np.ndarray], bits: int) -> tuple[np.ndarray, dict, onnx.GraphProto]:
+        path = tmp_path / f"model_{bits}.onnx"
+        _builder_like_mlp(path, k, n, r, True)
+        stats = rewrite_exact(path, base, adapter, scale, adapter_bits=bits)
+        got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+        return got, stats, onnx.load(str(path)).graph
+
+    def reference(adapter: dict[str, np.ndarray]) -> np.ndarray:
+        def linear(v, p):
+            out = v @ base[f"model.layers.0.mlp.{p}.weight"].astype(np.float64).T
+            a, b = (adapter[f"model.layers.0.mlp.{p}.{h}"].astype(np.float64) for h in ("lora_A", "lora_B"))
+            return out + scale * (v @ a.T) @ b.T
+        x64 = x.astype(np.float64)
+        return linear(linear(x64, "gate_proj") * linear(x64, "up_proj"), "down_proj")
+
+    zero = adapter_of(0.0)
+    got, stats, graph = run(zero, 8)
+    assert stats["adapter_int8"] == 5 and stats["adapter_float"] == 0  # A of each group, B of each projection
+    eight_bit = [nd for nd in graph.node if nd.op_type == "MatMulNBits"
+                 and next(a.i for a in nd.attribute if a.name == "bits") == 8]
+    assert len(eight_bit) == 5 and {next(a.i for a in nd.attribute if a.name == "K") for nd in eight_bit} == {k, n, r}
+    np.testing.assert_allclose(got, reference(zero), rtol=1e-5, atol=1e-5)
+
+    update = adapter_of(1.0)
+    want = reference(update)
+    size = np.abs(want - reference(zero)).max()  # how far the update moves the output
+    err8 = np.abs(run(update, 8)[0] - want).max()
+    err16 = np.abs(run(update, 16)[0] - want).max()
+    assert err8 < 0.05 * size, (err8, size)
+    assert err16 < 1e-4 < err8, (err16, err8)
+
+
+def test_adapter_bits_is_8_or_16(tmp_path):
+    from callinkit.train.exact_int4 import rewrite_exact
+
+    with pytest.raises(ValueError, match="adapter_bits must be 8 or 16"):
+        rewrite_exact(tmp_path / "model.onnx", {}, None, adapter_bits=4)

@@ -83,6 +83,20 @@ def recover_q8_0(w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return q, d
 
 
+def quantize_8bit(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A float weight [K, N] (x @ w) -> 8-bit MatMulNBits' B [N, ceil(K/32), 32] (uint8, q + 128: its default zero
+    point) and scales [N, ceil(K/32)]: symmetric per block of 32 along K, scales rounded to fp16 (so that they are
+    stored exactly in fp16), K padded with zeros to whole blocks."""
+    k, n = w.shape
+    blocks = -(-k // BLOCK)
+    b = np.zeros((n, blocks * BLOCK), np.float32)
+    b[:, :k] = np.asarray(w, np.float32).T
+    b = b.reshape(n, blocks, BLOCK)
+    d = (np.abs(b).max(-1) / 127).astype(np.float16).astype(np.float32)
+    q = np.clip(np.rint(b / np.where(d == 0, 1, d)[..., None]), -127, 127)
+    return (q + 128).astype(np.uint8), d
+
+
 def pack_4bit(q: np.ndarray) -> np.ndarray:
     """[N, blocks, 32] values 0..15 -> MatMulNBits' B layout [N, blocks, 16] (even index in the low nibble)."""
     return (q[..., 0::2] | (q[..., 1::2] << 4)).astype(np.uint8)
@@ -105,10 +119,14 @@ def _hf_name(layer: str, part: str, proj: str) -> str:
 # corpus-test J: the export's default (`export.exact_accuracy_level`) is 4 since then.
 EXACT_ACCURACY_LEVEL = 0
 
+# MatMulNBits' accuracy level for the 8-bit adapter (`adapter_bits=8`): at level 0 an 8-bit MatMulNBits
+# de-quantizes its whole weight on every call (see above), so the adapter computes with int8 activations as well.
+ADAPTER_ACCURACY_LEVEL = 4
+
 
 def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[str, np.ndarray] | None = None,
                   adapter_scale: float = 1.0, accuracy_level: int = EXACT_ACCURACY_LEVEL,
-                  exact_head: bool = True, head_accuracy_level: int = 4) -> dict[str, Any]:
+                  exact_head: bool = True, head_accuracy_level: int = 4, adapter_bits: int = 16) -> dict[str, Any]:
     """Rewrite an onnxruntime-genai int4 decoder (built with the adapter as separate MatMuls, or without one)
     in place; returns what was changed.
 
@@ -119,7 +137,15 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
     Projections that read the same input (q, k and v; gate and up) become one group: one MatMulNBits over
     their rows side by side, one block-sum Reshape + ReduceSum, one MatMul for their adapters' A halves, and
     per projection one MatMul of [block sums | its A output] with [[minima]; [its B]]; packed q, k and v go to
-    GroupQueryAttention as its packed-QKV input, other groups are split back. See the module docstring."""
+    GroupQueryAttention as its packed-QKV input, other groups are split back. See the module docstring.
+
+    `adapter_bits`: 16 stores the adapter in fp16 and computes it in float (exactly the trained update, rounded to
+    fp16); 8 stores both halves as 8-bit MatMulNBits (symmetric, blocks of 32 along the input, int8 activations),
+    a quarter of the bytes read per token: the minima of a group then get their own float MatMul (one per group),
+    so the base stays exact, and the adapter's B halves are one MatMulNBits per projection. A group where some
+    projection has no adapter keeps the float adapter."""
+    if adapter_bits not in (8, 16):
+        raise ValueError(f"adapter_bits must be 8 or 16, not {adapter_bits!r}")
     import onnx
     from onnx import helper, numpy_helper
 
@@ -131,7 +157,7 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
     insert: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes that go in before it
     replace: dict[int, list[onnx.NodeProto]] = {}  # node index -> nodes that replace it
     remove: set[int] = set()
-    stats: dict[str, Any] = {"exact": 0, "kept_builder_quantization": [], "adapter_float": 0,
+    stats: dict[str, Any] = {"exact": 0, "kept_builder_quantization": [], "adapter_float": 0, "adapter_int8": 0,
                              "head": "builder int4", "accuracy_level": accuracy_level, "matmulnbits_groups": 0}
 
     def const(name: str, array: np.ndarray) -> str:
@@ -149,6 +175,15 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
             return []
         const(f"{name}_fp16", half)
         return [helper.make_node("Cast", [f"{name}_fp16"], [name], to=onnx.TensorProto.FLOAT, name=f"{name}/Cast")]
+
+    def nbits8(x: str, weight: np.ndarray, name: str, out: str) -> list[onnx.NodeProto]:
+        """x @ weight ([K, N]) as an 8-bit MatMulNBits (`quantize_8bit`), scales stored in fp16."""
+        q, d = quantize_8bit(weight)
+        k, n = weight.shape
+        const(f"{name}_Q8", q)
+        return [*float_weight(f"{name}_Q8_scales", d.reshape(-1)), helper.make_node("MatMulNBits", [x, f"{name}_Q8", f"{name}_Q8_scales"], [out], domain="com.microsoft",
+                                name=f"{name}/MatMulNBits", K=k, N=n, bits=8, block_size=BLOCK,
+                                accuracy_level=ADAPTER_ACCURACY_LEVEL)]
 
     def fp16(array: np.ndarray) -> np.ndarray:
         return array.astype(np.float16).astype(np.float32)
@@ -231,10 +266,16 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
                 helper.make_node("ReduceSum", [f"{x}/blocks", const(f"{x}/block_axes", np.array([-1], np.int64))],
                                  [sums], keepdims=0, name=f"{x}/ReduceSum_blocks")]
         with_lora = [p for p in members if p["lora"] is not None]
+        int8 = adapter_bits == 8 and bool(with_lora) and len(with_lora) == len(members)
         a_parts: dict[int, str] = {}
         if with_lora:
-            new += float_weight(f"{tag}.lora_A", np.concatenate([p["lora"][0] for p in with_lora], axis=1))
-            new.append(helper.make_node("MatMul", [x, f"{tag}.lora_A"], [f"{x}/{tag}/lora_A"], name=f"{tag}/lora_A/MatMul"))
+            a_weight = np.concatenate([p["lora"][0] for p in with_lora], axis=1)
+            if int8:
+                new += nbits8(x, a_weight, f"{tag}.lora_A", f"{x}/{tag}/lora_A")
+            else:
+                new += float_weight(f"{tag}.lora_A", a_weight)
+                new.append(helper.make_node("MatMul", [x, f"{tag}.lora_A"], [f"{x}/{tag}/lora_A"],
+                                            name=f"{tag}/lora_A/MatMul"))
             if len(with_lora) == 1:
                 a_parts[id(with_lora[0])] = f"{x}/{tag}/lora_A"
             else:
@@ -244,7 +285,20 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
                                             name=f"{tag}/lora_A/Split"))
                 a_parts.update({id(p): o for p, o in zip(with_lora, outs)})
         low = []
-        for p, s in zip(members, shifted):
+        if int8:
+            # the group's minima in one float MatMul (the base stays exact), each B half an 8-bit MatMulNBits
+            new += float_weight(f"{tag}_Q4_1_mins", np.concatenate(shifted, axis=1))
+            new.append(helper.make_node("MatMul", [sums, f"{tag}_Q4_1_mins"], [f"{x}/{tag}/mins"],
+                                        name=f"{tag}/MatMul_mins"))
+            y_dq_mins = f"{x}/{tag}/dq_mins"
+            new.append(helper.make_node("Add", [y_dq, f"{x}/{tag}/mins"], [y_dq_mins], name=f"{tag}/Add_mins"))
+            y_dq = y_dq_mins
+            for p in members:
+                low.append(f"{x}/{p['name']}/lora_B")
+                new += nbits8(a_parts[id(p)], p["lora"][1], f"{p['name']}.lora_B", low[-1])
+            stats["adapter_int8"] += 1 + len(members)
+            stats["adapter_float"] -= 2 * len(members)
+        for p, s in (() if int8 else zip(members, shifted)):
             out = f"{x}/{p['name']}/low_rank"
             if p["lora"] is None:
                 new += float_weight(f"{p['name']}_Q4_1_mins", s)

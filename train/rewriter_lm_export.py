@@ -267,7 +267,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
 
                     base_weights, adapter_weights, scale = load_base_and_adapter(base_folder, adapter)
                     exact = rewrite_exact(built / "model.onnx", base_weights, adapter_weights, scale,
-                                          accuracy_level=config.export.exact_accuracy_level)
+                                          accuracy_level=config.export.exact_accuracy_level,
+                                          adapter_bits=config.export.adapter_bits)
                     del base_weights, adapter_weights
                     validation["exact_base"] = exact
             else:
