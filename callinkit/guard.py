@@ -241,6 +241,34 @@ _THREAT_PATTERNS += (
     r"my|these|them|those|this) (?:bitch|bitches|hoe|hoes|ho|hos|thot|thots|girl|girls|woman|women|chick|chicks|wife|gf|"
     r"girlfriend|lady|ladies)\b(?!\s+(?:up|at)\b)",
 )
+# Ultimatums ("Edit your post to credit the artist or I'm reporting it for copyright and telling everyone in
+# r/comics"): LABELS.md counts an ultimatum backed by a threat to report, shame, ban or expose someone as a threat,
+# and a call-in drops it entirely. The corpus's `ultimatum` call-outs are rewritten, not refused, so these patterns
+# read candidates only (`check_candidate`, code `threat`), never the source. Written in session 27 after a
+# corpus-test suggestion kept the whole ultimatum behind "Please" (its P(call_in) had been under the floor by luck
+# until session 23 scored candidates one by one); they match 283 of the corpus's 468 `ultimatum` call-outs and 23 of
+# its 418 threats, none of its 9,847 call-in references, and of its neutral texts only 3 reports to moderators that
+# quote a threat (which a call-in may not repeat either).
+_ULTIMATUM_PATTERNS = (
+    # "... or I'm reporting it", "or we'll tell everyone", "or I post your school name"
+    r"\bor (?:else )?(?:i|we|i'll|we'll|i'm|we're|im|ill)(?:'m| am|'ll| will| are|'re| shall)?\s+(?:\w+\s+){0,2}?"
+    r"(?:report|reporting|tell|telling|contact|contacting|open|opening|post|posting|email|emailing|message|messaging|"
+    r"flag|flagging|escalate|escalating|call|calling|name|naming|share|sharing|send|sending|screenshot|screenshotting|"
+    r"forward|forwarding|dm|dming|tag|tagging|file|filing|expose|exposing|mass|clip|clipping|stitch|stitching|ban|banning|"
+    r"kick|kicking|mute|muting|block|blocking|leave|leaving|cc|cc'ing|ccing|get you|have you)\b",
+    # "or I'm going to the admins", "or I'm taking it to HR"
+    r"\bor (?:i|we|i'm|we're|im|i'll|we'll)(?:'m| am|'ll| will| are|'re)? (?:\w+ )?(?:go|going|take|taking) "
+    r"(?:it |this |that )?(?:straight )?to (?:the )?(?:mods?|admins?|hr|police|cops|principal|head|boss|manager|ceo|league|"
+    r"refs?|teacher|school|council|landlord|everyone|whole|maintainers|organi[sz]ers)\b",
+    # "call him that one more time and you're gone", "... again and I'm banning you"
+    r"\b(?:one more time|once more|again)\b[^.?!\n]{0,40}?(?:,| and| &) (?:i'm|i'll|im|ill|i am|i will|we'll|we're|"
+    r"you're|youre|ur|you'll|you are|you will) (?:\w+ ){0,2}?(?:ban|banning|banned|kick|kicking|kicked|mute|muting|muted|"
+    r"report|reporting|reported|gone|off the|done|out of|getting you|having you|going to the|telling|removing|removed)\b",
+    r"\b(?:before|or) (?:i|we) (?:report|flag|escalate|name|expose|ban|kick)\b",
+    r"\b(?:last|final) (?:warning|chance)\b|\btick tock\b",
+)
+ULTIMATUM_RE = re.compile("|".join(f"(?:{p})" for p in _ULTIMATUM_PATTERNS), re.IGNORECASE)
+
 # Negation words: a detoxification (the message without the attack) keeps as many as its source, or it has turned
 # the stance ("he isnt a racist unlike jason z" -> "he isn't a racist like Jason Z").
 NEGATION_RE = re.compile(
@@ -263,7 +291,7 @@ PROBLEM_CODES: dict[str, str] = {
     "copies_source": "the candidate is the source unchanged",
     "repeats_attack": "it repeats an insult or slur of the source",
     "adds_attack": "it adds an insult or profanity",
-    "threat": "it contains a threat (the guard's threat patterns)",
+    "threat": "it contains a threat (the guard's threat patterns), an ultimatum among them (\"... or I'm reporting it\")",
     "threat_probe": "it reads as a threat to the bundle's threat probe",
     "hate_probe": "it reads as a hateful claim about a group of people to the bundle's hate probe",
     "drops_fact": "it drops an @mention, #channel, URL or number of the source",
@@ -744,7 +772,7 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
     added = sorted(t for t in terms if t not in facts.attack_words)
     if added:
         problems.append(Problem("adds_attack", f"adds an insult or profanity: {', '.join(added)}"))
-    threat = THREAT_RE.search(text)
+    threat = THREAT_RE.search(text) or ULTIMATUM_RE.search(text)
     if threat:
         problems.append(Problem("threat", f"contains a threat: {threat.group(0)!r}"))
     lost = [m for m in facts.required_mentions if m.lower() not in low]

@@ -1544,3 +1544,34 @@ def test_the_hate_probe_threshold_is_a_probability():
     assert config.export.hate_probe_threshold == 0.8 and config.export.hate_probe_data == "../shared/data"
     with pytest.raises(ConfigError, match="hate_probe_threshold"):
         config_from_dict({"task": "rewriter_lm", "stages": stages, "export": {"hate_probe_threshold": 1.5}})
+
+
+def test_a_suggestion_never_keeps_an_ultimatum():
+    """An ultimatum (report, shame, ban) is a threat by LABELS.md: a candidate that keeps it is withheld, even when
+    the classifier reads it as a call-in; the call-in that drops it is shown. Ultimatum call-outs themselves are
+    rewritten, not refused, and no call-in reference of the corpus reads as an ultimatum."""
+    from callinkit.corpus import read_alt_refs, read_records
+    from callinkit.guard import THREAT_RE, ULTIMATUM_RE
+    from callinkit.serve.rewriter import select
+
+    src = ("Edit your post to credit the artist or I'm reporting it for copyright and telling everyone in r/comics "
+           "you've done this ten times.")
+    kept = "Please edit your post to credit the artist or I'm reporting it for copyright and telling everyone in r/comics."
+    call_in = "Could you edit your post to credit the artist? r/comics has asked for credit on reposts ten times now."
+    assert not THREAT_RE.search(src)  # the source is rewritten, not refused as a threat
+    probs = {"call_out": 0.05, "call_in": 0.9, "neutral": 0.05}
+    clf = _FixedClassifier({kept: probs, call_in: probs})
+    emb = _FixedEmbedder({src: [1, 0, 0], kept: [0.99, 0.141, 0], call_in: [0.9, 0.436, 0]})
+    r = select(src, [kept], [{"logprob": -0.1}], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert not r.ok and "threat" in r.reason_codes
+    r = select(src, [kept, call_in], [{"logprob": -0.1}, {"logprob": -0.3}], clf, emb, 0.8, 0.5, rank_by="logprob")
+    assert r.ok and r.text == call_in
+    for text in ("Call Mo 'she' one more time in vc and I'm banning you from the server",
+                 "take it down or we're going to the mods", "delete it before I report it. last warning",
+                 "DELETE THE VIDEO OR I POST YOUR SCHOOL NAME"):
+        assert ULTIMATUM_RE.search(text), text
+    for text in ("I'd report it to the mods if I saw it again.", "Could you credit the artist or link their page?",
+                 "Please stop posting it, or at least add a content warning.", "We can talk about it again tomorrow."):
+        assert not ULTIMATUM_RE.search(text), text
+    references = [r.data["call_in"] for r in read_records("pairs")] + [a.data["call_in"] for a in read_alt_refs()]
+    assert len(references) > 9000 and not [t for t in references if ULTIMATUM_RE.search(t)]
