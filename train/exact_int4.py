@@ -36,6 +36,12 @@ Per group:
     l_i  = Concat(s, a_i) @ [[m_i + 8 d_i]; [B_i * scale]]         minima and adapter in one MatMul each
     y    = dq + Concat(l_1, l_2, ...)                             one Add
 
+With `adapter_bits=8` (`export.adapter_bits`) the adapter's halves are 8-bit MatMulNBits instead and the minima
+keep a float MatMul of their own, one per group:
+
+    a    = MatMulNBits8(x, [A_1 | A_2 | ...])  -> Split
+    y    = dq + s @ [m_1 + 8 d_1 | m_2 + 8 d_2 | ...] + Concat(MatMulNBits8(a_i, B_i * scale) for each i)
+
 Packed q, k and v go to GroupQueryAttention as its packed-QKV input (key and value left empty, as the builder
 does when no adapter sits on them); gate and up are split back. At batch 1 most of the time is MatMulNBits
 computing in float32 (accuracy level 0), not the node count. See bench/int4_variants.json for timings.
@@ -181,9 +187,10 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
         q, d = quantize_8bit(weight)
         k, n = weight.shape
         const(f"{name}_Q8", q)
-        return [*float_weight(f"{name}_Q8_scales", d.reshape(-1)), helper.make_node("MatMulNBits", [x, f"{name}_Q8", f"{name}_Q8_scales"], [out], domain="com.microsoft",
-                                name=f"{name}/MatMulNBits", K=k, N=n, bits=8, block_size=BLOCK,
-                                accuracy_level=ADAPTER_ACCURACY_LEVEL)]
+        scales = float_weight(f"{name}_Q8_scales", d.reshape(-1))
+        return [*scales, helper.make_node("MatMulNBits", [x, f"{name}_Q8", f"{name}_Q8_scales"], [out],
+                                          domain="com.microsoft", name=f"{name}/MatMulNBits", K=k, N=n, bits=8,
+                                          block_size=BLOCK, accuracy_level=ADAPTER_ACCURACY_LEVEL)]
 
     def fp16(array: np.ndarray) -> np.ndarray:
         return array.astype(np.float16).astype(np.float32)
