@@ -159,7 +159,7 @@ def test_fused_qkv_of_a_gguf_base_without_adapter_is_exact_too(tiny_lm_base, tmp
     assert np.abs(_last_logits(built, ids) - want).max() < 1e-4
 
 
-def _builder_like_mlp(path: Path, k: int, n: int, r: int, with_adapter: bool) -> None:
+def _builder_like_mlp(path: Path, k: int, n: int, r: int, with_adapter: bool | set[str]) -> None:
     """An ONNX graph shaped like onnxruntime-genai's int4 build of one SwiGLU MLP (gate, up and down as
     MatMulNBits, each adapter half its own MatMulNBits, joined by an Add), with placeholder weights:
     `rewrite_exact` replaces them all."""
@@ -177,7 +177,7 @@ def _builder_like_mlp(path: Path, k: int, n: int, r: int, with_adapter: bool) ->
 
     def proj(x: str, name: str, kk: int, nn: int) -> str:
         nbits(x, f"model.layers.0.mlp.{name}.MatMul.weight_Q4", kk, nn, f"/{name}/MatMul/output_0")
-        if not with_adapter:
+        if not (with_adapter is True or isinstance(with_adapter, set) and name in with_adapter):
             return f"/{name}/MatMul/output_0"
         nbits(x, f"model.layers.0.mlp.{name}.lora_A.MatMul.weight_Q4", kk, r, f"/{name}/lora_A/output_0")
         nbits(f"/{name}/lora_A/output_0", f"model.layers.0.mlp.{name}.lora_B.MatMul.weight_Q4", r, nn,
@@ -300,3 +300,43 @@ def test_adapter_bits_is_8_or_16(tmp_path):
 
     with pytest.raises(ValueError, match="adapter_bits must be 8 or 16"):
         rewrite_exact(tmp_path / "model.onnx", {}, None, adapter_bits=4)
+
+
+def test_an_8_bit_adapter_on_only_some_projections_of_a_group_stays_float_there(tmp_path):
+    """A LoRA on gate but not up (PEFT configs often target a subset, e.g. q and v only): that group keeps the
+    float adapter (exact), the group whose projections all carry one (down) goes to 8 bits."""
+    import onnxruntime as ort
+
+    from callinkit.train.exact_int4 import rewrite_exact
+
+    rng = np.random.default_rng(3)
+    k, n, r, scale = 64, 96, 4, 2.0
+    base = {f"model.layers.0.mlp.{p}.weight": snap_q4_1(rng.normal(0, 0.1, shape))
+            for p, shape in (("gate_proj", (n, k)), ("up_proj", (n, k)), ("down_proj", (k, n)))}
+    adapter = {f"model.layers.0.mlp.{p}.{half}": rng.normal(0, 0.1, shape).astype(np.float16).astype(np.float32)
+               for p, kk, nn in (("gate_proj", k, n), ("down_proj", n, k))
+               for half, shape in (("lora_A", (r, kk)), ("lora_B", (nn, r)))}
+    path = tmp_path / "model.onnx"
+    _builder_like_mlp(path, k, n, r, {"gate_proj", "down_proj"})
+    stats = rewrite_exact(path, base, adapter, scale, adapter_bits=8)
+    assert stats["adapter_float"] == 2 and stats["adapter_int8"] == 2  # gate's halves float; down's A and B 8-bit
+    x = rng.normal(0, 1, (1, 3, k)).astype(np.float32)
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    def linear(v, p):
+        out = v @ base[f"model.layers.0.mlp.{p}.weight"].astype(np.float64).T
+        if f"model.layers.0.mlp.{p}.lora_A" in adapter:
+            a, b = (adapter[f"model.layers.0.mlp.{p}.{h}"].astype(np.float64) for h in ("lora_A", "lora_B"))
+            out = out + scale * (v @ a.T) @ b.T
+        return out
+
+    x64 = x.astype(np.float64)
+    want = linear(linear(x64, "gate_proj") * linear(x64, "up_proj"), "down_proj")
+    assert np.abs(got - want).max() < 0.02 * np.abs(want).max()  # down's 8-bit adapter: int8-sized error
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    bits = [next(a.i for a in nd.attribute if a.name == "bits") for nd in graph.node if nd.op_type == "MatMulNBits"]
+    assert sorted(bits) == [4, 4, 8, 8]  # the two base groups; down's A and B
+    assert [nd.name for nd in graph.node if nd.name.endswith("/lora_A/MatMul")] == [
+        "model.layers.0.mlp.gate_proj.MatMul.weight_packed/lora_A/MatMul"]  # gate's A stays a float MatMul
