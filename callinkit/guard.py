@@ -246,9 +246,9 @@ _THREAT_PATTERNS += (
 # and a call-in drops it entirely. The corpus's `ultimatum` call-outs are rewritten, not refused, so these patterns
 # read candidates only (`check_candidate`, code `threat`), never the source. Written in session 27 after a
 # corpus-test suggestion kept the whole ultimatum behind "Please" (in session 19 the same candidate had been
-# withheld only because the classifier read it as P(call_in) 0.73, under the floor); they match 283 of the corpus's 468 `ultimatum` call-outs and 23 of
-# its 418 threats, none of its 9,847 call-in references, and of its neutral texts only 3 reports to moderators that
-# quote a threat (which a call-in may not repeat either).
+# withheld only because the classifier read it as P(call_in) 0.73, under the floor); they match 283 of the
+# corpus's 468 `ultimatum` call-outs and 23 of its 418 threats, none of its 9,847 call-in references, and of its
+# neutral texts only 3 reports to moderators that quote a threat (which a call-in may not repeat either).
 _ULTIMATUM_PATTERNS = (
     # "... or I'm reporting it", "or we'll tell everyone", "or I post your school name"
     r"\bor (?:else )?(?:i|we|i'll|we'll|i'm|we're|im|ill)(?:'m| am|'ll| will| are|'re| shall)?\s+(?:\w+\s+){0,2}?"

@@ -162,10 +162,11 @@ def test_fused_qkv_of_a_gguf_base_without_adapter_is_exact_too(tiny_lm_base, tmp
 def _builder_like_mlp(path: Path, k: int, n: int, r: int, with_adapter: bool | set[str]) -> None:
     """An ONNX graph shaped like onnxruntime-genai's int4 build of one SwiGLU MLP (gate, up and down as
     MatMulNBits, each adapter half its own MatMulNBits, joined by an Add), with placeholder weights:
-    `rewrite_exact` replaces them all."""
+    `rewrite_exact` replaces them all. `with_adapter`: all three projections, none, or the ones named."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    adapted = {"gate_proj", "up_proj", "down_proj"} if with_adapter is True else with_adapter or set()
     nodes, inits = [], []
 
     def nbits(x: str, weight: str, kk: int, nn: int, out: str) -> None:
@@ -177,7 +178,7 @@ def _builder_like_mlp(path: Path, k: int, n: int, r: int, with_adapter: bool | s
 
     def proj(x: str, name: str, kk: int, nn: int) -> str:
         nbits(x, f"model.layers.0.mlp.{name}.MatMul.weight_Q4", kk, nn, f"/{name}/MatMul/output_0")
-        if not (with_adapter is True or isinstance(with_adapter, set) and name in with_adapter):
+        if name not in adapted:
             return f"/{name}/MatMul/output_0"
         nbits(x, f"model.layers.0.mlp.{name}.lora_A.MatMul.weight_Q4", kk, r, f"/{name}/lora_A/output_0")
         nbits(f"/{name}/lora_A/output_0", f"model.layers.0.mlp.{name}.lora_B.MatMul.weight_Q4", r, nn,

@@ -76,14 +76,21 @@ def recover_q4_1(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
     return q, d, m
 
 
+def _symmetric_8bit(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks [..., 32] on Q8_0's grid: (q, integers -127..127 as float32; d, the block's max |value| / 127 rounded
+    to fp16)."""
+    d = (np.abs(blocks).max(-1) / 127).astype(np.float16).astype(np.float32)
+    return np.clip(np.rint(blocks / np.where(d == 0, 1, d)[..., None]), -127, 127), d
+
+
 def recover_q8_0(w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """(q int8 [N, K/32, 32], d float32 [N, K/32]) with d * q == w exactly, or None."""
     n, k = w.shape
     if k % BLOCK:
         return None
     b = w.reshape(n, k // BLOCK, BLOCK).astype(np.float32)
-    d = (np.abs(b).max(-1) / 127).astype(np.float16).astype(np.float32)
-    q = np.clip(np.rint(b / np.where(d == 0, 1, d)[..., None]), -127, 127).astype(np.int8)
+    q, d = _symmetric_8bit(b)
+    q = q.astype(np.int8)
     if not np.array_equal(d[..., None] * q, b):
         return None
     return q, d
@@ -97,9 +104,7 @@ def quantize_8bit(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     blocks = -(-k // BLOCK)
     b = np.zeros((n, blocks * BLOCK), np.float32)
     b[:, :k] = np.asarray(w, np.float32).T
-    b = b.reshape(n, blocks, BLOCK)
-    d = (np.abs(b).max(-1) / 127).astype(np.float16).astype(np.float32)
-    q = np.clip(np.rint(b / np.where(d == 0, 1, d)[..., None]), -127, 127)
+    q, d = _symmetric_8bit(b.reshape(n, blocks, BLOCK))
     return (q + 128).astype(np.uint8), d
 
 
@@ -237,7 +242,6 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
                                  fp16((adapter[f"{hf}.lora_B"].astype(np.float32) * adapter_scale).T))  # [r, N]
             proj_info["out"] = nodes[add].output[0]
             remove.update((a_i, b_i, add))
-            stats["adapter_float"] += 2
         remove.add(i)
         projections.append(proj_info)
         stats["exact"] += 1
@@ -304,7 +308,8 @@ def rewrite_exact(model_path: Path, base: dict[str, np.ndarray], adapter: dict[s
                 low.append(f"{x}/{p['name']}/lora_B")
                 new += nbits8(a_parts[id(p)], p["lora"][1], f"{p['name']}.lora_B", low[-1])
             stats["adapter_int8"] += 1 + len(members)
-            stats["adapter_float"] -= 2 * len(members)
+        else:
+            stats["adapter_float"] += 2 * len(with_lora)
         for p, s in (() if int8 else zip(members, shifted)):
             out = f"{x}/{p['name']}/low_rank"
             if p["lora"] is None:
