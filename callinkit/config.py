@@ -465,7 +465,9 @@ class RewriterLMExportConfig:
     (garbled or invented text reads as unlikely to the model itself; AUC 0.74 for the judges' "not bad" on the
     624 validation candidates). At -0.8, ranked by logprob: 62% of those 130 call-outs answered, 42% of the
     answers bad (no floor: 84%, 51%); on session 6's 78 judged test suggestions: 54% bad instead of 68%, 37
-    shown. None turns the floor off."""
+    shown. None turns the floor off. `configs/rewriter_lm_lora.yaml` sets -0.6, chosen on what its bundle shows
+    (two blind judges, 300 corpus validation call-outs): 40% answered with 16-18% of the call-outs answered badly
+    at -0.8, 14% and 4.2% at -0.6 (model_cards/judging/2026-12-08-floor/)."""
     detox_min_similarity: float | None = bounded(None, gt=0, lt=1)
     """Written into the bundle's guard (with an embedder and a classifier): when no candidate passes as a call-in,
     one whose only problem is the call-in check is shown as the message without the attack if the classifier
