@@ -8,6 +8,7 @@ classifier bundle inside the rewriter bundle, or one you pass) times concern sim
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,10 +18,35 @@ from typing import Any
 import numpy as np
 
 from callinkit.bundle import read_manifest
+from callinkit.errors import BundleError
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.generation import DecodeSettings, Hypothesis, Seq2SeqGraphs, beam_search, greedy
 from callinkit.serve.runtime import Device, make_session, resolve_bundle
 from callinkit.textproc import postprocess, protect
+
+
+def check_min_logprob(value: Any) -> float:
+    """A floor on a mean token log-probability: a number <= 0 (-inf turns the floor off). Raises ValueError."""
+    try:
+        floor = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"min_logprob must be a number <= 0 (a mean token log-probability), got {value!r}") from None
+    if math.isnan(floor) or floor > 0:
+        raise ValueError(f"min_logprob must be a number <= 0 (a mean token log-probability; -inf turns the floor "
+                         f"off), got {value!r}")
+    return floor
+
+
+def bundle_architecture(folder: str | os.PathLike[str], min_logprob: float | None = None) -> str:
+    """A rewriter bundle's architecture (`decoder_lm` for v2, else `seq2seq`), checking that a `min_logprob`
+    override can apply to it: ValueError for a value that is not a floor, BundleError for a release-1 bundle."""
+    architecture = str(read_manifest(Path(folder), kind="rewriter").get("architecture", "seq2seq"))
+    if min_logprob is not None:
+        check_min_logprob(min_logprob)
+        if architecture != "decoder_lm":
+            raise BundleError(f"min_logprob applies to rewriter v2 bundles (architecture decoder_lm); {folder} is a "
+                              f"{architecture!r} bundle, whose floor is guard.min_model_score in its manifest")
+    return architecture
 
 
 @dataclass(frozen=True)
@@ -312,17 +338,22 @@ class Rewriter:
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
-             classifier: Classifier | None = None, threads: int | None = None) -> Any:
+             classifier: Classifier | None = None, threads: int | None = None,
+             min_logprob: float | None = None) -> Any:
         """Load a rewriter bundle (default: $CALLINKIT_REWRITER_BUNDLE, else the shipped release).
 
         The manifest's `architecture` picks the runtime: `decoder_lm` bundles (rewriter v2) run on
         onnxruntime-genai (`LMRewriter`), release 1's encoder-decoder bundles on the numpy loop here.
+        `min_logprob` (v2 bundles) replaces the guard's floor on the model's own mean token log-probability of
+        a candidate (default: the bundle's `guard.min_logprob`): higher shows fewer and better suggestions,
+        lower more and worse ones; `float("-inf")` turns it off. What each floor gives on judged validation
+        answers: model_cards/judging/2026-12-08-floor/.
         """
         folder = resolve_bundle("rewriter", bundle)
-        if read_manifest(folder, kind="rewriter").get("architecture") == "decoder_lm":
+        if bundle_architecture(folder, min_logprob) == "decoder_lm":
             from callinkit.serve.rewriter_lm import LMRewriter
 
-            return LMRewriter(folder, device=device, classifier=classifier, threads=threads)
+            return LMRewriter(folder, device=device, classifier=classifier, threads=threads, min_logprob=min_logprob)
         return cls(folder, device=device, classifier=classifier, threads=threads)
 
     def settings(self, num_candidates: int | None, max_new_tokens: int | None,

@@ -29,7 +29,7 @@ from callinkit.guard import THREAT_RE, Problem, attack_terms, known_words, witho
 from callinkit.lm_prompt import prompt_prefix, render_prompt
 from callinkit.serve.classifier import Classifier, _check_texts
 from callinkit.serve.embedder import probe_probability
-from callinkit.serve.rewriter import Rewrite, reranking_models, select
+from callinkit.serve.rewriter import Rewrite, check_min_logprob, reranking_models, select
 from callinkit.serve.runtime import Device, resolve_bundle
 
 # Greedy decoding keeps up to this many generators that have already read the prompt's fixed prefix (the
@@ -87,7 +87,7 @@ class LMRewriter:
     """Rewrites call-outs as call-ins with a `decoder_lm` rewriter bundle."""
 
     def __init__(self, bundle_dir: str | os.PathLike[str], device: Device = "cpu", classifier: Classifier | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, min_logprob: float | None = None) -> None:
         from tokenizers import Tokenizer
 
 
@@ -129,7 +129,7 @@ class LMRewriter:
         self.abstain_on_threat = bool(guard.get("abstain_on_threat", False))
         # The model's own mean token log-probability of a candidate: below it, the text reads as unlikely to
         # the model itself (garbled, or straying into invention); None when the bundle sets no floor.
-        floor = guard.get("min_logprob")
+        floor = guard.get("min_logprob") if min_logprob is None else check_min_logprob(min_logprob)
         self.min_logprob = None if floor is None else float(floor)
         self.rank_by = str(guard.get("rank_by", "score"))
         # The detox path (select()): a neutral candidate that keeps the source's content may be shown when no
@@ -162,8 +162,10 @@ class LMRewriter:
 
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
-             classifier: Classifier | None = None, threads: int | None = None) -> LMRewriter:
-        return cls(resolve_bundle("rewriter", bundle), device=device, classifier=classifier, threads=threads)
+             classifier: Classifier | None = None, threads: int | None = None,
+             min_logprob: float | None = None) -> LMRewriter:
+        return cls(resolve_bundle("rewriter", bundle), device=device, classifier=classifier, threads=threads,
+                   min_logprob=min_logprob)
 
     def __repr__(self) -> str:
         return (f"LMRewriter(bundle={str(self.bundle_dir)!r}, base={(self.manifest.get('base_model') or {}).get('name')!r}, "

@@ -440,6 +440,63 @@ def test_lm_bundle_passes_its_detox_floor_to_the_guard(tiny_lm_bundle, tmp_path,
     assert seen == [0.8]
 
 
+def test_a_floor_given_at_load_replaces_the_bundles_and_says_what_is_wrong(tiny_lm_bundle, tiny_rewriter_bundle,
+                                                                           monkeypatch):
+    """`Rewriter.load(..., min_logprob=)`: the guard reads the given floor instead of the manifest's; -inf turns it
+    off; a value that is not a floor, or a release-1 bundle (its floor is another score), is refused at load."""
+    import math
+
+    from callinkit.errors import BundleError
+    from callinkit.serve import Rewriter
+
+    text = "you clown, that stat is fake"
+    assert Rewriter.load(tiny_lm_bundle).min_logprob == -0.8  # the manifest's
+    seen = _spy_on_select(monkeypatch, "min_logprob")
+    strict = Rewriter.load(tiny_lm_bundle, min_logprob=-0.01).rewrite_one(text, num_candidates=2, max_new_tokens=4)
+    off = Rewriter.load(tiny_lm_bundle, min_logprob=float("-inf")).rewrite_one(text, num_candidates=2,
+                                                                               max_new_tokens=4)
+    assert seen == [-0.01, -math.inf]
+    # the same candidates, read against each floor: a random tiny model's text is far below -0.01, and never below -inf
+    assert [c.text for c in strict.candidates] == [c.text for c in off.candidates]
+    scored = [c for c in strict.candidates if c.scores.get("logprob") is not None]
+    assert scored and all("unlikely" in c.problem_codes for c in scored) and not strict.ok
+    assert not any("unlikely" in c.problem_codes for c in off.candidates)
+    for bad in (0.5, float("nan"), "strict"):
+        with pytest.raises(ValueError, match="min_logprob must be a number <= 0"):
+            Rewriter.load(tiny_lm_bundle, min_logprob=bad)
+    with pytest.raises(BundleError, match="guard.min_model_score"):
+        Rewriter.load(tiny_rewriter_bundle, min_logprob=-0.5)
+
+
+def test_the_cli_and_the_server_pass_a_floor_and_refuse_one_that_cannot_apply(tiny_lm_bundle, tiny_rewriter_bundle,
+                                                                              tiny_bundle, capsys):
+    from callinkit.cli import main
+    from callinkit.errors import BundleError, CallinkitError
+    from callinkit.serve.http.command import check_bundles
+    from callinkit.serve.http.models import load_rewriter
+    from callinkit.serve.http.settings import ServerSettings
+
+    assert main(["rewrite", "--bundle", str(tiny_lm_bundle), "--min-logprob=-inf", "--num-candidates", "1", "--json",
+                 "you clown, that stat is fake"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert not any("unlikely" in c.get("problem_codes", []) for c in shown["candidates"])
+    with pytest.raises(SystemExit):
+        main(["rewrite", "--bundle", str(tiny_lm_bundle), "--min-logprob", "0.3", "x"])
+    assert "min_logprob must be a number <= 0" in capsys.readouterr().err
+    assert main(["rewrite", "--bundle", str(tiny_rewriter_bundle), "--min-logprob", "-0.5", "x"]) == 2
+    assert "guard.min_model_score" in capsys.readouterr().err
+
+    settings = ServerSettings(classifier_bundle=tiny_bundle, rewriter_bundle=tiny_lm_bundle, rewriter_min_logprob=-0.3)
+    check_bundles(settings)
+    assert load_rewriter(settings, None).min_logprob == -0.3
+    with pytest.raises(BundleError, match="guard.min_model_score"):
+        check_bundles(settings.model_copy(update={"rewriter_bundle": tiny_rewriter_bundle}))
+    with pytest.raises(CallinkitError, match="no rewriter"):
+        check_bundles(settings.model_copy(update={"rewriter_bundle": None}))
+    with pytest.raises(ValueError):
+        ServerSettings(rewriter_min_logprob=0.2)
+
+
 def test_an_int8_embedder_gives_a_text_the_same_embedding_whatever_else_is_in_the_call(tiny_lm_bundle):
     """int8 graphs quantize activations with one scale per input tensor, so batching texts would make each
     embedding (and the guard's similarity floors) depend on its batch-mates; the embedder runs them one by one."""

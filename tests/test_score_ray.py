@@ -107,6 +107,12 @@ def test_ray_engine_refuses_what_it_cannot_do(local_ray, tiny_bundle, tmp_path):
         score_file_ray(src, tmp_path / "o.parquet", bundle=tiny_bundle, text_column="body", progress=False)
     with pytest.raises(DataError, match="already exists"):
         score_file_ray(src, tmp_path / "taken.parquet", bundle=tiny_bundle, id_column="msg_id", progress=False)
+    with pytest.raises(DataError, match="needs rewrite=True"):
+        score_file_ray(src, tmp_path / "o.parquet", bundle=tiny_bundle, id_column="msg_id", min_logprob=-0.6,
+                       progress=False)
+    with pytest.raises(DataError, match="must be a number <= 0"):
+        score_file_ray(src, tmp_path / "o.parquet", bundle=tiny_bundle, id_column="msg_id", rewrite=True,
+                       min_logprob=1.0, progress=False)
     from callinkit.errors import CallinkitError
 
     with pytest.raises(CallinkitError, match="--workers 2"):

@@ -38,13 +38,17 @@ def check_bundles(settings: ServerSettings) -> None:
     """Read the bundles' manifests now, so a wrong path fails at the command line rather than in the
     server's background loading. Raises BundleError / CallinkitError."""
     read_manifest(resolve_bundle("classifier", settings.classifier_bundle), kind="classifier")
+    if settings.rewriter_bundle is None and settings.rewriter_min_logprob is not None:
+        raise CallinkitError("--rewriter-min-logprob sets the rewriter's floor, but this server has no rewriter")
     if settings.rewriter_bundle is not None:
         try:
             from callinkit.serve import Rewriter  # noqa: F401
         except ImportError:
             raise CallinkitError("--rewriter-bundle needs callinkit.serve.Rewriter, which this install does "
                                  "not have yet") from None
-        read_manifest(settings.rewriter_bundle, kind="rewriter")
+        from callinkit.serve.rewriter import bundle_architecture
+
+        bundle_architecture(settings.rewriter_bundle, settings.rewriter_min_logprob)
 
 
 def with_default_rewriter(settings: ServerSettings) -> ServerSettings:

@@ -39,7 +39,7 @@ def load_rewriter(settings: ServerSettings, classifier: Any) -> Any:
     from callinkit.serve import Rewriter  # imported late: the rewriter may not be installed
 
     return Rewriter.load(settings.rewriter_bundle, device=settings.device, classifier=classifier,
-                         threads=settings.threads)
+                         threads=settings.threads, min_logprob=settings.rewriter_min_logprob)
 
 
 class ServedModels:

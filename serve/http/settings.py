@@ -31,6 +31,10 @@ class ServerSettings(BaseSettings):
         None, description="rewriter bundle folder (default: the model shipped with the package; 'none' "
                           "for a classifier-only server, where /v1/rewrite, /v1/suggest and the v2 "
                           "'rewriter' model answer 503)")
+    rewriter_min_logprob: float | None = Field(
+        None, le=0, description="rewriter v2 bundles: the guard's floor on the model's own mean token "
+                                "log-probability of a suggestion, instead of the bundle's (higher: fewer and "
+                                "better suggestions; -inf: no floor)")
     device: Literal["cpu", "cuda"] = Field("cpu", description="where onnxruntime runs the models")
     threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per model "
                                                          "(default: onnxruntime's choice)")
