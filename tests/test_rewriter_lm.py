@@ -469,7 +469,7 @@ def test_a_floor_given_at_load_replaces_the_bundles_and_says_what_is_wrong(tiny_
 
 
 def test_the_cli_and_the_server_pass_a_floor_and_refuse_one_that_cannot_apply(tiny_lm_bundle, tiny_rewriter_bundle,
-                                                                              tiny_bundle, capsys):
+                                                                              tiny_bundle, tmp_path, capsys):
     from callinkit.cli import main
     from callinkit.errors import BundleError, CallinkitError
     from callinkit.serve.http.command import check_bundles
@@ -485,6 +485,14 @@ def test_the_cli_and_the_server_pass_a_floor_and_refuse_one_that_cannot_apply(ti
     assert "min_logprob must be a number <= 0" in capsys.readouterr().err
     assert main(["rewrite", "--bundle", str(tiny_rewriter_bundle), "--min-logprob", "-0.5", "x"]) == 2
     assert "guard.min_model_score" in capsys.readouterr().err
+
+    pairs, out = tmp_path / "pairs.jsonl", tmp_path / "eval.json"
+    pairs.write_text(json.dumps({"call_out": "you clown, that stat is fake", "call_in": "that stat is wrong"}) + "\n")
+    assert main(["eval", str(tiny_lm_bundle), str(pairs), "--num-candidates", "1", "--min-logprob", "-0.25",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["min_logprob"] == -0.25  # the eval says which floor its numbers are for
+    assert main(["eval", str(tiny_rewriter_bundle), str(pairs), "--min-logprob", "-0.25"]) == 2
+    capsys.readouterr()
 
     settings = ServerSettings(classifier_bundle=tiny_bundle, rewriter_bundle=tiny_lm_bundle, rewriter_min_logprob=-0.3)
     check_bundles(settings)
