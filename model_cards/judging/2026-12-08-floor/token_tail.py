@@ -1,0 +1,106 @@
+"""A lead, not adopted: does the tail of a candidate's token log-probabilities (its least likely tokens) separate
+bad answers better than their mean, the guard's floor?
+
+    python model_cards/judging/2026-12-08-floor/token_tail.py [token_logprobs.json]   # from the repository root
+
+Reads every judged answer's tokens again, teacher-forced, with op4q8 (`bundles/rewriter_lm_op4q8`; 2.5 min; the
+text re-tokenised, so the mean differs from the decoder's by up to 0.19), or the file this folder keeps; then
+prints the AUC of each score for "not bad with both judges" on the 120 corpus validation answers, the AUC of four
+of them on session 27's 30 judged corpus-test answers of op4q8, and what a floor on the 10th percentile would show.
+"""
+import glob
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+INT8 = HERE.parent / "2026-12-07-int8-adapter"
+
+
+def per_token(rw, og, text, candidate, context=None):
+    from callinkit.serve.rewriter_lm import token_logprobs
+
+    ids = rw.prompt_ids(text, context)
+    target = rw.tokenizer.encode(candidate.strip(), add_special_tokens=False).ids + [rw.eos_id]
+    params = og.GeneratorParams(rw.model)
+    params.set_search_options(max_length=len(ids) + len(target) + 1, batch_size=1, do_sample=False)
+    generator = og.Generator(rw.model, params)
+    generator.append_tokens(np.array([ids], dtype=np.int32))
+    out = []
+    for i, token in enumerate(target):
+        logits = np.asarray(generator.get_logits(), dtype=np.float32).reshape(1, -1)
+        out.append(float(token_logprobs(logits, np.array([token]))[0]))
+        if i + 1 < len(target):
+            generator.append_tokens(np.array([[token]], dtype=np.int32))
+    return out
+
+
+def read_tokens() -> list[dict]:
+    if len(sys.argv) > 1:
+        return json.load(open(sys.argv[1]))
+    from callinkit import Rewriter
+    from callinkit.serve.rewriter_lm import _import_genai
+
+    rw, og = Rewriter.load("bundles/rewriter_lm_op4q8"), _import_genai()
+    rows = [{"id": k["id"], "lp": per_token(rw, og, k["source"], k["candidate"], k["context"])}
+            for k in map(json.loads, open(HERE / "key.jsonl")) if k["sample"] == "corpus_validation"]
+    for r in json.load(open(INT8 / "eval_op4q8_corpus_test.json"))["samples"]["corpus_test"]:
+        if r["model_reranked"]:
+            rows.append({"id": "test", "source": r["source"], "candidate": r["model_reranked"],
+                         "lp": per_token(rw, og, r["source"], r["model_reranked"], r.get("context"))})
+    return rows
+
+
+def scores(lp: list[float]) -> dict[str, float]:
+    a = np.array(lp)
+    return {"mean": a.mean(), "min": a.min(), "mean of the 5 lowest": np.sort(a)[:5].mean(),
+            "share above -2": (a >= -2).mean(), "10th percentile": np.percentile(a, 10), "median": np.median(a),
+            "sum": a.sum()}
+
+
+def auc(pairs):
+    pos = [s for s, ok in pairs if ok]
+    neg = [s for s, ok in pairs if not ok]
+    return sum((a > b) + 0.5 * (a == b) for a in pos for b in neg) / max(1, len(pos) * len(neg))
+
+
+rows = read_tokens()
+verdicts = [{v["id"]: v for v in map(json.loads, open(HERE / "judge" / f"verdicts_{j}.jsonl"))} for j in "12"]
+val = [r for r in rows if r["id"] != "test"]
+ok = {r["id"]: all(v[r["id"]]["rating"] != "bad" for v in verdicts) for r in val}
+print(f"corpus validation, {len(val)} answers, {sum(ok.values())} not bad with both judges: AUC")
+for name in scores([0.0]):
+    print(f"  {name:<22} {auc([(scores(r['lp'])[name], ok[r['id']]) for r in val]):.3f}")
+
+gen = {r["call_out"]: r for r in json.load(open(INT8 / "gen141_op4q8.json")) if r["slice"] == "corpus_test"}
+keys = {k["id"]: k for k in map(json.loads, open(INT8 / "key_q8r1.jsonl"))}
+test_v = [{v["id"]: v for v in map(json.loads, open(INT8 / f"verdicts_q8r1{s}.jsonl"))} for s in ("", "b")]
+test = []
+for r in rows:
+    g = gen.get(r.get("source"))
+    if r["id"] == "test" and g and g["v2"] == r["candidate"]:
+        side = "A" if keys[g["id"]]["A"] == "X" else "B"
+        test.append((r, all(v[g["id"]]["rating_" + side] != "bad" for v in test_v)))
+print(f"corpus test (session 27's verdicts), {len(test)} answers, {sum(o for _, o in test)} not bad: AUC")
+for name in ("mean", "10th percentile", "share above -2", "mean of the 5 lowest"):
+    print(f"  {name:<22} {auc([(scores(r['lp'])[name], o) for r, o in test]):.3f}")
+
+trained = set()
+for folder in ("2026-12-06-onpolicy", "2026-12-06-onpolicy-round2", "2026-12-06-onpolicy-round3",
+               "2026-12-06-onpolicy-round4"):
+    for f in glob.glob(str(HERE.parent / folder / "*.jsonl")):
+        for line in open(f):
+            try:
+                x = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            trained.update(x[k] for k in ("source", "call_out") if isinstance(x.get(k), str))
+source = {k["id"]: k["source"] for k in map(json.loads, open(HERE / "key.jsonl"))}
+for name, subset, n in (("all 300", val, 300), ("the 118 held out", [r for r in val if source[r["id"]] not in trained], 118)):
+    for floor in (-2.1, -2.05, -2.0, -1.95, -1.9):
+        kept = [r for r in subset if scores(r["lp"])["10th percentile"] >= floor]
+        bad = sum(v[r["id"]]["rating"] == "bad" for r in kept for v in verdicts) / 2
+        print(f"{name}: 10th percentile >= {floor}: {len(kept)} answered ({100 * len(kept) / n:.0f}%), bad {bad:g} "
+              f"({100 * bad / n:.1f}% of rows)")
