@@ -1,7 +1,8 @@
 """What the bundle would show at each log-probability floor on the validation items, with the two blind judges'
 verdicts: shown / good / acceptable / bad per judge and sample; the bad answers as a share of the sample's rows.
 
-    python analyse.py KEY.jsonl GEN.jsonl JUDGE_DIR
+    python model_cards/judging/2026-12-08-floor/analyse.py KEY.jsonl GEN.jsonl JUDGE_DIR   (in this folder: key.jsonl
+    gen_val_op4q8.jsonl judge; the confirmation set: key_fresh.jsonl gen_fresh_op4q8.jsonl judge_fresh)
 """
 import collections
 import json
@@ -16,7 +17,8 @@ for f in sorted(judge.glob("verdicts_*.jsonl")):
     n = f.stem.split("_")[1]
     verdicts[n] = {v["id"]: v for v in map(json.loads, open(f))}
 judges = sorted(verdicts)
-SAMPLES = ("corpus_validation", "paradetox_validation", "civil_comments")
+SAMPLES = [s for s in ("corpus_validation", "corpus_validation_fresh", "paradetox_validation", "civil_comments")
+           if n_rows[s]]
 
 
 def tally(keep):
@@ -36,7 +38,7 @@ def line(name, t):
     for s in SAMPLES:
         per = " ".join(f"{t[s, j, 'good']}/{t[s, j, 'acceptable']}/{t[s, j, 'bad']}" for j in judges)
         bad = sum(t[s, j, "bad"] for j in judges) / max(len(judges), 1)
-        parts.append(f"{s[:6]} {t[s, 'shown']} ({100 * t[s, 'shown'] / n_rows[s]:.0f}%): {per}; bad {100 * bad / n_rows[s]:.1f}% of rows")
+        parts.append(f"{s} {t[s, 'shown']} ({100 * t[s, 'shown'] / n_rows[s]:.0f}%): {per}; bad {100 * bad / n_rows[s]:.1f}% of rows")
     print(f"{name:<26} " + " | ".join(parts))
 
 

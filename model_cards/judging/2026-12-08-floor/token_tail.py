@@ -1,12 +1,13 @@
 """A lead, not adopted: does the tail of a candidate's token log-probabilities (its least likely tokens) separate
 bad answers better than their mean, the guard's floor?
 
-    python model_cards/judging/2026-12-08-floor/token_tail.py [token_logprobs.json]   # from the repository root
+    python model_cards/judging/2026-12-08-floor/token_tail.py [token_logprobs.json token_logprobs_fresh.json]
 
 Reads every judged answer's tokens again, teacher-forced, with op4q8 (`bundles/rewriter_lm_op4q8`; 2.5 min; the
 text re-tokenised, so the mean differs from the decoder's by up to 0.19), or the file this folder keeps; then
 prints the AUC of each score for "not bad with both judges" on the 120 corpus validation answers, the AUC of four
-of them on session 27's 30 judged corpus-test answers of op4q8, and what a floor on the 10th percentile would show.
+of them on the 52 answers of the fresh confirmation set and on session 27's 30 judged corpus-test answers of op4q8,
+and what a floor on the 10th percentile would show.
 """
 import glob
 import json
@@ -39,13 +40,14 @@ def per_token(rw, og, text, candidate, context=None):
 
 def read_tokens() -> list[dict]:
     if len(sys.argv) > 1:
-        return json.load(open(sys.argv[1]))
+        return [r for f in sys.argv[1:] for r in json.load(open(f))]
     from callinkit import Rewriter
     from callinkit.serve.rewriter_lm import _import_genai
 
     rw, og = Rewriter.load("bundles/rewriter_lm_op4q8"), _import_genai()
     rows = [{"id": k["id"], "lp": per_token(rw, og, k["source"], k["candidate"], k["context"])}
-            for k in map(json.loads, open(HERE / "key.jsonl")) if k["sample"] == "corpus_validation"]
+            for name in ("key.jsonl", "key_fresh.jsonl") for k in map(json.loads, open(HERE / name))
+            if k["sample"].startswith("corpus_validation")]
     for r in json.load(open(INT8 / "eval_op4q8_corpus_test.json"))["samples"]["corpus_test"]:
         if r["model_reranked"]:
             rows.append({"id": "test", "source": r["source"], "candidate": r["model_reranked"],
@@ -67,12 +69,19 @@ def auc(pairs):
 
 
 rows = read_tokens()
-verdicts = [{v["id"]: v for v in map(json.loads, open(HERE / "judge" / f"verdicts_{j}.jsonl"))} for j in "12"]
-val = [r for r in rows if r["id"] != "test"]
+verdicts = [{v["id"]: v for folder in ("judge", "judge_fresh")
+             for v in map(json.loads, open(HERE / folder / f"verdicts_{j}.jsonl"))} for j in "12"]
+fresh = [r for r in rows if r["id"].startswith("f")]
+val = [r for r in rows if r["id"].startswith("v")]
 ok = {r["id"]: all(v[r["id"]]["rating"] != "bad" for v in verdicts) for r in val}
 print(f"corpus validation, {len(val)} answers, {sum(ok.values())} not bad with both judges: AUC")
 for name in scores([0.0]):
     print(f"  {name:<22} {auc([(scores(r['lp'])[name], ok[r['id']]) for r in val]):.3f}")
+
+ok_fresh = {r["id"]: all(v[r["id"]]["rating"] != "bad" for v in verdicts) for r in fresh}
+print(f"fresh corpus validation (after the choice), {len(fresh)} answers, {sum(ok_fresh.values())} not bad: AUC")
+for name in ("mean", "10th percentile", "share above -2", "mean of the 5 lowest"):
+    print(f"  {name:<22} {auc([(scores(r['lp'])[name], ok_fresh[r['id']]) for r in fresh]):.3f}")
 
 gen = {r["call_out"]: r for r in json.load(open(INT8 / "gen141_op4q8.json")) if r["slice"] == "corpus_test"}
 keys = {k["id"]: k for k in map(json.loads, open(INT8 / "key_q8r1.jsonl"))}
@@ -98,7 +107,8 @@ for folder in ("2026-12-06-onpolicy", "2026-12-06-onpolicy-round2", "2026-12-06-
                 continue
             trained.update(x[k] for k in ("source", "call_out") if isinstance(x.get(k), str))
 source = {k["id"]: k["source"] for k in map(json.loads, open(HERE / "key.jsonl"))}
-for name, subset, n in (("all 300", val, 300), ("the 118 held out", [r for r in val if source[r["id"]] not in trained], 118)):
+for name, subset, n in (("all 300", val, 300), ("the 118 held out", [r for r in val if source[r["id"]] not in trained], 118),
+                        ("the 152 fresh", fresh, 152)):
     for floor in (-2.1, -2.05, -2.0, -1.95, -1.9):
         kept = [r for r in subset if scores(r["lp"])["10th percentile"] >= floor]
         bad = sum(v[r["id"]]["rating"] == "bad" for r in kept for v in verdicts) / 2
