@@ -297,6 +297,11 @@ class LMRewriter:
         """The model's own mean token log-probability of `candidate` as the rewrite of `text`, read by feeding
         its tokens (and the closing <|im_end|>) one by one: the score `scored_candidates` gives a text the
         model generated, for a text it did not (the guard's deletion candidate)."""
+        return float(np.mean(self.candidate_logprobs(text, candidate, context)))
+
+    def candidate_logprobs(self, text: str, candidate: str, context: str | None = None) -> list[float]:
+        """The model's own log-probability of each token of `candidate` (as the tokenizer splits it) and of the
+        closing <|im_end|>, as the rewrite of `text`, teacher-forced."""
         og = _import_genai()
         ids = self.prompt_ids(text, context)
         target = self.tokenizer.encode(candidate.strip(), add_special_tokens=False).ids + [self.eos_id]
@@ -310,7 +315,7 @@ class LMRewriter:
             logprobs.append(float(token_logprobs(logits, np.array([token]))[0]))
             if i + 1 < len(target):
                 generator.append_tokens(np.array([[token]], dtype=np.int32))
-        return float(np.mean(logprobs))
+        return logprobs
 
     def candidates(self, text: str, num_candidates: int = 1, max_new_tokens: int | None = None,
                    context: str | None = None, strategy: str = "sample", seed: int | None = None) -> list[str]:

@@ -333,6 +333,10 @@ def test_each_candidate_carries_the_models_own_log_probability_read_while_decodi
     assert rw.logprob(text, other) == pytest.approx(
         forced(rw.tokenizer.encode(other, add_special_tokens=False).ids + [rw.eos_id]), abs=1e-4)
     assert rw.logprob(text, other) != pytest.approx(rw.logprob(text, "zebra quantum"), abs=1e-3)
+    # one value per token and the closing <|im_end|>; their mean is logprob()
+    per_token = rw.candidate_logprobs(text, other)
+    assert len(per_token) == len(rw.tokenizer.encode(other, add_special_tokens=False).ids) + 1
+    assert all(lp <= 0 for lp in per_token) and np.mean(per_token) == pytest.approx(rw.logprob(text, other), abs=1e-6)
 
 
 def test_select_ranks_by_log_probability_and_refuses_below_its_floor():

@@ -1,24 +1,18 @@
 """The floor grid of `analyse.py` on corpus validation call-outs, split by whether the call-out was among the 480
-validation call-outs whose candidates the on-policy preference rounds 1-4 trained on (`ROUNDS`; round 5 was not
-stacked into op4):
+validation call-outs whose candidates the on-policy preference rounds 1-4 trained on (`rounds.py`):
 op4's model has seen those, so only the others are held out from it.
 
     python model_cards/judging/2026-12-08-floor/clean_split.py    # from the repository root
 """
-import glob
 import json
+import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from rounds import preference_sources  # noqa: E402
+
 HERE = Path(__file__).parent
-trained = set()
-ROUNDS = ("2026-12-06-onpolicy", "2026-12-06-onpolicy-round2", "2026-12-06-onpolicy-round3", "2026-12-06-onpolicy-round4")
-for f in (f for folder in ROUNDS for f in glob.glob(str(HERE.parent / folder / "*.jsonl"))):
-    for line in open(f):
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        trained.update(r[k] for k in ("source", "call_out") if isinstance(r.get(k), str))
+trained = preference_sources(4)
 rows = [json.loads(line) for line in open(HERE / "gen_val_op4q8.jsonl") if '"corpus_validation"' in line]
 n = {False: sum(r["source"] not in trained for r in rows), True: sum(r["source"] in trained for r in rows)}
 key = [json.loads(line) for line in open(HERE / "key.jsonl")]

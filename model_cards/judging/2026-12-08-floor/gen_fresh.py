@@ -5,7 +5,6 @@ neither the on-policy preference rounds 1-5 (`../2026-12-06-onpolicy*`) nor `gen
 
 Rows as `gen_val.py` writes them (sample "corpus_validation_fresh"). Resumes: rows already in OUT are skipped.
 """
-import glob
 import json
 import sys
 import time
@@ -14,21 +13,16 @@ from pathlib import Path
 from callinkit import Rewriter
 from callinkit.corpus import KINDS, pair_rows, read_records, read_splits
 
+sys.path.insert(0, str(Path(__file__).parent))
+from rounds import preference_sources  # noqa: E402
+
 HERE = Path(__file__).parent
 corpus = {}
 for r in pair_rows({k: read_records(k) for k in KINDS}, read_splits()):
     if r["split"] == "validation":
         corpus.setdefault(r["call_out"], r)
 used = {json.loads(line)["source"] for line in open(HERE / "gen_val_op4q8.jsonl")}
-for folder in ("2026-12-06-onpolicy", "2026-12-06-onpolicy-round2", "2026-12-06-onpolicy-round3",
-               "2026-12-06-onpolicy-round4", "2026-12-06-onpolicy-round5"):
-    for f in glob.glob(str(HERE.parent / folder / "*.jsonl")):
-        for line in open(f):
-            try:
-                x = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            used.update(x[k] for k in ("source", "call_out") if isinstance(x.get(k), str))
+used |= preference_sources(5)
 items = [corpus[t] for t in sorted(corpus) if t not in used]
 out = Path(sys.argv[2])
 done = {json.loads(line)["source"] for line in open(out)} if out.exists() else set()

@@ -9,49 +9,32 @@ prints the AUC of each score for "not bad with both judges" on the 120 corpus va
 of them on the 52 answers of the fresh confirmation set and on session 27's 30 judged corpus-test answers of op4q8,
 and what a floor on the 10th percentile would show.
 """
-import glob
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from rounds import preference_sources  # noqa: E402
+
 HERE = Path(__file__).parent
 INT8 = HERE.parent / "2026-12-07-int8-adapter"
-
-
-def per_token(rw, og, text, candidate, context=None):
-    from callinkit.serve.rewriter_lm import token_logprobs
-
-    ids = rw.prompt_ids(text, context)
-    target = rw.tokenizer.encode(candidate.strip(), add_special_tokens=False).ids + [rw.eos_id]
-    params = og.GeneratorParams(rw.model)
-    params.set_search_options(max_length=len(ids) + len(target) + 1, batch_size=1, do_sample=False)
-    generator = og.Generator(rw.model, params)
-    generator.append_tokens(np.array([ids], dtype=np.int32))
-    out = []
-    for i, token in enumerate(target):
-        logits = np.asarray(generator.get_logits(), dtype=np.float32).reshape(1, -1)
-        out.append(float(token_logprobs(logits, np.array([token]))[0]))
-        if i + 1 < len(target):
-            generator.append_tokens(np.array([[token]], dtype=np.int32))
-    return out
 
 
 def read_tokens() -> list[dict]:
     if len(sys.argv) > 1:
         return [r for f in sys.argv[1:] for r in json.load(open(f))]
     from callinkit import Rewriter
-    from callinkit.serve.rewriter_lm import _import_genai
 
-    rw, og = Rewriter.load("bundles/rewriter_lm_op4q8"), _import_genai()
-    rows = [{"id": k["id"], "lp": per_token(rw, og, k["source"], k["candidate"], k["context"])}
+    rw = Rewriter.load("bundles/rewriter_lm_op4q8")
+    rows = [{"id": k["id"], "lp": rw.candidate_logprobs(k["source"], k["candidate"], k["context"])}
             for name in ("key.jsonl", "key_fresh.jsonl") for k in map(json.loads, open(HERE / name))
             if k["sample"].startswith("corpus_validation")]
     for r in json.load(open(INT8 / "eval_op4q8_corpus_test.json"))["samples"]["corpus_test"]:
         if r["model_reranked"]:
             rows.append({"id": "test", "source": r["source"], "candidate": r["model_reranked"],
-                         "lp": per_token(rw, og, r["source"], r["model_reranked"], r.get("context"))})
+                         "lp": rw.candidate_logprobs(r["source"], r["model_reranked"], r.get("context"))})
     return rows
 
 
@@ -96,16 +79,7 @@ print(f"corpus test (session 27's verdicts), {len(test)} answers, {sum(o for _, 
 for name in ("mean", "10th percentile", "share above -2", "mean of the 5 lowest"):
     print(f"  {name:<22} {auc([(scores(r['lp'])[name], o) for r, o in test]):.3f}")
 
-trained = set()
-for folder in ("2026-12-06-onpolicy", "2026-12-06-onpolicy-round2", "2026-12-06-onpolicy-round3",
-               "2026-12-06-onpolicy-round4"):
-    for f in glob.glob(str(HERE.parent / folder / "*.jsonl")):
-        for line in open(f):
-            try:
-                x = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            trained.update(x[k] for k in ("source", "call_out") if isinstance(x.get(k), str))
+trained = preference_sources(4)
 source = {k["id"]: k["source"] for k in map(json.loads, open(HERE / "key.jsonl"))}
 for name, subset, n in (("all 300", val, 300), ("the 118 held out", [r for r in val if source[r["id"]] not in trained], 118),
                         ("the 152 fresh", fresh, 152)):
