@@ -19,12 +19,17 @@ import numpy as np
 
 
 def profile(folder: Path, past: int, steps: int, threads: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:  # onnxruntime writes its profile here; read, then removed
+        return _profile(folder, past, steps, threads, Path(tmp))
+
+
+def _profile(folder: Path, past: int, steps: int, threads: int, tmp: Path) -> dict:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.enable_profiling = True
-    options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "profile")
+    options.profile_file_prefix = str(tmp / "profile")
     options.log_severity_level = 3
     session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
     feeds = {}

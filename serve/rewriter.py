@@ -30,7 +30,7 @@ def check_min_logprob(value: Any) -> float:
     try:
         floor = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"min_logprob must be a number <= 0 (a mean token log-probability), got {value!r}") from None
+        floor = math.nan
     if math.isnan(floor) or floor > 0:
         raise ValueError(f"min_logprob must be a number <= 0 (a mean token log-probability; -inf turns the floor "
                          f"off), got {value!r}")
