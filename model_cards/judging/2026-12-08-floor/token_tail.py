@@ -7,7 +7,7 @@ Reads every judged answer's tokens again, teacher-forced, with op4q8 (`bundles/r
 text re-tokenised, so the mean differs from the decoder's by up to 0.19), or the file this folder keeps; then
 prints the AUC of each score for "not bad with both judges" on the 120 corpus validation answers, the AUC of four
 of them on the 52 answers of the fresh confirmation set and on session 27's 30 judged corpus-test answers of op4q8,
-and what a floor on the 10th percentile would show.
+and what a floor on the 10th percentile or on the mean of the 5 lowest would show.
 """
 import json
 import sys
@@ -83,8 +83,14 @@ trained = preference_sources(4)
 source = {k["id"]: k["source"] for k in map(json.loads, open(HERE / "key.jsonl"))}
 for name, subset, n in (("all 300", val, 300), ("the 118 held out", [r for r in val if source[r["id"]] not in trained], 118),
                         ("the 152 fresh", fresh, 152)):
-    for floor in (-2.1, -2.05, -2.0, -1.95, -1.9):
-        kept = [r for r in subset if scores(r["lp"])["10th percentile"] >= floor]
-        bad = sum(v[r["id"]]["rating"] == "bad" for r in kept for v in verdicts) / 2
-        print(f"{name}: 10th percentile >= {floor}: {len(kept)} answered ({100 * len(kept) / n:.0f}%), bad {bad:g} "
-              f"({100 * bad / n:.1f}% of rows)")
+    for score, floors in (("10th percentile", (-2.1, -2.05, -2.0, -1.95, -1.9)),
+                          ("mean of the 5 lowest", (-2.4, -2.3, -2.2))):
+        for floor in floors:
+            kept = [r for r in subset if scores(r["lp"])[score] >= floor]
+            bad = sum(v[r["id"]]["rating"] == "bad" for r in kept for v in verdicts) / 2
+            print(f"{name}: {score} >= {floor}: {len(kept)} answered ({100 * len(kept) / n:.0f}%), bad {bad:g} "
+                  f"({100 * bad / n:.1f}% of rows)")
+for floor in (-2.4, -2.3, -2.2):
+    kept = [o for r, o in test if scores(r["lp"])["mean of the 5 lowest"] >= floor]
+    print(f"corpus test: mean of the 5 lowest >= {floor}: {len(kept)} of the {len(test)} answers kept, "
+          f"{len(kept) - sum(kept)} bad with both judges")
