@@ -138,10 +138,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
                           out=Path(args.out) if args.out else None, compare=args.compare, per_slice=args.per_slice,
                           num_candidates=args.num_candidates, embedder=args.embedder,
                           only=[x for x in (args.slices or "").split(",") if x], real_comments=args.real_comments,
-                          min_logprob=args.min_logprob)
+                          **_floors(args))
         return 0
-    if args.min_logprob is not None:
-        raise CallinkitError("--min-logprob applies to rewriter bundles; BUNDLE_OR_CHECKPOINT is not one")
+    if _floors(args):
+        raise CallinkitError(f"{_floor_flags(args)} applies to rewriter bundles; BUNDLE_OR_CHECKPOINT is not one")
     run_eval(args.target, args.data, Path(args.out) if args.out else None, show_errors=args.show_errors)
     return 0
 
@@ -151,6 +151,11 @@ MIN_LOGPROB_HELP = ("rewriter v2: the guard's floor on the model's own mean toke
                     "gives: model_cards/judging/2026-12-08-floor/; write no floor as --min-logprob=-inf)")
 
 
+MIN_LOGPROB_TAIL_HELP = ("rewriter v2: the guard's floor on the mean of the 5 lowest token log-probabilities of a "
+                         "suggestion (its least likely stretch), instead of the bundle's (-inf: none; what it gives: "
+                         "model_cards/judging/2026-12-08-tail/)")
+
+
 def _min_logprob(value: str) -> float:
     from callinkit.serve.rewriter import check_min_logprob
 
@@ -158,6 +163,30 @@ def _min_logprob(value: str) -> float:
         return check_min_logprob(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _min_logprob_tail(value: str) -> float:
+    from callinkit.serve.rewriter import check_min_logprob
+
+    try:
+        return check_min_logprob(value, "--min-logprob-tail")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _floors(args: argparse.Namespace) -> dict[str, float]:
+    """The rewriter floors given on the command line (`Rewriter.load`'s `min_logprob` / `min_logprob_tail`)."""
+    return {k: getattr(args, k) for k in ("min_logprob", "min_logprob_tail") if getattr(args, k, None) is not None}
+
+
+def _floor_flags(args: argparse.Namespace) -> str:
+    return " and ".join("--" + k.replace("_", "-") for k in _floors(args))
+
+
+def _add_floor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--min-logprob", type=_min_logprob, default=None, metavar="FLOOR", help=MIN_LOGPROB_HELP)
+    p.add_argument("--min-logprob-tail", type=_min_logprob_tail, default=None, metavar="FLOOR",
+                   help=MIN_LOGPROB_TAIL_HELP)
 
 
 def _texts(args: argparse.Namespace) -> list[str]:
@@ -217,10 +246,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.rewrite:
         from callinkit.serve import Rewriter
 
-        rewriter = Rewriter.load(args.rewriter_bundle, device=args.device, classifier=classifier,
-                                 min_logprob=args.min_logprob)
-    elif args.min_logprob is not None:
-        raise CallinkitError("--min-logprob sets the rewriter's floor: add --rewrite")
+        rewriter = Rewriter.load(args.rewriter_bundle, device=args.device, classifier=classifier, **_floors(args))
+    elif _floors(args):
+        raise CallinkitError(f"{_floor_flags(args)} sets the rewriter's floor: add --rewrite")
     summary = score_file(args.input, args.output, classifier, text_column=args.text_column, id_column=args.id_column,
                          explain=args.explain, rewriter=rewriter, batch_size=args.batch_size, resume=args.resume,
                          keep_text=args.keep_text, progress=not args.quiet)
@@ -239,7 +267,7 @@ def _score_on_ray(args: argparse.Namespace) -> int:
                              rewrite=args.rewrite, text_column=args.text_column, id_column=args.id_column,
                              explain=args.explain, batch_size=args.batch_size, keep_text=args.keep_text,
                              device=args.device, address=args.address, workers=args.workers,
-                             progress=not args.quiet, min_logprob=args.min_logprob)
+                             progress=not args.quiet, **_floors(args))
     print(summary.report())
     if args.summary:
         Path(args.summary).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
@@ -253,7 +281,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
     from callinkit.serve import Rewriter
 
     texts = _texts(args)
-    rewriter = Rewriter.load(args.bundle, device=args.device, min_logprob=args.min_logprob)
+    rewriter = Rewriter.load(args.bundle, device=args.device, **_floors(args))
     k = args.num_candidates or int(rewriter.generation.get("num_candidates", 1))
     for text, result in zip(texts, rewriter.rewrite(texts, num_candidates=k)):
         if args.json:
@@ -269,8 +297,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 
     texts = _texts(args)
     classifier = Classifier.load(args.classifier_bundle, device=args.device)
-    rewriter = Rewriter.load(args.rewriter_bundle, device=args.device, classifier=classifier,
-                             min_logprob=args.min_logprob)
+    rewriter = Rewriter.load(args.rewriter_bundle, device=args.device, classifier=classifier, **_floors(args))
     for text in texts:
         result = suggest(text, classifier=classifier, rewriter=rewriter)
         if args.json:
@@ -402,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "second writer's call-in as a system, the human ceiling)")
     p.add_argument("--embedder", default=None, help="rewriter: embedder bundle for SIM (default: the rewriter's, "
                                                     "else MiniLM exported once into the cache)")
-    p.add_argument("--min-logprob", type=_min_logprob, default=None, metavar="FLOOR", help=MIN_LOGPROB_HELP)
+    _add_floor_arguments(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("predict", help="classify texts with a bundle",
@@ -437,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-text", action="store_true", help="copy the text into OUTPUT too")
     p.add_argument("--bundle", help="classifier bundle (default: $CALLINKIT_CLASSIFIER_BUNDLE or the shipped one)")
     p.add_argument("--rewriter-bundle", help="rewriter bundle for --rewrite (default: the shipped one)")
-    p.add_argument("--min-logprob", type=_min_logprob, default=None, metavar="FLOOR", help=MIN_LOGPROB_HELP)
+    _add_floor_arguments(p)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--summary", help="also write the summary as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -460,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "shipped model)")
     p.add_argument("--num-candidates", type=int, default=None, metavar="K",
                    help="beam candidates to rerank (default: the bundle's; 1 = greedy)")
-    p.add_argument("--min-logprob", type=_min_logprob, default=None, metavar="FLOOR", help=MIN_LOGPROB_HELP)
+    _add_floor_arguments(p)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--json", action="store_true", help="one JSON object per line, with every candidate")
     p.set_defaults(func=cmd_rewrite)
@@ -470,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("texts", nargs="*", metavar="TEXT")
     p.add_argument("--classifier-bundle", help="default: $CALLINKIT_CLASSIFIER_BUNDLE or the shipped model")
     p.add_argument("--rewriter-bundle", help="default: $CALLINKIT_REWRITER_BUNDLE or the shipped model")
-    p.add_argument("--min-logprob", type=_min_logprob, default=None, metavar="FLOOR", help=MIN_LOGPROB_HELP)
+    _add_floor_arguments(p)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_suggest)

@@ -468,6 +468,14 @@ class RewriterLMExportConfig:
     shown. None turns the floor off. `configs/rewriter_lm_lora.yaml` sets -0.6, chosen on what its bundle shows
     (two blind judges, 300 corpus validation call-outs): 40% answered with 16-18% of the call-outs answered badly
     at -0.8, 14% and 4.2% at -0.6 (model_cards/judging/2026-12-08-floor/)."""
+    min_logprob_tail: float | None = bounded(None, ge=-50, le=0)
+    """Written into the bundle's guard: a candidate the mean of whose 5 lowest token log-probabilities is below it
+    is refused (a garbled or invented stretch inside otherwise likely words; the mean of all tokens hides it).
+    None (the default) sets no such floor. Session 28's lead (model_cards/judging/2026-12-08-floor/token_tail.py:
+    AUC for the judges' "not bad" 0.70-0.90 against 0.56-0.73 for the mean). configs/rewriter_lm_lora.yaml sets
+    -2.3 with `min_logprob` -0.8, chosen by a rule written first, on 217 new call-outs judged blind: 21 answered
+    (8 bad) against 16 (5.5 bad) for `min_logprob` -0.6 alone; corpus test: 13% answered against 10%, not worse
+    than release 1 in 96% of call-outs either way (model_cards/judging/2026-12-08-tail/)."""
     detox_min_similarity: float | None = bounded(None, gt=0, lt=1)
     """Written into the bundle's guard (with an embedder and a classifier): when no candidate passes as a call-in,
     one whose only problem is the call-in check is shown as the message without the attack if the classifier

@@ -619,18 +619,46 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
 
 
 @functools.lru_cache(maxsize=1)
-def known_words() -> frozenset[str]:
-    """Words written in at least two texts of the shipped corpus (about 20,000): real words, which a rewrite
-    may use even when they are one letter away from a word of its source (they / the, woman / women)."""
+def _corpus_words() -> tuple[frozenset[str], frozenset[str]]:
+    """(words written in at least two texts of the shipped corpus; those of them written in lower case in at least
+    five texts and in at least as many as they are capitalised inside a sentence: ordinary words, not names (a
+    name is written in lower case in a few messy posts: "kaylee" in 2), read in one pass."""
     from collections import Counter
 
     from callinkit.corpus import KINDS, read_records
 
     df: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    capitalised: Counter[str] = Counter()
     for kind in KINDS:
         for record in read_records(kind):
-            df.update({w for v in record.data.values() if isinstance(v, str) for w in _words(v)})
-    return frozenset(w for w, n in df.items() if n >= 2)
+            texts = [v.replace("’", "'") for v in record.data.values() if isinstance(v, str)]
+            df.update({w for v in texts for w in _words(v)})
+            lower.update({w.strip("'") for v in texts for w in re.findall(r"(?<![\w'])[a-z][a-z']*", v)})
+            capitalised.update({m.group(1).lower() for v in texts for m in _MID_SENTENCE_CAPITAL_RE.finditer(v)})
+    return (frozenset(w for w, n in df.items() if n >= 2),
+            frozenset(w for w, n in lower.items() if n >= 5 and n >= capitalised[w]))
+
+
+_MID_SENTENCE_CAPITAL_RE = re.compile(r"(?<=[a-z,;] )([A-Z][a-z']+)\b")
+
+
+def _tag_words(text: str) -> set[str]:
+    """The capitalised words inside the hashtags and @mentions of `text` (#FireCoachBrennan: fire, coach, brennan)."""
+    return {w.lower() for tag in re.findall(r"[#@][\w.]+", text) for w in re.findall(r"[A-Z][a-z]+", tag)}
+
+
+def known_words() -> frozenset[str]:
+    """Words written in at least two texts of the shipped corpus (about 20,000): real words, which a rewrite
+    may use even when they are one letter away from a word of its source (they / the, woman / women)."""
+    return _corpus_words()[0]
+
+
+def ordinary_words() -> frozenset[str]:
+    """Words written in lower case in at least five texts of the shipped corpus: ordinary words rather than names.
+    A capitalised word opening a sentence of a rewrite that is none of these, nor a word of its source, is a name
+    the source does not have ("Kaylee, ..." for a message to KAYLEIGH, "Tyrle, ..." for one to Tyler)."""
+    return _corpus_words()[1]
 
 
 def misspelt(facts: SourceFacts, text: str) -> list[tuple[str, str]]:
@@ -804,7 +832,12 @@ def check_candidate(source: SourceFacts | str, candidate: str, p_call_in: float 
         start = m.start(1)
         before = text[:start].rstrip()
         sentence_start = not before or before[-1] in ".!?:\n\"“(" or before.endswith(("—", "-"))
-        if sentence_start or word.lower() in COMMON_CAPITALISED or word.lower() in facts.words:
+        if word.lower() in COMMON_CAPITALISED or word.lower() in facts.words:
+            continue
+        # at the start of a sentence any word is capitalised; one that addresses someone ("Kaylee, ...") and is no
+        # ordinary word is a name, which the source must have
+        if sentence_start and (not text[m.end(1):].startswith(",") or word.lower() in ordinary_words()
+                               or word.lower() in _tag_words(facts.text)):
             continue
         new_names.append(word)
     wrong = misspelt(facts, text)

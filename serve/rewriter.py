@@ -25,26 +25,27 @@ from callinkit.serve.runtime import Device, make_session, resolve_bundle
 from callinkit.textproc import postprocess, protect
 
 
-def check_min_logprob(value: Any) -> float:
+def check_min_logprob(value: Any, name: str = "min_logprob") -> float:
     """A floor on a mean token log-probability: a number <= 0 (-inf turns the floor off). Raises ValueError."""
     try:
         floor = float(value)
     except (TypeError, ValueError):
         floor = math.nan
     if math.isnan(floor) or floor > 0:
-        raise ValueError(f"min_logprob must be a number <= 0 (a mean token log-probability; -inf turns the floor "
+        raise ValueError(f"{name} must be a number <= 0 (a mean token log-probability; -inf turns the floor "
                          f"off), got {value!r}")
     return floor
 
 
-def bundle_architecture(folder: str | os.PathLike[str], min_logprob: float | None = None) -> str:
+def bundle_architecture(folder: str | os.PathLike[str], min_logprob: float | None = None,
+                        name: str = "min_logprob") -> str:
     """A rewriter bundle's architecture (`decoder_lm` for v2, else `seq2seq`), checking that a `min_logprob`
     override can apply to it: ValueError for a value that is not a floor, BundleError for a release-1 bundle."""
     architecture = str(read_manifest(Path(folder), kind="rewriter").get("architecture", "seq2seq"))
     if min_logprob is not None:
-        check_min_logprob(min_logprob)
+        check_min_logprob(min_logprob, name)
         if architecture != "decoder_lm":
-            raise BundleError(f"min_logprob applies to rewriter v2 bundles (architecture decoder_lm); {folder} is a "
+            raise BundleError(f"{name} applies to rewriter v2 bundles (architecture decoder_lm); {folder} is a "
                               f"{architecture!r} bundle, whose floor is guard.min_model_score in its manifest")
     return architecture
 
@@ -123,7 +124,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
            context: str | None = None, min_logprob: float | None = None, rank_by: str = "score",
            no_concern: bool = False, threat_probe: dict[str, Any] | None = None,
            detox_min_similarity: float | None = None, min_model_score: float | None = None,
-           source_p_call_out: float | None = None, hate_probe: dict[str, Any] | None = None) -> Rewrite:
+           source_p_call_out: float | None = None, hate_probe: dict[str, Any] | None = None,
+           min_logprob_tail: float | None = None) -> Rewrite:
     """Guard every candidate, rerank the ones that pass, and abstain when none does.
 
     Each candidate gets P(call_in) from the classifier and a concern similarity to the source (the embedder's
@@ -131,7 +133,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     With an embedder and `min_similarity`, a candidate whose similarity to the source is below it is refused:
     it has drifted from the concern (an invented harm, a reversed point, a reply to something else). With
     `min_logprob`, a candidate whose `logprob` score (the generating model's mean token log-probability) is below
-    it is refused too. `rank_by="logprob"` ranks the candidates that pass by that log-probability instead of the
+    it is refused too, and with `min_logprob_tail`, one whose `logprob_tail` score (the mean of its least likely
+    token log-probabilities, `callinkit.serve.rewriter_lm.tail_logprob`) is below that. `rank_by="logprob"` ranks the candidates that pass by that log-probability instead of the
     score (a blind judge found fewer bad suggestions shown that way; see the config's `export.rank_by`).
 
     `no_concern` (the source attacks with no concern beyond the attack, by the bundle's probe): LABELS.md asks
@@ -243,9 +246,10 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
                                             f"{below(s['similarity'], min_similarity)})"),) if s["similarity"] < min_similarity else ())
                     for p, s in zip(problems, scores)]
 
-    def below_floor(problems: list[tuple[str, ...]], key: str, floor: float, tail: str) -> list[tuple[str, ...]]:
-        """`problems` plus "unlikely" where the candidate's mean token log-probability `scores[key]` is below `floor`."""
-        return [p + ((Problem("unlikely", f"reads as unlikely to the model itself (mean token log-probability "
+    def below_floor(problems: list[tuple[str, ...]], key: str, floor: float, tail: str,
+                    what: str = "mean token log-probability") -> list[tuple[str, ...]]:
+        """`problems` plus "unlikely" where the candidate's `scores[key]` (`what`) is below `floor`."""
+        return [p + ((Problem("unlikely", f"reads as unlikely to the model itself ({what} "
                                           f"{below(s[key], floor)}): {tail}"),)
                      if s.get(key) is not None and s[key] < floor else ())
                 for p, s in zip(problems, scores)]
@@ -254,6 +258,9 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
         problems = below_floor(problems, "model_score", min_model_score, "often garbled")
     if min_logprob is not None:  # v2: read while decoding
         problems = below_floor(problems, "logprob", min_logprob, "often garbled or invented")
+    if min_logprob_tail is not None:
+        problems = below_floor(problems, "logprob_tail", min_logprob_tail, "often garbled or invented",
+                               "mean log-probability of its least likely tokens")
     problems = [p + ((Problem("threat_probe", f"reads as a threat (P {s['threat']:.2f} by the bundle's threat "
                                               "probe): a call-in keeps no trace of one"),)
                      if s.get("threat", 0.0) >= float(threat_probe["threshold"]) else ())
@@ -339,7 +346,7 @@ class Rewriter:
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
              classifier: Classifier | None = None, threads: int | None = None,
-             min_logprob: float | None = None) -> Any:
+             min_logprob: float | None = None, min_logprob_tail: float | None = None) -> Any:
         """Load a rewriter bundle (default: $CALLINKIT_REWRITER_BUNDLE, else the shipped release).
 
         The manifest's `architecture` picks the runtime: `decoder_lm` bundles (rewriter v2) run on
@@ -347,13 +354,18 @@ class Rewriter:
         `min_logprob` (v2 bundles) replaces the guard's floor on the model's own mean token log-probability of
         a candidate (default: the bundle's `guard.min_logprob`): higher shows fewer and better suggestions,
         lower more and worse ones; `float("-inf")` turns it off. What each floor gives on judged validation
-        answers: model_cards/judging/2026-12-08-floor/.
+        answers: model_cards/judging/2026-12-08-floor/. `min_logprob_tail` (v2 bundles) does the same for the
+        floor on the mean of a candidate's 5 least likely token log-probabilities (default: the bundle's
+        `guard.min_logprob_tail`, none unless its export set one).
         """
         folder = resolve_bundle("rewriter", bundle)
+        if min_logprob_tail is not None:
+            bundle_architecture(folder, min_logprob_tail, "min_logprob_tail")
         if bundle_architecture(folder, min_logprob) == "decoder_lm":
             from callinkit.serve.rewriter_lm import LMRewriter
 
-            return LMRewriter(folder, device=device, classifier=classifier, threads=threads, min_logprob=min_logprob)
+            return LMRewriter(folder, device=device, classifier=classifier, threads=threads, min_logprob=min_logprob,
+                              min_logprob_tail=min_logprob_tail)
         return cls(folder, device=device, classifier=classifier, threads=threads)
 
     def settings(self, num_candidates: int | None, max_new_tokens: int | None,

@@ -17,7 +17,7 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,24 @@ def token_logprobs(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     return logits[np.arange(len(tokens)), tokens] - lse
 
 
+TAIL_TOKENS = 5
+"""How many of a candidate's least likely tokens its tail log-probability averages (`tail_logprob`)."""
+
+
+def token_scores(logprobs: Sequence[float]) -> dict[str, float]:
+    """A candidate's fluency scores from its token log-probabilities: their mean (`logprob`) and `logprob_tail`."""
+    return {"logprob": float(np.mean(logprobs)), "logprob_tail": tail_logprob(logprobs)}
+
+
+def tail_logprob(logprobs: Sequence[float]) -> float | None:
+    """The mean of a candidate's TAIL_TOKENS lowest token log-probabilities (all of them when it has fewer), or
+    None for none: where the mean of all tokens lets one garbled or invented stretch hide among well-formed
+    words, the tail reads it (session 28's lead, model_cards/judging/2026-12-08-floor/token_tail.py)."""
+    if not len(logprobs):
+        return None
+    return float(np.sort(np.asarray(logprobs, dtype=np.float64))[:TAIL_TOKENS].mean())
+
+
 def _import_genai():
     try:
         import onnxruntime_genai as og
@@ -87,7 +105,8 @@ class LMRewriter:
     """Rewrites call-outs as call-ins with a `decoder_lm` rewriter bundle."""
 
     def __init__(self, bundle_dir: str | os.PathLike[str], device: Device = "cpu", classifier: Classifier | None = None,
-                 threads: int | None = None, min_logprob: float | None = None) -> None:
+                 threads: int | None = None, min_logprob: float | None = None,
+                 min_logprob_tail: float | None = None) -> None:
         from tokenizers import Tokenizer
 
 
@@ -131,6 +150,10 @@ class LMRewriter:
         # the model itself (garbled, or straying into invention); None when the bundle sets no floor.
         floor = guard.get("min_logprob") if min_logprob is None else check_min_logprob(min_logprob)
         self.min_logprob = None if floor is None else float(floor)
+        # The same on the candidate's least likely tokens (tail_logprob); None (the default) sets no such floor.
+        floor = guard.get("min_logprob_tail") if min_logprob_tail is None else check_min_logprob(min_logprob_tail,
+                                                                                                  "min_logprob_tail")
+        self.min_logprob_tail = None if floor is None else float(floor)
         self.rank_by = str(guard.get("rank_by", "score"))
         # The detox path (select()): a neutral candidate that keeps the source's content may be shown when no
         # call-in passes; None (older bundles): only call-ins, or neutral text where the no-concern probe fires.
@@ -163,9 +186,9 @@ class LMRewriter:
     @classmethod
     def load(cls, bundle: str | os.PathLike[str] | None = None, device: Device = "cpu",
              classifier: Classifier | None = None, threads: int | None = None,
-             min_logprob: float | None = None) -> LMRewriter:
+             min_logprob: float | None = None, min_logprob_tail: float | None = None) -> LMRewriter:
         return cls(resolve_bundle("rewriter", bundle), device=device, classifier=classifier, threads=threads,
-                   min_logprob=min_logprob)
+                   min_logprob=min_logprob, min_logprob_tail=min_logprob_tail)
 
     def __repr__(self) -> str:
         return (f"LMRewriter(bundle={str(self.bundle_dir)!r}, base={(self.manifest.get('base_model') or {}).get('name')!r}, "
@@ -188,11 +211,12 @@ class LMRewriter:
         return ids
 
     def _generate(self, ids: list[int], rows: int, max_new_tokens: int, source_ids: Sequence[int] = (),
-                  **search: Any) -> list[tuple[str, float | None]]:
-        """(text, mean token log-probability) per generated sequence. The log-probability is the model's own,
+                  **search: Any) -> list[tuple[str, dict[str, float]]]:
+        """(text, scores) per generated sequence: `logprob`, the mean of the model's own token log-probabilities,
         before sampling settings, repetition penalty and copy boost, of each token chosen and of the closing
-        <|im_end|>: a fluency signal the guard can use. It is read from the logits the decoder computes anyway
-        (greedy and sampling); beam search gives None, and decodes without the copy boost."""
+        <|im_end|>, and `logprob_tail`, the mean of the lowest TAIL_TOKENS of them: fluency signals the guard
+        can use. They are read from the logits the decoder computes anyway (greedy and sampling); beam search
+        gives no scores (an empty dict), and decodes without the copy boost."""
         og = _import_genai()
         beams = search.get("num_beams", 1) > 1
         key, generator = self._prefixed(ids, rows, max_new_tokens, search)
@@ -257,7 +281,7 @@ class LMRewriter:
         return key, generator
 
     def _decode(self, generator, ids: list[int], rows: int, max_new_tokens: int, source_ids: Sequence[int],
-                beams: bool, search: dict[str, Any]) -> list[tuple[str, float | None]]:
+                beams: bool, search: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
         logprobs: list[list[float]] = [[] for _ in range(rows)]
         generated: list[list[int]] = [[] for _ in range(rows)]
         boost = 0.0 if beams or not source_ids else self.copy_boost
@@ -289,8 +313,8 @@ class LMRewriter:
         for i in range(n_out):
             seq = [int(t) for t in generator.get_sequence(i)[len(ids):]]
             n = seq.index(self.eos_id) + 1 if self.eos_id in seq else len(seq)
-            lp = None if beams or not logprobs[i] else float(np.mean(logprobs[i][:n]))
-            out.append((self.tokenizer.decode(seq[:n], skip_special_tokens=True).strip(), lp))
+            scores = {} if beams or not logprobs[i] else token_scores(logprobs[i][:n])
+            out.append((self.tokenizer.decode(seq[:n], skip_special_tokens=True).strip(), scores))
         return out
 
     def logprob(self, text: str, candidate: str, context: str | None = None) -> float:
@@ -327,6 +351,14 @@ class LMRewriter:
                           ) -> dict[str, float | None]:
         """Distinct candidate rewrites of one text, the greedy (or best beam) one first, each with the model's
         mean token log-probability of it (None for beam search)."""
+        return {t: s.get("logprob") for t, s in self.candidate_scores(text, num_candidates, max_new_tokens, context,
+                                                                      strategy, seed).items()}
+
+    def candidate_scores(self, text: str, num_candidates: int = 1, max_new_tokens: int | None = None,
+                         context: str | None = None, strategy: str = "sample", seed: int | None = None
+                         ) -> dict[str, dict[str, float]]:
+        """`scored_candidates()` with every fluency score the decoder reads: `logprob` (the mean token
+        log-probability) and `logprob_tail` (the mean of the lowest TAIL_TOKENS); empty for beam search."""
         g = self.generation
         k = int(num_candidates)
         if k < 1:
@@ -347,9 +379,9 @@ class LMRewriter:
                                        temperature=float(g["temperature"]), repetition_penalty=rep, random_seed=seed)
         else:
             raise ValueError(f"strategy must be 'sample' or 'beam', got {strategy!r}")
-        found: dict[str, float | None] = {}
-        for out, lp in outs:
-            found.setdefault(out, lp)
+        found: dict[str, dict[str, float]] = {}
+        for out, scores in outs:
+            found.setdefault(out, scores)
         return found
 
     def _load_probe(self, probe_file: str | None) -> dict[str, Any] | None:
@@ -436,19 +468,22 @@ class LMRewriter:
         refusal = self.refusal(text) if guard else None
         if refusal:
             return [], Rewrite(None, {}, [], ok=False, reason=refusal, reason_codes=(refusal.code,))
-        cands = self.scored_candidates(text, num_candidates, max_new_tokens, context, strategy)
+        cands = self.candidate_scores(text, num_candidates, max_new_tokens, context, strategy)
         result = self.choose(text, cands, context, guard)
         # the deletion candidate, where choose() added one, comes last
         return list(cands) + [c.text for c in result.candidates if c.scores.get("deletion") and c.text not in cands], result
 
-    def choose(self, text: str, cands: dict[str, float | None], context: str | None = None, guard: bool = True,
-               logprob: Callable[[str], float] | None = None) -> Rewrite:
-        """The Rewrite chosen from a text's candidates (`scored_candidates()`: text -> mean token log-probability),
-        the deletion candidate added when the bundle asks for it; the source-level refusal is not checked here.
-        `logprob(candidate)` reads the model's log-probability of the deletion (default: `self.logprob`); with
-        recorded candidates and log-probabilities, the guard can be re-run without decoding again."""
+    def choose(self, text: str, cands: Mapping[str, float | Mapping[str, float] | None], context: str | None = None,
+               guard: bool = True, logprob: Callable[[str], float | Sequence[float]] | None = None) -> Rewrite:
+        """The Rewrite chosen from a text's candidates (text -> their fluency scores, as `candidate_scores()` gives,
+        or the mean token log-probability alone, as `scored_candidates()` gives), the deletion candidate added when
+        the bundle asks for it; the source-level refusal is not checked here. `logprob(candidate)` reads the
+        model's token log-probabilities of the deletion, or their mean (default: `self.candidate_logprobs`); with
+        recorded candidates and scores, the guard can be re-run without decoding again. A candidate with no
+        `logprob_tail` score (given as a mean only) is not held to the tail floor."""
         cands = dict(cands)
-        scores: list[dict[str, float]] = [{} if lp is None else {"logprob": lp} for lp in cands.values()]
+        scores: list[dict[str, float]] = [dict(v) if isinstance(v, Mapping) else {} if v is None else {"logprob": v}
+                                          for v in cands.values()]
         no_concern = guard and self.has_no_concern(text)
         p_call_out = (self.classifier.predict_each([text])[0].scores["call_out"]
                       if guard and self.call_in_only_for_call_outs and self.classifier is not None else None)
@@ -456,15 +491,16 @@ class LMRewriter:
         def guarded(texts: list[str], scores: list[dict[str, float]]) -> Rewrite:
             return select(text, texts, scores, self.classifier, self.embedder, self.min_call_in if guard else -1.0,
                           self.min_similarity, context, min_logprob=self.min_logprob if guard else None,
-                          rank_by=self.rank_by, no_concern=no_concern, threat_probe=self.threat_probe,
+                          min_logprob_tail=self.min_logprob_tail if guard else None, rank_by=self.rank_by, no_concern=no_concern, threat_probe=self.threat_probe,
                           detox_min_similarity=self.detox_min_similarity, source_p_call_out=p_call_out, hate_probe=self.hate_probe)
 
         deletion = without_profanity(text) if guard and self.deletion_candidate else None
         # Its log-probability costs a teacher-forced pass (about as long as decoding it greedily): read it only
         # when every other check passes (as for 91 of 164 deletions of judged comments), since it is only shown then.
         if deletion is not None and deletion not in cands and guarded([deletion], [{"deletion": 1.0}]).ok:
-            cands[deletion] = lp = (logprob or (lambda c: self.logprob(text, c, context)))(deletion)
-            scores.append({"logprob": lp, "deletion": 1.0})
+            lp = (logprob or (lambda c: self.candidate_logprobs(text, c, context)))(deletion)
+            cands[deletion] = read = {"logprob": float(lp)} if isinstance(lp, (int, float)) else token_scores(lp)
+            scores.append({**read, "deletion": 1.0})
         result = guarded(list(cands), scores)
         if not guard and not result.ok and result.candidates:
             best = max(result.candidates, key=lambda c: c.scores.get("score", 0.0))

@@ -46,7 +46,8 @@ class BatchScorer:
 
     def __init__(self, bundle: str | None, rewriter_bundle: str | None, rewrite: bool, text_column: str,
                  id_column: str, explain: bool, keep_text: bool, nested: bool, device: str = "cpu",
-                 threads: int = 1, min_logprob: float | None = None) -> None:
+                 threads: int = 1, min_logprob: float | None = None,
+                 min_logprob_tail: float | None = None) -> None:
         from callinkit.serve import Classifier
 
         self.classifier = Classifier.load(bundle, device=device, threads=threads)
@@ -55,7 +56,8 @@ class BatchScorer:
             from callinkit.serve import Rewriter
 
             self.rewriter = Rewriter.load(rewriter_bundle, device=device, classifier=self.classifier,
-                                          threads=threads, min_logprob=min_logprob)
+                                          threads=threads, min_logprob=min_logprob,
+                                          min_logprob_tail=min_logprob_tail)
         self.text_column, self.id_column = text_column, id_column
         self.explain, self.keep_text, self.nested = explain, keep_text, nested
 
@@ -144,7 +146,8 @@ def score_file_ray(input_path: str | Path, output_path: str | Path, *, bundle: s
                    id_column: str | None = None, explain: bool = False, batch_size: int | None = None,
                    keep_text: bool = False, device: str = "cpu", address: str | None = None,
                    workers: int | None = None, progress: bool = True,
-                   scorer: type[BatchScorer] = BatchScorer, min_logprob: float | None = None) -> ScoreSummary:
+                   scorer: type[BatchScorer] = BatchScorer, min_logprob: float | None = None,
+                   min_logprob_tail: float | None = None) -> ScoreSummary:
     """Score INPUT into the folder OUTPUT on Ray (see the module docstring). Without `address`, Ray starts
     here with `workers` + 1 CPUs (default: this machine's); `scorer` is the class each actor runs. Raises
     CallinkitError when Ray is not installed or an option cannot work, DataError for unreadable input."""
@@ -152,14 +155,16 @@ def score_file_ray(input_path: str | Path, output_path: str | Path, *, bundle: s
         raise DataError("--engine ray needs --id-column: Ray reads the file in parallel blocks, so rows have no "
                         "row number to use as their id")
     batch_size = resolve_batch_size(batch_size, rewriting=rewrite)
-    if min_logprob is not None:  # checked here, not first in every actor
+    for name, floor in (("min_logprob", min_logprob), ("min_logprob_tail", min_logprob_tail)):
+        if floor is None:  # checked here, not first in every actor
+            continue
         if not rewrite:
-            raise DataError("min_logprob sets the rewriter's floor: it needs rewrite=True (--rewrite)")
+            raise DataError(f"{name} sets the rewriter's floor: it needs rewrite=True (--rewrite)")
         from callinkit.serve.rewriter import bundle_architecture
         from callinkit.serve.runtime import resolve_bundle
 
         try:
-            bundle_architecture(resolve_bundle("rewriter", rewriter_bundle), min_logprob)
+            bundle_architecture(resolve_bundle("rewriter", rewriter_bundle), floor, name)
         except ValueError as exc:
             raise DataError(str(exc)) from None
     if workers is not None and workers < 1:
@@ -186,7 +191,7 @@ def score_file_ray(input_path: str | Path, output_path: str | Path, *, bundle: s
                      "rewriter_bundle": str(rewriter_bundle) if rewriter_bundle else None, "rewrite": rewrite,
                      "text_column": text_column, "id_column": id_column, "explain": explain,
                      "keep_text": keep_text, "nested": out_fmt == "jsonl", "device": device,
-                     "min_logprob": min_logprob},
+                     "min_logprob": min_logprob, "min_logprob_tail": min_logprob_tail},
                     batch_size, progress)
     finally:
         if started_here:

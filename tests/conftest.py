@@ -182,7 +182,9 @@ def tiny_lm_config(base: Path, run_dir: Path, steps: int = 6) -> dict:
                     "batch_size": 4, "learning_rate": 3e-3, "logging_steps": 2, "eval_steps": 3, "save_steps": 3,
                     "warmup_ratio": 0.0, "validation_examples": 8}],
         "generation": {"num_candidates": 3, "max_new_tokens": 12},
-        "export": {"precision": "fp32"},
+        # a tail floor no text of the tiny model falls under (its tokens' log-probabilities are about -11): the
+        # export must write it into the guard, and nothing else changes
+        "export": {"precision": "fp32", "min_logprob_tail": -50.0},
     }
 
 

@@ -378,6 +378,9 @@ def test_choose_re_guards_recorded_candidates_as_rewrite_does(tiny_lm_bundle):
     rw.abstain_on_threat = False  # the tiny model's threat probe is random
     text = "you clown, that stat is fake"
     cands, result = rw.generate_and_select(text, 3, max_new_tokens=6, guard=False)
-    again = rw.choose(text, rw.scored_candidates(text, 3, max_new_tokens=6), guard=False)
+    again = rw.choose(text, rw.candidate_scores(text, 3, max_new_tokens=6), guard=False)
     assert list(cands) and again.text == result.text and again.scores == result.scores
     assert [c.text for c in again.candidates] == [c.text for c in result.candidates]
+    # the means alone (scored_candidates()) pick the same text; only the tail score is missing from its scores
+    means = rw.choose(text, rw.scored_candidates(text, 3, max_new_tokens=6), guard=False)
+    assert means.text == result.text and means.scores == {k: v for k, v in result.scores.items() if k != "logprob_tail"}

@@ -260,14 +260,14 @@ def test_export_is_checked_against_generate(tiny_lm_bundle):
 
 
 def test_runtime_rewrites_guards_and_abstains(tiny_lm_bundle):
-    from callinkit.guard import known_words
+    from callinkit.guard import _corpus_words
     from callinkit.serve import Rewrite, Rewriter
     from callinkit.serve.rewriter_lm import LMRewriter
 
-    known_words.cache_clear()
+    _corpus_words.cache_clear()
     rw = Rewriter.load(tiny_lm_bundle)
     assert isinstance(rw, LMRewriter) and repr(rw).startswith("LMRewriter(")
-    assert known_words.cache_info().currsize == 1  # the guard's word list is read at load, not on a request
+    assert _corpus_words.cache_info().currsize == 1  # the guard's word lists are read at load, not on a request
     results = rw.rewrite(["you absolute clown, delete this", "nobody asked you, log off"])
     assert len(results) == 2 and all(isinstance(r, Rewrite) for r in results)
     for r in results:
@@ -313,6 +313,9 @@ def test_each_candidate_carries_the_models_own_log_probability_read_while_decodi
     tokens = tokens[: tokens.index(rw.eos_id) + 1] if rw.eos_id in tokens else tokens
 
     def forced(tokens: list[int]) -> float:
+        return float(forced_each(tokens).mean())
+
+    def forced_each(tokens: list[int]) -> np.ndarray:
         params = og.GeneratorParams(rw.model)
         params.set_search_options(max_length=len(ids) + len(tokens) + 1)
         gen = og.Generator(rw.model, params)
@@ -323,9 +326,12 @@ def test_each_candidate_carries_the_models_own_log_probability_read_while_decodi
             gen.append_tokens(np.array([[token]], dtype=np.int32))
         logits = np.stack(rows)
         top = logits.max(-1, keepdims=True)
-        return float((logits[np.arange(len(tokens)), tokens] - (np.log(np.exp(logits - top).sum(-1)) + top[:, 0])).mean())
+        return logits[np.arange(len(tokens)), tokens] - (np.log(np.exp(logits - top).sum(-1)) + top[:, 0])
 
     assert list(scored.values())[0] == pytest.approx(forced(tokens), abs=1e-4)
+    # the tail score is the same tokens' 5 lowest log-probabilities, read while decoding too
+    greedy_tail = list(rw.candidate_scores(text, 3).values())[0]["logprob_tail"]
+    assert greedy_tail == pytest.approx(np.sort(forced_each(tokens))[:5].mean(), abs=1e-4)
     assert all(v is None for v in rw.scored_candidates(text, 2, strategy="beam").values())
     # logprob() scores a text the model did not generate (the guard's deletion candidate) the same way: its
     # tokens and the closing <|im_end|>
@@ -355,6 +361,65 @@ def test_select_ranks_by_log_probability_and_refuses_below_its_floor():
     assert not none.ok and none.text is None and "unlikely to the model" in none.reason
     with pytest.raises(ValueError, match="rank_by"):
         select(src, texts, [{}, {}], None, None, -1.0, rank_by="length")
+
+
+def test_the_tail_floor_reads_a_candidates_least_likely_tokens():
+    """`tail_logprob`: the mean of the 5 lowest token log-probabilities; select() refuses a candidate whose tail is
+    under `min_logprob_tail` even when its mean passes the mean floor, and says which score it read."""
+    from callinkit.serve.rewriter import select
+    from callinkit.serve.rewriter_lm import tail_logprob, token_scores
+
+    assert tail_logprob([-0.1, -3.0, -0.2, -2.0, -0.5, -0.1, -4.0]) == pytest.approx((-4 - 3 - 2 - 0.5 - 0.2) / 5)
+    assert tail_logprob([-1.0, -2.0]) == pytest.approx(-1.5) and tail_logprob([]) is None
+    # one garbled stretch among likely words: a good mean, a bad tail
+    garbled = [-0.05] * 20 + [-6.0, -5.0, -4.0]
+    assert token_scores(garbled)["logprob"] > -0.8 and token_scores(garbled)["logprob_tail"] < -2.3
+    src = "@dan_r you absolute clown, that CDC stat is fake. Delete this."
+    texts = ["@dan_r that CDC stat is fake, could you delete it?", "@dan_r the CDC stat looks wrong; could you check it?"]
+    scores = [token_scores(garbled), token_scores([-0.3] * 12)]
+    plain = select(src, texts, [dict(s) for s in scores], None, None, -1.0, min_logprob=-0.8, rank_by="logprob")
+    assert plain.ok and {c.text for c in plain.candidates if c.ok} == set(texts)
+    tail = select(src, texts, [dict(s) for s in scores], None, None, -1.0, min_logprob=-0.8, min_logprob_tail=-2.3,
+                  rank_by="logprob")
+    assert tail.text == texts[1] and tail.candidates[1].text == texts[0]
+    assert any("least likely tokens" in p and "-2.3" in p for p in tail.candidates[1].problems)
+    # a candidate given with its mean only is not held to the tail floor
+    assert select(src, texts[:1], [{"logprob": -0.5}], None, None, -1.0, min_logprob_tail=-0.01).ok
+    assert not select(src, texts[:1], [dict(scores[0])], None, None, -1.0, min_logprob_tail=-0.01).ok
+
+
+def test_a_bundles_tail_floor_reaches_the_guard_and_load_can_replace_it(tiny_lm_bundle, tiny_rewriter_bundle, tmp_path):
+    """`guard.min_logprob_tail` in the manifest (written by `export.min_logprob_tail`) or `Rewriter.load(...,
+    min_logprob_tail=)` refuses candidates whose least likely tokens are under it; a bundle without it has none."""
+    import json
+
+    from callinkit.errors import BundleError
+    from callinkit.serve import Rewriter
+
+    text = "you clown, that stat is fake"
+    exported = Rewriter.load(tiny_lm_bundle, min_logprob=float("-inf"))
+    assert exported.min_logprob_tail == -50.0  # the tiny config's export.min_logprob_tail, written by the export
+    off = exported.rewrite_one(text, num_candidates=2, max_new_tokens=4)
+    assert not any("unlikely" in c.problem_codes for c in off.candidates)
+    assert all(-50 < c.scores["logprob_tail"] <= c.scores["logprob"] < 0 for c in off.candidates)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(tiny_lm_bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    del manifest["guard"]["min_logprob_tail"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    assert Rewriter.load(bundle).min_logprob_tail is None  # a bundle exported without one has none
+    manifest["guard"]["min_logprob_tail"] = -0.01
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    for rw in (Rewriter.load(bundle, min_logprob=float("-inf")),
+               Rewriter.load(tiny_lm_bundle, min_logprob=float("-inf"), min_logprob_tail=-0.01)):
+        strict = rw.rewrite_one(text, num_candidates=2, max_new_tokens=4)
+        assert [c.text for c in strict.candidates] == [c.text for c in off.candidates] and not strict.ok
+        assert all(any("least likely tokens" in p for p in c.problems) for c in strict.candidates)
+    assert Rewriter.load(bundle, min_logprob_tail=float("-inf")).min_logprob_tail == float("-inf")
+    with pytest.raises(ValueError, match="min_logprob_tail must be a number <= 0"):
+        Rewriter.load(tiny_lm_bundle, min_logprob_tail=0.5)
+    with pytest.raises(BundleError, match="min_logprob_tail applies to rewriter v2"):
+        Rewriter.load(tiny_rewriter_bundle, min_logprob_tail=-2.0)
 
 
 def test_select_names_tied_reasons_in_the_order_of_the_ranked_candidates():
@@ -508,6 +573,27 @@ def test_the_cli_and_the_server_pass_a_floor_and_refuse_one_that_cannot_apply(ti
     with pytest.raises(ValueError):
         ServerSettings(rewriter_min_logprob=0.2)
 
+    # the tail floor takes the same paths: CLI (rewrite, eval), server settings
+    assert main(["rewrite", "--bundle", str(tiny_lm_bundle), "--min-logprob=-inf", "--min-logprob-tail", "-0.01",
+                 "--num-candidates", "1", "--json", "you clown, that stat is fake"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["candidates"] and all("unlikely" in c["problem_codes"] for c in shown["candidates"])
+    with pytest.raises(SystemExit):
+        main(["rewrite", "--bundle", str(tiny_lm_bundle), "--min-logprob-tail", "1", "x"])
+    assert "--min-logprob-tail must be a number <= 0" in capsys.readouterr().err
+    assert main(["eval", str(tiny_lm_bundle), str(pairs), "--num-candidates", "1", "--min-logprob-tail", "-2.5",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["min_logprob_tail"] == -2.5
+    assert main(["eval", str(tiny_rewriter_bundle), str(pairs), "--min-logprob-tail", "-2"]) == 2
+    assert "min_logprob_tail applies to rewriter v2 bundles" in capsys.readouterr().err
+    tail = settings.model_copy(update={"rewriter_min_logprob": None, "rewriter_min_logprob_tail": -2.0})
+    check_bundles(tail)
+    assert load_rewriter(tail, None).min_logprob_tail == -2.0
+    with pytest.raises(BundleError, match="min_logprob_tail applies"):
+        check_bundles(tail.model_copy(update={"rewriter_bundle": tiny_rewriter_bundle}))
+    with pytest.raises(CallinkitError, match="rewriter-min-logprob-tail .* no rewriter"):
+        check_bundles(tail.model_copy(update={"rewriter_bundle": None}))
+
 
 def test_an_int8_embedder_gives_a_text_the_same_embedding_whatever_else_is_in_the_call(tiny_lm_bundle):
     """int8 graphs quantize activations with one scale per input tensor, so batching texts would make each
@@ -649,6 +735,28 @@ print(type(r).__name__, len(r.candidates))
     assert out.stdout.startswith("Rewrite")
 
 
+def test_a_name_that_opens_a_rewrite_must_be_the_sources():
+    """A sentence-initial word is capitalised whatever it is, so the invented-name rule used to skip it: "Kaylee,
+    ..." for a message to KAYLEIGH (all capitals: no name to read) was shown and judged bad. A word that opens a
+    sentence and addresses someone ("Name,") is a name unless it is an ordinary word of the corpus, a word of the
+    source, or a word inside one of its tags."""
+    from callinkit.guard import check_candidate, ordinary_words, source_facts
+
+    shouted = source_facts("WHO SAID U COULD TELL THE WHOLE SIXTH FORM ABOUT SAM BEING BI??? THAT WAS NOT YOURS TO "
+                           "SHARE KAYLEIGH")
+    assert check_candidate(shouted, "Kaylee, telling the sixth form about Sam being bi wasn't yours to share.",
+                           0.9, 0.5)[0].code == "invents"
+    assert "Tyrle" in str(check_candidate(source_facts("Tyler you moron, the r-word in #vendor-escalations??"),
+                                          "Tyrle, please don't use the r-word in #vendor-escalations.", 0.9, 0.5))
+    for fine in ("Kayleigh, telling the sixth form about Sam being bi wasn't yours to share.",
+                 "Honestly, telling the sixth form about Sam being bi wasn't yours to share.",
+                 "Telling the sixth form about Sam being bi wasn't yours to share, Kayleigh."):
+        assert check_candidate(shouted, fine, 0.9, 0.5) == [], fine
+    tagged = source_facts("#FireCoachBrennan grabbed a player by the jersey on camera. This is who's coaching your kids.")
+    assert check_candidate(tagged, "Brennan, grabbing a player by the jersey on camera isn't okay.", 0.9, 0.5) == []
+    assert {"honestly", "hey", "please"} <= ordinary_words() and "kaylee" not in ordinary_words()
+
+
 def test_names_and_mentions_of_the_message_replied_to_are_not_invented():
     from callinkit.guard import check_candidate, source_facts
 
@@ -665,8 +773,8 @@ def test_a_bundle_that_abstains_on_threats_says_so_without_generating(tiny_lm_bu
     rw = Rewriter.load(tiny_lm_bundle)
     assert json.loads((tiny_lm_bundle / "manifest.json").read_text())["guard"]["abstain_on_threat"] is True
     calls = []
-    original = rw.scored_candidates
-    rw.scored_candidates = lambda *a, **k: calls.append(a) or original(*a, **k)
+    original = rw.candidate_scores
+    rw.candidate_scores = lambda *a, **k: calls.append(a) or original(*a, **k)
     threat, plain = "say that again and I'll break your jaw", "you clown, delete this"
     out = rw.rewrite([threat, plain])
     assert not out[0].ok and out[0].text is None and "threat" in out[0].reason and "break" in out[0].reason
@@ -752,8 +860,8 @@ def test_a_bundle_that_requires_an_attack_does_not_rewrite_a_message_without_one
     assert rw.require_attack is True
     rw.abstain_on_threat = False  # the tiny model's threat probe is random; the threat refusal has its own tests
     calls = []
-    original = rw.scored_candidates
-    rw.scored_candidates = lambda *a, **k: calls.append(a[0]) or original(*a, **k)
+    original = rw.candidate_scores
+    rw.candidate_scores = lambda *a, **k: calls.append(a[0]) or original(*a, **k)
     plain, insult, called_out = "I wonder how many women that judge has raped.", "the council are morons", "delete it"
     refused, *_ = rw.rewrite([plain, insult, called_out], num_candidates=1, max_new_tokens=4)
     assert refused.text is None and refused.reason_codes == ("no_attack_found",)

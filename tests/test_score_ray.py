@@ -113,6 +113,12 @@ def test_ray_engine_refuses_what_it_cannot_do(local_ray, tiny_bundle, tmp_path):
     with pytest.raises(DataError, match="must be a number <= 0"):
         score_file_ray(src, tmp_path / "o.parquet", bundle=tiny_bundle, id_column="msg_id", rewrite=True,
                        min_logprob=1.0, progress=False)
+    with pytest.raises(DataError, match="min_logprob_tail sets the rewriter's floor"):
+        score_file_ray(src, tmp_path / "o.parquet", bundle=tiny_bundle, id_column="msg_id", min_logprob_tail=-2.0,
+                       progress=False)
+    with pytest.raises(DataError, match="min_logprob_tail must be a number <= 0"):
+        score_file_ray(src, tmp_path / "o.parquet", bundle=tiny_bundle, id_column="msg_id", rewrite=True,
+                       min_logprob_tail=0.5, progress=False)
     from callinkit.errors import CallinkitError
 
     with pytest.raises(CallinkitError, match="--workers 2"):

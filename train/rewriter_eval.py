@@ -342,7 +342,7 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
                       limit: int | None = None, num_candidates: int | None = None, out: Path | None = None,
                       compare: Sequence[str] = (), per_slice: int | None = None, embedder: str | None = None,
                       only: Sequence[str] = (), real_comments: str | None = "../shared/data/toxic_spans",
-                      min_logprob: float | None = None) -> dict[str, Any]:
+                      min_logprob: float | None = None, min_logprob_tail: float | None = None) -> dict[str, Any]:
     """The metric table (systems x slices) and copy fidelity; printed, and written as JSON to `out`.
 
     `data` is `callin_corpus` (the test split and its slices, held-out ParaDetox, real news comments from the
@@ -350,14 +350,15 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     call_out / call_in pairs (one slice named after the file). The real comments have no reference: they are
     scored by `score_unreferenced` (answered, not a call-out, similarity, an annotated toxic span kept).
     `compare` adds other rewriter bundles (e.g. release 1) as systems scored on the same rows. `min_logprob`
-    replaces a v2 bundle's guard floor (`Rewriter.load`), to measure another floor without re-exporting.
+    replaces a v2 bundle's guard floor (`Rewriter.load`), to measure another floor without re-exporting, and
+    `min_logprob_tail` its floor on the least likely tokens.
     Abstentions (no candidate passed the guard) count as failures: STA, SIM and chrF 0."""
     from sacrebleu.metrics import CHRF
 
     from callinkit.errors import BundleError, CallinkitError
     from callinkit.serve import Rewriter
 
-    rewriter = Rewriter.load(bundle, min_logprob=min_logprob)
+    rewriter = Rewriter.load(bundle, min_logprob=min_logprob, min_logprob_tail=min_logprob_tail)
     if rewriter.classifier is None:
         raise BundleError(f"{bundle} has no classifier/ for STA and reranking; export it with --classifier BUNDLE")
     emb = eval_embedder(rewriter, embedder)
@@ -435,7 +436,8 @@ def run_rewriter_eval(bundle: str, data: str = "callin_corpus", paradetox: str |
     through_suggest = copies_through_suggest(rewriter, neutral) if neutral and rewriter.classifier is not None else []
     suggest_fidelity = CHRF().corpus_score(through_suggest, [neutral]).score if through_suggest else None
     result = {"bundle": str(bundle), "data": data, "per_slice": per_slice, "compare": list(compare),
-              **({"min_logprob": min_logprob} if min_logprob is not None else {}), "table": table,
+              **({"min_logprob": min_logprob} if min_logprob is not None else {}),
+              **({"min_logprob_tail": min_logprob_tail} if min_logprob_tail is not None else {}), "table": table,
               "copy_fidelity_chrf_on_neutral_test": fidelity if neutral else None, "n_neutral": len(neutral),
               "copy_fidelity_chrf_through_suggest": suggest_fidelity,
               "neutral_rewritten_through_suggest": sum(a != b for a, b in zip(through_suggest, neutral))}

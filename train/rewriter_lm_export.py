@@ -297,6 +297,8 @@ def export_rewriter_lm(run_dir: Path, out_dir: Path, precision: str | None = Non
         guard["rank_by"] = config.export.rank_by
         if config.export.min_logprob is not None:
             guard["min_logprob"] = config.export.min_logprob
+        if config.export.min_logprob_tail is not None:
+            guard["min_logprob_tail"] = config.export.min_logprob_tail
         if config.export.detox_min_similarity is not None:
             guard["detox_min_similarity"] = config.export.detox_min_similarity
         if config.export.require_attack:

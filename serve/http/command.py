@@ -38,8 +38,10 @@ def check_bundles(settings: ServerSettings) -> None:
     """Read the bundles' manifests now, so a wrong path fails at the command line rather than in the
     server's background loading. Raises BundleError / CallinkitError."""
     read_manifest(resolve_bundle("classifier", settings.classifier_bundle), kind="classifier")
-    if settings.rewriter_bundle is None and settings.rewriter_min_logprob is not None:
-        raise CallinkitError("--rewriter-min-logprob sets the rewriter's floor, but this server has no rewriter")
+    for name in ("rewriter_min_logprob", "rewriter_min_logprob_tail"):
+        if settings.rewriter_bundle is None and getattr(settings, name) is not None:
+            raise CallinkitError(f"--{name.replace('_', '-')} sets the rewriter's floor, but this server has no "
+                                 "rewriter")
     if settings.rewriter_bundle is not None:
         try:
             from callinkit.serve import Rewriter  # noqa: F401
@@ -49,6 +51,7 @@ def check_bundles(settings: ServerSettings) -> None:
         from callinkit.serve.rewriter import bundle_architecture
 
         bundle_architecture(settings.rewriter_bundle, settings.rewriter_min_logprob)
+        bundle_architecture(settings.rewriter_bundle, settings.rewriter_min_logprob_tail, "min_logprob_tail")
 
 
 def with_default_rewriter(settings: ServerSettings) -> ServerSettings:

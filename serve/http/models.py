@@ -39,7 +39,8 @@ def load_rewriter(settings: ServerSettings, classifier: Any) -> Any:
     from callinkit.serve import Rewriter  # imported late: the rewriter may not be installed
 
     return Rewriter.load(settings.rewriter_bundle, device=settings.device, classifier=classifier,
-                         threads=settings.threads, min_logprob=settings.rewriter_min_logprob)
+                         threads=settings.threads, min_logprob=settings.rewriter_min_logprob,
+                         min_logprob_tail=settings.rewriter_min_logprob_tail)
 
 
 class ServedModels:

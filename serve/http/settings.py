@@ -35,6 +35,9 @@ class ServerSettings(BaseSettings):
         None, le=0, description="rewriter v2 bundles: the guard's floor on the model's own mean token "
                                 "log-probability of a suggestion, instead of the bundle's (higher: fewer and "
                                 "better suggestions; -inf: no floor)")
+    rewriter_min_logprob_tail: float | None = Field(
+        None, le=0, description="rewriter v2 bundles: the guard's floor on the mean of the 5 lowest token "
+                                "log-probabilities of a suggestion, instead of the bundle's (-inf: none)")
     device: Literal["cpu", "cuda"] = Field("cpu", description="where onnxruntime runs the models")
     threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads per model "
                                                          "(default: onnxruntime's choice)")
