@@ -134,7 +134,8 @@ def select(source: str, texts: Sequence[str], scores: list[dict[str, float]], cl
     it has drifted from the concern (an invented harm, a reversed point, a reply to something else). With
     `min_logprob`, a candidate whose `logprob` score (the generating model's mean token log-probability) is below
     it is refused too, and with `min_logprob_tail`, one whose `logprob_tail` score (the mean of its least likely
-    token log-probabilities, `callinkit.serve.rewriter_lm.tail_logprob`) is below that. `rank_by="logprob"` ranks the candidates that pass by that log-probability instead of the
+    token log-probabilities, `callinkit.serve.rewriter_lm.tail_logprob`) is below that. `rank_by="logprob"` ranks
+    the candidates that pass by that log-probability instead of the
     score (a blind judge found fewer bad suggestions shown that way; see the config's `export.rank_by`).
 
     `no_concern` (the source attacks with no concern beyond the attack, by the bundle's probe): LABELS.md asks

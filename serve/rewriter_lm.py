@@ -491,7 +491,8 @@ class LMRewriter:
         def guarded(texts: list[str], scores: list[dict[str, float]]) -> Rewrite:
             return select(text, texts, scores, self.classifier, self.embedder, self.min_call_in if guard else -1.0,
                           self.min_similarity, context, min_logprob=self.min_logprob if guard else None,
-                          min_logprob_tail=self.min_logprob_tail if guard else None, rank_by=self.rank_by, no_concern=no_concern, threat_probe=self.threat_probe,
+                          min_logprob_tail=self.min_logprob_tail if guard else None, rank_by=self.rank_by,
+                          no_concern=no_concern, threat_probe=self.threat_probe,
                           detox_min_similarity=self.detox_min_similarity, source_p_call_out=p_call_out, hate_probe=self.hate_probe)
 
         deletion = without_profanity(text) if guard and self.deletion_candidate else None
@@ -499,7 +500,7 @@ class LMRewriter:
         # when every other check passes (as for 91 of 164 deletions of judged comments), since it is only shown then.
         if deletion is not None and deletion not in cands and guarded([deletion], [{"deletion": 1.0}]).ok:
             lp = (logprob or (lambda c: self.candidate_logprobs(text, c, context)))(deletion)
-            cands[deletion] = read = {"logprob": float(lp)} if isinstance(lp, (int, float)) else token_scores(lp)
+            cands[deletion] = read = {"logprob": float(lp)} if np.ndim(lp) == 0 else token_scores(lp)
             scores.append({**read, "deletion": 1.0})
         result = guarded(list(cands), scores)
         if not guard and not result.ok and result.candidates:

@@ -688,6 +688,9 @@ def test_a_bundle_with_the_deletion_candidate_scores_and_guards_it_like_its_own(
     (deleted,) = [c for c in result.candidates if c.scores.get("deletion")]
     assert deleted.text == deletion
     assert deleted.scores["logprob"] == pytest.approx(rw.logprob(text, deletion), abs=1e-5)
+    # and its tail, from the same teacher-forced pass, so the tail floor holds it like the model's own candidates
+    assert deleted.scores["logprob_tail"] == pytest.approx(
+        np.sort(rw.candidate_logprobs(text, deletion))[:5].mean(), abs=1e-5)
     assert deleted.scores["call_in"] == 0.9 and "similarity" in deleted.scores  # checked like the model's own
     cands, _ = rw.generate_and_select(text, 1, max_new_tokens=4, guard=False)
     assert deletion not in cands
@@ -695,7 +698,7 @@ def test_a_bundle_with_the_deletion_candidate_scores_and_guards_it_like_its_own(
     assert len(cands) == 1  # name-calling: no deletion candidate
     # a deletion that fails another check could never be shown: no teacher-forced pass is spent on it
     rw.classifier = Labels("call_out")
-    rw.logprob = lambda *a, **k: pytest.fail("logprob read for a deletion the guard refuses anyway")
+    rw.candidate_logprobs = lambda *a, **k: pytest.fail("log-probabilities read for a deletion the guard refuses anyway")
     cands, _ = rw.generate_and_select(text, 1, max_new_tokens=4)
     assert deletion not in cands
 
