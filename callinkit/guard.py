@@ -618,6 +618,9 @@ def _edit_distance(a: str, b: str, limit: int) -> int:
     return row[-1]
 
 
+_MID_SENTENCE_CAPITAL_RE = re.compile(r"(?<=[a-z,;] )([A-Z][a-z']+)\b")
+
+
 @functools.lru_cache(maxsize=1)
 def _corpus_words() -> tuple[frozenset[str], frozenset[str]]:
     """(words written in at least two texts of the shipped corpus; those of them written in lower case in at least
@@ -638,9 +641,6 @@ def _corpus_words() -> tuple[frozenset[str], frozenset[str]]:
             capitalised.update({m.group(1).lower() for v in texts for m in _MID_SENTENCE_CAPITAL_RE.finditer(v)})
     return (frozenset(w for w, n in df.items() if n >= 2),
             frozenset(w for w, n in lower.items() if n >= 5 and n >= capitalised[w]))
-
-
-_MID_SENTENCE_CAPITAL_RE = re.compile(r"(?<=[a-z,;] )([A-Z][a-z']+)\b")
 
 
 def _tag_words(text: str) -> set[str]:

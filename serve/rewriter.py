@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +37,15 @@ def check_min_logprob(value: Any, name: str = "min_logprob") -> float:
     return floor
 
 
-def bundle_architecture(folder: str | os.PathLike[str], min_logprob: float | None = None,
-                        name: str = "min_logprob") -> str:
-    """A rewriter bundle's architecture (`decoder_lm` for v2, else `seq2seq`), checking that a `min_logprob`
-    override can apply to it: ValueError for a value that is not a floor, BundleError for a release-1 bundle."""
+def bundle_architecture(folder: str | os.PathLike[str], floors: Mapping[str, float | None] | None = None) -> str:
+    """A rewriter bundle's architecture (`decoder_lm` for v2, else `seq2seq`), checking that each floor override
+    given (`min_logprob` / `min_logprob_tail` -> value; None: not given) can apply to it: ValueError for a value
+    that is not a floor, BundleError for a release-1 bundle. The manifest is read once."""
     architecture = str(read_manifest(Path(folder), kind="rewriter").get("architecture", "seq2seq"))
-    if min_logprob is not None:
-        check_min_logprob(min_logprob, name)
+    for name, value in (floors or {}).items():
+        if value is None:
+            continue
+        check_min_logprob(value, name)
         if architecture != "decoder_lm":
             raise BundleError(f"{name} applies to rewriter v2 bundles (architecture decoder_lm); {folder} is a "
                               f"{architecture!r} bundle, whose floor is guard.min_model_score in its manifest")
@@ -360,13 +362,11 @@ class Rewriter:
         `guard.min_logprob_tail`, none unless its export set one).
         """
         folder = resolve_bundle("rewriter", bundle)
-        if min_logprob_tail is not None:
-            bundle_architecture(folder, min_logprob_tail, "min_logprob_tail")
-        if bundle_architecture(folder, min_logprob) == "decoder_lm":
+        floors = {"min_logprob": min_logprob, "min_logprob_tail": min_logprob_tail}
+        if bundle_architecture(folder, floors) == "decoder_lm":
             from callinkit.serve.rewriter_lm import LMRewriter
 
-            return LMRewriter(folder, device=device, classifier=classifier, threads=threads, min_logprob=min_logprob,
-                              min_logprob_tail=min_logprob_tail)
+            return LMRewriter(folder, device=device, classifier=classifier, threads=threads, **floors)
         return cls(folder, device=device, classifier=classifier, threads=threads)
 
     def settings(self, num_candidates: int | None, max_new_tokens: int | None,

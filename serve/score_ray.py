@@ -155,16 +155,16 @@ def score_file_ray(input_path: str | Path, output_path: str | Path, *, bundle: s
         raise DataError("--engine ray needs --id-column: Ray reads the file in parallel blocks, so rows have no "
                         "row number to use as their id")
     batch_size = resolve_batch_size(batch_size, rewriting=rewrite)
-    for name, floor in (("min_logprob", min_logprob), ("min_logprob_tail", min_logprob_tail)):
-        if floor is None:  # checked here, not first in every actor
-            continue
+    floors = {"min_logprob": min_logprob, "min_logprob_tail": min_logprob_tail}
+    given = [name for name, floor in floors.items() if floor is not None]
+    if given:  # checked here, not first in every actor
         if not rewrite:
-            raise DataError(f"{name} sets the rewriter's floor: it needs rewrite=True (--rewrite)")
+            raise DataError(f"{given[0]} sets the rewriter's floor: it needs rewrite=True (--rewrite)")
         from callinkit.serve.rewriter import bundle_architecture
         from callinkit.serve.runtime import resolve_bundle
 
         try:
-            bundle_architecture(resolve_bundle("rewriter", rewriter_bundle), floor, name)
+            bundle_architecture(resolve_bundle("rewriter", rewriter_bundle), floors)
         except ValueError as exc:
             raise DataError(str(exc)) from None
     if workers is not None and workers < 1:

@@ -50,8 +50,8 @@ def check_bundles(settings: ServerSettings) -> None:
                                  "not have yet") from None
         from callinkit.serve.rewriter import bundle_architecture
 
-        bundle_architecture(settings.rewriter_bundle, settings.rewriter_min_logprob)
-        bundle_architecture(settings.rewriter_bundle, settings.rewriter_min_logprob_tail, "min_logprob_tail")
+        bundle_architecture(settings.rewriter_bundle, {"min_logprob": settings.rewriter_min_logprob,
+                                                       "min_logprob_tail": settings.rewriter_min_logprob_tail})
 
 
 def with_default_rewriter(settings: ServerSettings) -> ServerSettings:
